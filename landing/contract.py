@@ -1,0 +1,67 @@
+"""The raw-data contract, read from the dbt source YAML so that dbt, the landing step and the docs
+share one definition of every landed table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STAGING_DIR = PROJECT_DIR / "models" / "staging"
+
+
+@dataclass(frozen=True)
+class LandingTable:
+    """One table a user drops files for, e.g. crm/contacts."""
+
+    source: str
+    table: str
+    schema: str
+    identifier: str
+    columns: tuple[str, ...]
+    required: bool
+    required_columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}/{self.table}"
+
+
+class ContractError(ValueError):
+    """The source YAML itself is inconsistent; a developer error, not a data error."""
+
+
+def load_contract(staging_dir: Path = STAGING_DIR) -> list[LandingTable]:
+    """Every source table marked with `meta.landing` in models/staging/*/_*.yml, in a stable order."""
+    tables: list[LandingTable] = []
+    for yml in sorted(staging_dir.glob("*/_*.yml")):
+        document = yaml.safe_load(yml.read_text()) or {}
+        for source in document.get("sources", []):
+            if "landing" not in (source.get("meta") or {}):
+                continue
+            for table in source.get("tables", []):
+                landing_meta = (table.get("meta") or {}).get("landing") or {}
+                columns = tuple(column["name"] for column in table.get("columns", []))
+                required_columns = tuple(landing_meta.get("required_columns", []))
+                unknown = set(required_columns) - set(columns)
+                if unknown:
+                    raise ContractError(
+                        f"{yml}: {source['name']}.{table['name']} requires columns it does not declare: "
+                        f"{sorted(unknown)}"
+                    )
+                tables.append(
+                    LandingTable(
+                        source=source["name"],
+                        table=table["name"],
+                        schema=source.get("schema", "landing"),
+                        identifier=table.get("identifier", table["name"]),
+                        columns=columns,
+                        required=bool(landing_meta.get("required", False)),
+                        required_columns=required_columns,
+                    )
+                )
+    if not tables:
+        raise ContractError(f"no source tables with meta.landing under {staging_dir}")
+    return tables

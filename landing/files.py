@@ -1,0 +1,118 @@
+"""Finding a table's files under the landing folder and reading their headers."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from landing.contract import LandingTable
+
+FORMAT_BY_SUFFIX = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "csv",
+    ".tsv.gz": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".jsonl.gz": "jsonl",
+    ".ndjson": "jsonl",
+    ".ndjson.gz": "jsonl",
+}
+DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+
+
+class LandingError(Exception):
+    """A landing file breaks the contract; the message names the file and what to fix."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    format: str
+    size_bytes: int
+    modified_ns: int
+
+    @property
+    def signature(self) -> str:
+        """Cheap identity of the file's content: name, size and modification time."""
+        return hashlib.sha256(f"{self.path}|{self.size_bytes}|{self.modified_ns}".encode()).hexdigest()[:16]
+
+
+def file_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix in sorted(FORMAT_BY_SUFFIX, key=len, reverse=True):
+        if name.endswith(suffix):
+            return FORMAT_BY_SUFFIX[suffix]
+    return None
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in sorted(FORMAT_BY_SUFFIX, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def discover_files(landing_dir: Path, table: LandingTable) -> list[LandingFile]:
+    """`<source>/<table>.<ext>`, `<source>/<table>_<anything>.<ext>` or any data file under
+    `<source>/<table>/`, sorted by path so that every run reads them in the same order."""
+    source_dir = landing_dir / table.source
+    if not source_dir.is_dir():
+        return []
+    candidates: set[Path] = set()
+    for path in source_dir.iterdir():
+        if path.is_file() and file_format(path):
+            stem = _stem(path)
+            if stem == table.table or stem.startswith(f"{table.table}_"):
+                candidates.add(path)
+    table_dir = source_dir / table.table
+    if table_dir.is_dir():
+        candidates.update(p for p in table_dir.rglob("*") if p.is_file() and file_format(p))
+    files = []
+    for path in sorted(candidates):
+        stat = path.stat()
+        files.append(LandingFile(path.resolve(), file_format(path), stat.st_size, stat.st_mtime_ns))
+    return files
+
+
+def unclaimed_files(landing_dir: Path, claimed: set[Path]) -> list[Path]:
+    """Data files under the landing folder that no contract table reads: almost always a typo in a
+    file name, so they are reported rather than silently ignored."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(
+        p.resolve()
+        for p in landing_dir.rglob("*")
+        if p.is_file() and file_format(p) and p.resolve() not in claimed
+    )
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def read_csv_header(path: Path) -> tuple[list[str], str]:
+    """The header's column names (trimmed, lower-cased) and the delimiter it uses."""
+    try:
+        with _open_text(path) as handle:
+            first_line = handle.readline()
+    except UnicodeDecodeError as error:
+        raise LandingError(f"{path}: the header is not UTF-8 text ({error.reason}).") from error
+    if not first_line.strip():
+        raise LandingError(f"{path}: the file is empty or its first line is blank; a header row is required.")
+    delimiter = max(DELIMITER_CANDIDATES, key=first_line.count)
+    names = next(csv.reader([first_line.rstrip("\r\n")], delimiter=delimiter))
+    columns = [name.strip().lower() for name in names]
+    if any(not name for name in columns):
+        raise LandingError(f"{path}: the header has an empty column name: {names!r}.")
+    duplicates = sorted({name for name in columns if columns.count(name) > 1})
+    if duplicates:
+        raise LandingError(f"{path}: the header repeats column(s) {duplicates}.")
+    return columns, delimiter
