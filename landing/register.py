@@ -96,7 +96,9 @@ def _jsonl_lines(paths: list[Path]) -> str:
 
 
 def _json_field(column: str) -> str:
-    return f"json_extract_string(json_line, {_sql_string('$.' + _identifier(column))})"
+    # Guarded: DuckDB may evaluate a projection before the view's json_valid filter.
+    path = _sql_string("$." + _identifier(column))
+    return f"case when json_valid(json_line) then json_extract_string(json_line, {path}) end"
 
 
 def _projection(table: LandingTable, present: set[str], expression) -> str:

@@ -1,0 +1,56 @@
+{#- Every landed row that did not make it into staging, with the rule it broke: lines the landing
+    step could not parse, and rows the staging checks rejected. -#}
+with staging_rejects as (
+    {% for checked in checked_tables() %}
+        select
+            '{{ checked.source }}' as source_name,
+            '{{ checked.table }}' as table_name,
+            'staging' as rejected_at,
+            row_key,
+            rejection_rule,
+            rejection_detail,
+            _landing_file as landing_file,
+            landing_row_hash,
+            landed_row
+        from {{ ref(checked.base) }}
+        where rejection_rule is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+landing_rejects as (
+    select
+        source as source_name,
+        table_name,
+        'landing' as rejected_at,
+        file_path || ':' || coalesce(cast(line_number as varchar), '?') as row_key,
+        'malformed_line' as rejection_rule,
+        error_type || ': ' || error_message as rejection_detail,
+        file_path as landing_file,
+        {{ dbt.hash("coalesce(raw_line, '')") }} as landing_row_hash,
+        raw_line as landed_row
+    from {{ source('landing_audit', 'rejected_lines') }}
+),
+
+all_rejects as (
+    select * from staging_rejects
+    union all
+    select * from landing_rejects
+)
+
+select
+    {{ dbt.hash(dbt.concat([
+        "source_name", "'|'", "table_name", "'|'", "rejected_at", "'|'", "landing_row_hash", "'|'",
+        "cast(row_number() over (partition by source_name, table_name, rejected_at, landing_row_hash "
+        ~ "order by landing_file, row_key) as varchar)"
+    ])) }} as quarantine_key,
+    source_name,
+    table_name,
+    rejected_at,
+    row_key,
+    rejection_rule,
+    rejection_detail,
+    landing_file,
+    landed_row,
+    {{ as_of() }} as as_of
+from all_rejects

@@ -1,0 +1,43 @@
+{#- One row per contact: the latest valid version (by updated_at; ties broken by the later landing
+    file, then the row hash, so the choice is deterministic). -#}
+with valid_versions as (
+    select *
+    from {{ ref('base_crm__contacts') }}
+    where rejection_rule is null
+),
+
+ranked as (
+    select
+        *,
+        count(*) over (partition by contact_id) as versions_landed,
+        row_number() over (
+            partition by contact_id
+            order by updated_at desc, _landing_file desc, landing_row_hash desc
+        ) as version_rank
+    from valid_versions
+)
+
+select
+    contact_id,
+    email,
+    is_email_valid,
+    first_name,
+    last_name,
+    phone,
+    birth_date,
+    gender,
+    country_code,
+    city,
+    postal_code,
+    income_band,
+    loyalty_tier,
+    signup_at,
+    email_opt_in,
+    opt_in_at,
+    tracking_consent,
+    updated_at,
+    versions_landed,
+    invalid_value_columns,
+    _landing_file as landing_file
+from ranked
+where version_rank = 1

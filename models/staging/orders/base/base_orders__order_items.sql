@@ -1,0 +1,81 @@
+{#- Every landed order line, parsed, priced in the reporting currency at its order's rate, with the
+    first rule it breaks. A line whose order did not land, or was quarantined, is an orphan. -#}
+with landed as (
+    select
+        *,
+        {{ landed_row_json() }} as landed_row
+    from {{ source('orders', 'order_items') }}
+),
+
+parsed as (
+    select
+        {{ clean_text('order_id') }} as order_id,
+        {{ parse_integer('line_number') }} as line_number,
+        {{ canonical_product_id('product_id') }} as product_id,
+        {{ parse_integer('quantity') }} as quantity,
+        {{ clean_text('quantity') }} as quantity_text,
+        {{ parse_decimal('unit_price') }} as unit_price,
+        {{ clean_text('unit_price') }} as unit_price_text,
+        case when {{ given_but_invalid('line_number', parse_integer('line_number')) }} then 'line_number' end
+            as invalid_value_columns,
+        _landing_file,
+        {{ dbt.hash('landed_row') }} as landing_row_hash,
+        landed_row
+    from landed
+),
+
+landed_orders as (
+    select
+        order_id,
+        max(case when rejection_rule is null then 1 else 0 end) as has_valid_version
+    from {{ ref('base_orders__orders') }}
+    where order_id is not null
+    group by order_id
+),
+
+with_orders as (
+    select
+        parsed.*,
+        landed_orders.order_id is not null as is_order_landed,
+        coalesce(landed_orders.has_valid_version = 1, false) as is_order_valid,
+        orders.rate_to_reporting
+    from parsed
+    left join landed_orders
+        on parsed.order_id = landed_orders.order_id
+    left join {{ ref('stg_orders__orders') }} as orders
+        on parsed.order_id = orders.order_id
+),
+
+checked as (
+    select
+        *,
+        cast(unit_price * rate_to_reporting as decimal(18, 4)) as unit_price_reporting,
+        cast(quantity * unit_price * rate_to_reporting as decimal(18, 2)) as line_total_reporting,
+        order_id || '#' || coalesce(cast(line_number as varchar), landing_row_hash) as order_line_key,
+        coalesce(order_id || '#' || cast(line_number as varchar), landing_row_hash) as row_key,
+        case
+            when order_id is null then 'missing_order_id'
+            when product_id is null then 'missing_product_id'
+            when quantity_text is null then 'missing_quantity'
+            when quantity is null then 'unparseable_quantity'
+            when quantity <= 0 then 'non_positive_quantity'
+            when unit_price_text is null then 'missing_unit_price'
+            when unit_price is null then 'unparseable_unit_price'
+            when unit_price < 0 then 'negative_unit_price'
+            when not is_order_landed then 'orphan_line_order_not_landed'
+            when not is_order_valid then 'orphan_line_order_quarantined'
+        end as rejection_rule
+    from with_orders
+)
+
+select
+    *,
+    case rejection_rule
+        when 'unparseable_quantity' then quantity_text
+        when 'non_positive_quantity' then quantity_text
+        when 'unparseable_unit_price' then unit_price_text
+        when 'negative_unit_price' then unit_price_text
+        when 'orphan_line_order_not_landed' then order_id
+        when 'orphan_line_order_quarantined' then order_id
+    end as rejection_detail
+from checked

@@ -1,0 +1,111 @@
+{#- Every landed order row, parsed, converted to the reporting currency at the rate of its date,
+    with the first rule it breaks (null when valid). -#}
+with landed as (
+    select
+        *,
+        {{ landed_row_json() }} as landed_row
+    from {{ source('orders', 'orders') }}
+),
+
+parsed as (
+    select
+        {{ clean_text('order_id') }} as order_id,
+        {{ clean_text('contact_id') }} as contact_id,
+        {{ normalize_email('email') }} as email,
+        {{ parse_timestamp('ordered_at') }} as ordered_at,
+        {{ clean_text('ordered_at') }} as ordered_at_text,
+        lower({{ clean_text('status') }}) as order_status,
+        upper({{ clean_text('currency') }}) as currency_code,
+        {{ parse_decimal('subtotal') }} as subtotal,
+        {{ parse_decimal('discount') }} as discount,
+        {{ parse_decimal('shipping') }} as shipping,
+        {{ parse_decimal('total') }} as total,
+        {{ clean_text('total') }} as total_text,
+        lower({{ clean_text('channel') }}) as channel,
+        nullif(concat_ws(
+            ',',
+            case when {{ given_but_invalid('subtotal', parse_decimal('subtotal')) }} then 'subtotal' end,
+            case when {{ given_but_invalid('discount', parse_decimal('discount')) }} then 'discount' end,
+            case when {{ given_but_invalid('shipping', parse_decimal('shipping')) }} then 'shipping' end
+        ), '') as invalid_value_columns,
+        _landing_file,
+        {{ dbt.hash('landed_row') }} as landing_row_hash,
+        landed_row
+    from landed
+),
+
+converted as (
+    select
+        parsed.*,
+        order_rates.currency_code is not null as has_order_rate,
+        reporting_rates.currency_code is not null as has_reporting_rate,
+        order_rates.usd_per_unit / reporting_rates.usd_per_unit as rate_to_reporting,
+        statuses.order_status is not null as is_known_status,
+        coalesce(statuses.is_purchase, false) as is_purchase,
+        statuses.status_precedence
+    from parsed
+    left join {{ ref('stg_reference__currency_rates') }} as order_rates
+        on parsed.currency_code = order_rates.currency_code
+        and parsed.ordered_at >= order_rates.valid_from
+        and parsed.ordered_at < order_rates.valid_to
+    left join {{ ref('stg_reference__currency_rates') }} as reporting_rates
+        on reporting_rates.currency_code = '{{ var("reporting_currency") }}'
+        and parsed.ordered_at >= reporting_rates.valid_from
+        and parsed.ordered_at < reporting_rates.valid_to
+    left join {{ ref('stg_reference__order_statuses') }} as statuses
+        on parsed.order_status = statuses.order_status
+),
+
+known_currencies as (
+    select distinct currency_code from {{ ref('stg_reference__currency_rates') }}
+),
+
+checked as (
+    select
+        converted.*,
+        converted.currency_code in (select known_currencies.currency_code from known_currencies)
+            as is_known_currency,
+        cast(converted.total * converted.rate_to_reporting as decimal(18, 2)) as total_reporting
+    from converted
+),
+
+ruled as (
+    select
+        *,
+        cast(subtotal * rate_to_reporting as decimal(18, 2)) as subtotal_reporting,
+        cast(discount * rate_to_reporting as decimal(18, 2)) as discount_reporting,
+        cast(shipping * rate_to_reporting as decimal(18, 2)) as shipping_reporting,
+        coalesce(
+            abs(coalesce(subtotal, 0) - coalesce(discount, 0) + coalesce(shipping, 0) - total)
+            <= {{ var('order_amount_tolerance') }},
+            false
+        ) as are_amounts_consistent,
+        {{ is_valid_email('email') }} as is_email_valid,
+        coalesce(order_id, landing_row_hash) as row_key,
+        case
+            when order_id is null then 'missing_order_id'
+            when ordered_at_text is null then 'missing_ordered_at'
+            when ordered_at is null then 'unparseable_ordered_at'
+            when not is_known_status then 'unknown_status'
+            when total_text is null then 'missing_total'
+            when total is null then 'unparseable_total'
+            when not is_known_currency then 'unknown_currency'
+            when not (has_order_rate and has_reporting_rate) then 'no_exchange_rate'
+            when total < 0 then 'negative_total'
+            when total_reporting > {{ var('max_plausible_order_total') }} then 'implausible_total'
+        end as rejection_rule
+    from checked
+)
+
+select
+    *,
+    case rejection_rule
+        when 'unparseable_ordered_at' then ordered_at_text
+        when 'unknown_status' then order_status
+        when 'unparseable_total' then total_text
+        when 'unknown_currency' then currency_code
+        when 'no_exchange_rate' then currency_code || ' on ' || cast(ordered_at as varchar)
+        when 'negative_total' then total_text
+        when 'implausible_total' then total_text
+    end as rejection_detail
+from ruled

@@ -1,0 +1,19 @@
+{#- One row per currency and validity range, so an amount converts with the rate in effect on its
+    date by a range join that any warehouse can run. -#}
+with rates as (
+    select
+        upper(trim(currency_code)) as currency_code,
+        cast(valid_from as timestamp) as valid_from,
+        cast(usd_per_unit as decimal(18, 8)) as usd_per_unit
+    from {{ ref('currency_rates') }}
+)
+
+select
+    currency_code,
+    valid_from,
+    coalesce(
+        lead(valid_from) over (partition by currency_code order by valid_from),
+        cast('9999-12-31' as timestamp)
+    ) as valid_to,
+    usd_per_unit
+from rates

@@ -1,0 +1,52 @@
+{#- Every landed web event, parsed, with the first rule it breaks. Bots, consent and identity are
+    dealt with downstream: here an event is only checked for being well-formed. -#}
+with landed as (
+    select
+        *,
+        {{ landed_row_json() }} as landed_row
+    from {{ source('web', 'events') }}
+),
+
+parsed as (
+    select
+        {{ clean_text('event_id') }} as event_id,
+        {{ clean_text('anonymous_id') }} as anonymous_id,
+        {{ clean_text('contact_id') }} as contact_id,
+        lower({{ clean_text('event_type') }}) as event_type,
+        {{ parse_timestamp('event_at') }} as event_at,
+        {{ clean_text('event_at') }} as event_at_text,
+        {{ clean_text('page_url') }} as page_url,
+        {{ canonical_product_id('product_id') }} as product_id,
+        lower({{ clean_text('category') }}) as category,
+        lower({{ clean_text('device_type') }}) as device_type,
+        lower({{ clean_text('utm_source') }}) as utm_source,
+        lower({{ clean_text('utm_medium') }}) as utm_medium,
+        {{ clean_text('utm_campaign') }} as utm_campaign,
+        _landing_file,
+        {{ dbt.hash('landed_row') }} as landing_row_hash,
+        landed_row
+    from landed
+),
+
+checked as (
+    select
+        *,
+        coalesce(event_id, landing_row_hash) as row_key,
+        case
+            when event_id is null then 'missing_event_id'
+            when event_at_text is null then 'missing_event_at'
+            when event_at is null then 'unparseable_event_at'
+            when event_type is null then 'missing_event_type'
+            when event_type not in ('{{ var("web_event_types") | join("', '") }}') then 'unknown_event_type'
+            when anonymous_id is null and contact_id is null then 'missing_visitor_id'
+        end as rejection_rule
+    from parsed
+)
+
+select
+    *,
+    case rejection_rule
+        when 'unparseable_event_at' then event_at_text
+        when 'unknown_event_type' then event_type
+    end as rejection_detail
+from checked
