@@ -1,0 +1,80 @@
+"""PNG plots for the Dagster UI, drawn without pyplot's global state (safe in threads and
+workers) on the Agg canvas, returned as bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def elbow_silhouette_png(
+    ks: Sequence[int], inertia: Sequence[float], silhouette: Sequence[float], chosen_k: int
+) -> bytes:
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(ks, inertia, "o-", color="tab:blue", label="inertia (sample)")
+    ax.set_xlabel("k")
+    ax.set_ylabel("inertia", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(ks, silhouette, "s--", color="tab:orange", label="silhouette")
+    ax2.set_ylabel("silhouette", color="tab:orange")
+    ax.axvline(chosen_k, color="grey", linestyle=":", label=f"chosen k={chosen_k}")
+    ax.set_title("k-means: elbow and silhouette")
+    fig.legend(loc="upper right")
+    return _png(fig)
+
+
+def pca_scatter_png(
+    coords: np.ndarray, labels: Sequence[str], title: str = "Clusters (PCA projection)"
+) -> bytes:
+    fig = Figure(figsize=(7, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    labels = np.asarray(labels)
+    for name in sorted(set(labels.tolist())):
+        m = labels == name
+        ax.scatter(coords[m, 0], coords[m, 1], s=4, alpha=0.5, label=f"{name} ({m.sum()})")
+    ax.set_xlabel("PC1")
+    ax.set_ylabel("PC2")
+    ax.set_title(title)
+    ax.legend(markerscale=3, fontsize=8, loc="best")
+    return _png(fig)
+
+
+def roc_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes:
+    """curves: model name -> (fpr, tpr, auc)."""
+    fig = Figure(figsize=(6, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC, out-of-time validation")
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def calibration_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """curves: model name -> (mean predicted probability, observed frequency) per bin."""
+    fig = Figure(figsize=(6, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, (pred, obs) in curves.items():
+        ax.plot(pred, obs, "o-", label=name)
+    top = max([1e-3] + [float(np.nanmax(np.r_[p, o])) for p, o in curves.values() if len(p)])
+    ax.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect")
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed purchase rate")
+    ax.set_title("Calibration, out-of-time validation")
+    ax.legend(loc="upper left")
+    return _png(fig)

@@ -1,0 +1,228 @@
+"""Point-in-time training sets: features as of a cutoff, labels from the window after it.
+
+Conventions (shared with the marts): a feature at cutoff t may only use events at or before t;
+the label of that row describes the window (t, t + horizon]. A label is usable only when its
+window ends at or before the run's as_of. Time-aware validation trains on cutoffs whose label
+windows end at or before the validation cutoff, so no training label has seen the period the
+model is asked to predict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from ml.features import CUTOFF, KEY, RECENCY_FEATURES
+
+LABEL = "purchased_next_30d"
+
+# Features that count or sum orders in a trailing window ending at the cutoff (None = all history).
+ORDER_COUNT_WINDOWS: dict[str, int | None] = {
+    "frequency_orders": None,
+    "orders_30d": 30,
+    "orders_90d": 90,
+    "orders_365d": 365,
+}
+
+
+class LeakageError(ValueError):
+    """A feature or label uses information it could not have had at the cutoff."""
+
+
+def _as_utc_naive(s: pd.Series) -> pd.Series:
+    s = pd.to_datetime(s)
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s
+
+
+def _ts(value) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def build_training_set(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    as_of,
+    horizon_days: int = 30,
+    label_col: str = LABEL,
+    transactions: pd.DataFrame | None = None,
+    numeric: Sequence[str] = (),
+    max_single_feature_auc: float = 0.99,
+) -> pd.DataFrame:
+    """Join features to labels on (customer_key, feature_as_of) and refuse leaky inputs.
+
+    Returns the joined frame sorted by (feature_as_of, customer_key). Raises LeakageError when a
+    label window is not fully observed by as_of, or when `validate_point_in_time` finds a
+    feature that uses information from after its cutoff.
+    """
+    as_of = _ts(as_of)
+    feats = features.copy()
+    labs = labels[[KEY, CUTOFF, label_col]].copy()
+    feats[CUTOFF] = _as_utc_naive(feats[CUTOFF])
+    labs[CUTOFF] = _as_utc_naive(labs[CUTOFF])
+    check_label_windows(labs[CUTOFF], as_of=as_of, horizon_days=horizon_days)
+    if labs.duplicated([KEY, CUTOFF]).any():
+        raise ValueError("customer_labels has duplicate (customer_key, feature_as_of) rows")
+    frame = feats.merge(labs, on=[KEY, CUTOFF], how="inner", validate="one_to_one")
+    if frame.empty:
+        raise ValueError("no feature row has a label: check that the cutoffs of both tables match")
+    frame[label_col] = frame[label_col].astype(bool)
+    validate_point_in_time(
+        frame,
+        label_col=label_col,
+        transactions=transactions,
+        numeric=numeric,
+        max_single_feature_auc=max_single_feature_auc,
+    )
+    return frame.sort_values([CUTOFF, KEY], kind="mergesort").reset_index(drop=True)
+
+
+def check_label_windows(cutoffs: pd.Series, *, as_of, horizon_days: int) -> None:
+    """Every label window (t, t + horizon] must have ended by as_of; otherwise the label is a
+    partial count that looks like churn."""
+    as_of = _ts(as_of)
+    ends = _as_utc_naive(cutoffs) + pd.Timedelta(days=horizon_days)
+    bad = ends > as_of
+    if bad.any():
+        late = sorted(pd.Series(_as_utc_naive(cutoffs)[bad]).unique())
+        raise LeakageError(
+            f"label window not fully observed before as_of={as_of}: cutoffs {[str(t) for t in late[:5]]}"
+        )
+
+
+def validate_point_in_time(
+    frame: pd.DataFrame,
+    *,
+    label_col: str | None = LABEL,
+    transactions: pd.DataFrame | None = None,
+    numeric: Sequence[str] = (),
+    max_single_feature_auc: float = 0.99,
+    max_violation_share: float = 0.01,
+) -> None:
+    """Raise LeakageError if any feature could only be known after its cutoff.
+
+    Checks: (1) timestamp columns later than feature_as_of; (2) negative days-since features;
+    (3) with `transactions`, order counts larger than the orders observable in the trailing
+    window at the cutoff, for more than `max_violation_share` of rows (assumes, as the contract
+    says, that marts and transactions both count completed orders net of refunds); (4) a single
+    numeric feature that alone separates the label almost perfectly (ROC AUC above
+    `max_single_feature_auc`), which in practice is a copy of the outcome.
+    """
+    problems: list[str] = []
+    cutoff = _as_utc_naive(frame[CUTOFF])
+
+    for col in frame.columns:
+        if col == CUTOFF or not (
+            pd.api.types.is_datetime64_any_dtype(frame[col])
+            or isinstance(frame[col].dtype, pd.DatetimeTZDtype)
+        ):
+            continue
+        later = (_as_utc_naive(frame[col]) > cutoff).sum()
+        if later:
+            problems.append(f"{col}: {later} timestamps after feature_as_of")
+
+    for col in (*RECENCY_FEATURES, "tenure_days"):
+        if col in frame.columns:
+            neg = (pd.to_numeric(frame[col], errors="coerce") < 0).sum()
+            if neg:
+                problems.append(f"{col}: {neg} negative values (an event after the cutoff)")
+
+    if transactions is not None:
+        problems += _order_count_violations(frame, cutoff, transactions, max_violation_share)
+
+    if label_col is not None and label_col in frame.columns:
+        y = frame[label_col].astype(bool).to_numpy()
+        if 0 < y.sum() < len(y):
+            cols = list(numeric) or [
+                c
+                for c in frame.columns
+                if c not in (KEY, CUTOFF, label_col) and pd.api.types.is_numeric_dtype(frame[c])
+            ]
+            problems += _outcome_copies(frame, y, cols, label_col, max_single_feature_auc)
+
+    if problems:
+        raise LeakageError("point-in-time violation: " + "; ".join(problems))
+
+
+def _order_count_violations(
+    frame: pd.DataFrame, cutoff: pd.Series, transactions: pd.DataFrame, max_share: float
+) -> list[str]:
+    cols = [c for c in ORDER_COUNT_WINDOWS if c in frame.columns]
+    if not cols:
+        return []
+    tx = pd.DataFrame({KEY: transactions[KEY].astype(str), "at": _as_utc_naive(transactions["ordered_at"])})
+    rows = pd.DataFrame({KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy()})
+    rows["row"] = np.arange(len(rows))
+    joined = rows.merge(tx, on=KEY, how="inner")
+    joined = joined[joined["at"] <= joined["cutoff"]]
+    age_days = (joined["cutoff"] - joined["at"]) / pd.Timedelta(days=1)
+    problems = []
+    for col in cols:
+        window = ORDER_COUNT_WINDOWS[col]
+        in_window = joined if window is None else joined[age_days < window]
+        observed = np.bincount(in_window["row"].to_numpy(), minlength=len(rows))
+        value = pd.to_numeric(frame[col], errors="coerce").fillna(0).to_numpy()
+        share = float(np.mean(value > observed + 0.5))
+        if share > max_share:
+            problems.append(f"{col}: {share:.1%} of rows count more orders than existed by the cutoff")
+    return problems
+
+
+def _outcome_copies(
+    frame: pd.DataFrame, y: np.ndarray, cols: Sequence[str], label_col: str, limit: float
+) -> list[str]:
+    problems = []
+    sample = np.arange(len(y))
+    if len(sample) > 200_000:
+        sample = np.random.default_rng(0).choice(sample, 200_000, replace=False)
+    for col in cols:
+        if col not in frame.columns:
+            continue
+        x = pd.to_numeric(frame[col].iloc[sample], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(x)
+        ys = y[sample][ok]
+        if ok.sum() < 20 or ys.all() or not ys.any():
+            continue
+        auc = roc_auc_score(ys, x[ok])
+        if max(auc, 1 - auc) > limit:
+            problems.append(f"{col}: alone predicts {label_col} with ROC AUC {max(auc, 1 - auc):.3f}")
+    return problems
+
+
+@dataclass(frozen=True)
+class CutoffFold:
+    train_cutoffs: tuple[pd.Timestamp, ...]
+    valid_cutoff: pd.Timestamp
+
+
+def cutoff_folds(cutoffs: Sequence, *, horizon_days: int = 30, n_folds: int = 3) -> list[CutoffFold]:
+    """Expanding-window folds over cutoffs: validate on each of the last `n_folds` cutoffs, train
+    on every cutoff whose label window (t, t + horizon] ends at or before the validation cutoff."""
+    uniq = sorted({_ts(c) for c in cutoffs})
+    gap = pd.Timedelta(days=horizon_days)
+    folds = []
+    for valid in uniq[::-1]:
+        train = tuple(t for t in uniq if t + gap <= valid)
+        if train:
+            folds.append(CutoffFold(train, valid))
+        if len(folds) == n_folds:
+            break
+    return folds[::-1]
+
+
+def iter_fold_indices(
+    frame: pd.DataFrame, folds: Sequence[CutoffFold]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Row positions (train, valid) of each fold in `frame`."""
+    cut = _as_utc_naive(frame[CUTOFF]).to_numpy()
+    for fold in folds:
+        train = np.flatnonzero(np.isin(cut, np.array(fold.train_cutoffs, dtype=cut.dtype)))
+        valid = np.flatnonzero(cut == np.datetime64(fold.valid_cutoff))
+        yield train, valid
