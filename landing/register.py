@@ -103,7 +103,7 @@ def _json_field(column: str) -> str:
 
 def _projection(table: LandingTable, present: set[str], expression) -> str:
     parts = [
-        f"cast({expression(c)} as varchar) as {_identifier(c)}"
+        f"nullif(cast({expression(c)} as varchar), '') as {_identifier(c)}"
         if c in present
         else f"cast(null as varchar) as {_identifier(c)}"
         for c in table.columns

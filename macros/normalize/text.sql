@@ -37,3 +37,12 @@
         when lower(trim({{ expression }})) in ('x', 'other', 'non-binary', 'nonbinary', 'diverse') then 'other'
     end)
 {%- endmacro %}
+
+{#- True when the value is one of an enumeration held in a var (event types, request types...). -#}
+{% macro is_one_of(expression, values) -%}
+    {{ expression }} in (
+        {%- for value in values %}
+        '{{ value }}'{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -1,13 +1,25 @@
 {#- Every spelling we accept for a country (ISO alpha-2, alpha-3, English name, known aliases),
     upper-cased, mapped to its ISO alpha-2 code. -#}
 with spellings as (
-    select country_code as spelling, country_code from {{ ref('country_codes') }}
+    select
+        country_code as spelling,
+        country_code
+    from {{ ref('country_codes') }}
     union all
-    select alpha3_code, country_code from {{ ref('country_codes') }}
+    select
+        alpha3_code as spelling,
+        country_code
+    from {{ ref('country_codes') }}
     union all
-    select country_name, country_code from {{ ref('country_codes') }}
+    select
+        country_name as spelling,
+        country_code
+    from {{ ref('country_codes') }}
     union all
-    select alias, country_code from {{ ref('country_aliases') }}
+    select
+        alias as spelling,
+        country_code
+    from {{ ref('country_aliases') }}
 )
 
 select distinct

@@ -33,7 +33,7 @@ checked as (
             when event_at_text is null then 'missing_event_at'
             when event_at is null then 'unparseable_event_at'
             when event_type is null then 'missing_event_type'
-            when event_type not in ('{{ var("email_event_types") | join("', '") }}') then 'unknown_event_type'
+            when not {{ is_one_of('event_type', var('email_event_types')) }} then 'unknown_event_type'
             when contact_id is null and not {{ is_valid_email('email') }} then 'missing_recipient'
         end as rejection_rule
     from parsed

@@ -46,12 +46,12 @@ converted as (
     from parsed
     left join {{ ref('stg_reference__currency_rates') }} as order_rates
         on parsed.currency_code = order_rates.currency_code
-        and parsed.ordered_at >= order_rates.valid_from
-        and parsed.ordered_at < order_rates.valid_to
+            and parsed.ordered_at >= order_rates.valid_from
+            and parsed.ordered_at < order_rates.valid_to
     left join {{ ref('stg_reference__currency_rates') }} as reporting_rates
         on reporting_rates.currency_code = '{{ var("reporting_currency") }}'
-        and parsed.ordered_at >= reporting_rates.valid_from
-        and parsed.ordered_at < reporting_rates.valid_to
+            and parsed.ordered_at >= reporting_rates.valid_from
+            and parsed.ordered_at < reporting_rates.valid_to
     left join {{ ref('stg_reference__order_statuses') }} as statuses
         on parsed.order_status = statuses.order_status
 ),

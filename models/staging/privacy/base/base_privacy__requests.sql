@@ -17,8 +17,8 @@ parsed as (
         lower({{ clean_text('request_type') }}) as request_type_text,
         case
             when lower(trim(request_type)) in (
-                'erasure', 'erase', 'delete', 'deletion', 'forget', 'right_to_be_forgotten', 'right_to_erasure'
-            ) then 'erasure'
+                    'erasure', 'erase', 'delete', 'deletion', 'forget', 'right_to_be_forgotten', 'right_to_erasure'
+                ) then 'erasure'
             when lower(trim(request_type)) in ('opt_out', 'opt-out', 'optout', 'unsubscribe', 'do_not_contact')
                 then 'opt_out'
         end as request_type,

@@ -37,7 +37,7 @@ checked as (
             when event_at_text is null then 'missing_event_at'
             when event_at is null then 'unparseable_event_at'
             when event_type is null then 'missing_event_type'
-            when event_type not in ('{{ var("web_event_types") | join("', '") }}') then 'unknown_event_type'
+            when not {{ is_one_of('event_type', var('web_event_types')) }} then 'unknown_event_type'
             when anonymous_id is null and contact_id is null then 'missing_visitor_id'
         end as rejection_rule
     from parsed

@@ -1,0 +1,73 @@
+# Audience Warehouse — every target bootstraps what it needs from nothing (uv, the environment, the
+# dbt manifest), so a newcomer only ever types `make run` or `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export DBT_PROFILES_DIR := $(CURDIR)
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
+SCALE ?= small
+SEED ?= 7
+AS_OF ?= 2026-06-30T00:00:00Z
+LANDING := data/landing
+DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
+
+.PHONY: help setup run test dev data lint format example-online-retail previews bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "uv not found: installing it with pip (user site)"
+	python3 -m pip install --user --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+target/manifest.json: .venv/.synced $(DBT_SOURCES)
+	$(UV) run dbt parse --quiet
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp orchestration/dagster.yaml $@
+
+setup: .venv/.synced target/manifest.json $(DAGSTER_HOME)/dagster.yaml  ## Install the environment and build the dbt manifest
+
+data: .venv/.synced  ## Generate demo data (SCALE=tiny|small|medium|large) unless landing files are already there
+	@if [ -n "$$(find $(LANDING) -type f 2>/dev/null | head -n 1)" ]; then \
+		echo "$(LANDING) already holds files: using them (remove it to regenerate demo data)"; \
+	else \
+		$(UV) run python -m datagen --scale $(SCALE) --seed $(SEED) --as-of $(AS_OF) --out $(LANDING); \
+	fi
+
+run: setup data  ## Run the whole pipeline through Dagster on the embedded DuckDB warehouse
+	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF)
+
+test: setup  ## Lint and run every test (what CI runs)
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run sqlfluff lint models --processes 2
+	$(UV) run pytest
+
+dev: setup  ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent DAGSTER_HOME under data/
+	AW_AS_OF=$${AW_AS_OF:-$(AS_OF)} $(UV) run dagster dev -h 127.0.0.1 -p 3000
+
+lint: setup  ## ruff and sqlfluff
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run sqlfluff lint models --processes 2
+
+format: .venv/.synced  ## Apply ruff and sqlfluff fixes
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+	$(UV) run sqlfluff fix models --processes 2
+
+example-online-retail: setup  ## Run the pipeline on the real UCI Online Retail export
+	$(UV) run python -m examples.online_retail
+
+clean:  ## Remove generated data, dbt target and the environment
+	rm -rf data target dbt_packages logs .venv

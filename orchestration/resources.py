@@ -1,0 +1,60 @@
+"""Configuration shared by the assets: where the warehouse and the landing files are, and the
+run's as_of. Everything comes from environment variables with the defaults that dbt's
+profiles.yml uses, so Dagster and a bare `dbt build` always agree on the warehouse."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from landing import settings
+
+DUCKDB_POOL = "duckdb"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file and the landing folder; empty means AW_WAREHOUSE_PATH /
+    AW_LANDING_DIR, else data/warehouse.duckdb and data/landing (read when used, not at import).
+    Connections are opened per use and closed at once: DuckDB takes one writer at a time, so no
+    step may hold one across steps."""
+
+    warehouse_path: str = ""
+    landing_dir: str = ""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.warehouse_path) if self.warehouse_path else settings.warehouse_path()
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir) if self.landing_dir else settings.landing_dir()
+
+
+class AsOfConfig(dg.Config):
+    """The run's "now" for every recency, window and label. Leave empty to use AW_AS_OF, else the
+    time the run was created (the same for every step of the run)."""
+
+    as_of: str = ""
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO date or date-time, naive UTC; a clear error otherwise."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise dg.Failure(f"as_of must be an ISO date or date-time (e.g. 2026-06-30), got {text!r}") from error
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def resolve_as_of(context: dg.AssetExecutionContext, config: AsOfConfig) -> datetime:
+    text = config.as_of or os.environ.get("AW_AS_OF", "")
+    if text:
+        return parse_as_of(text)
+    record = context.instance.get_run_record_by_id(context.run_id)
+    created = record.create_timestamp if record else datetime.now(UTC)
+    return created.astimezone(UTC).replace(tzinfo=None, microsecond=0)

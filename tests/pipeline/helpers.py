@@ -1,0 +1,105 @@
+"""Helpers for end-to-end tests: write landing files by hand and materialize the real assets."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster_dbt import DbtCliResource
+
+from orchestration.definitions import defs
+from orchestration.project import dbt_project
+from orchestration.resources import WarehouseResource
+from orchestration.run_config import as_of_run_config
+
+AS_OF = "2026-06-30T00:00:00"
+STAGING_GROUPS = ("landing", "reference", "staging", "quarantine")
+
+CONTACT_HEADER = [
+    "contact_id", "email", "first_name", "last_name", "phone", "birth_date", "gender", "country", "city",
+    "postal_code", "income_band", "loyalty_tier", "signup_at", "email_opt_in", "opt_in_at",
+    "tracking_consent", "updated_at",
+]  # fmt: skip
+ORDER_HEADER = [
+    "order_id", "contact_id", "email", "ordered_at", "status", "currency", "subtotal", "discount",
+    "shipping", "total", "channel",
+]  # fmt: skip
+
+
+def contact(
+    contact_id: str, email: str, updated_at: str = "2026-01-01T00:00:00Z", **fields: str
+) -> list[str]:
+    row = dict.fromkeys(CONTACT_HEADER, "")
+    row.update(contact_id=contact_id, email=email, updated_at=updated_at, email_opt_in="yes", **fields)
+    return [row[c] for c in CONTACT_HEADER]
+
+
+def order(order_id: str, contact_id: str, total: str = "10.00", **fields: str) -> list[str]:
+    row = dict.fromkeys(ORDER_HEADER, "")
+    row.update(
+        order_id=order_id, contact_id=contact_id, ordered_at="2026-03-01T10:00:00Z", status="completed",
+        currency="USD", subtotal=total, discount="0", shipping="0", total=total, channel="web", **fields,
+    )  # fmt: skip
+    return [row[c] for c in ORDER_HEADER]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    """Raw text lines, for files a CSV writer would refuse to produce (broken quoting...)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    return write_lines(path, [json.dumps(r) for r in records])
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def materialize(
+    groups: tuple[str, ...] | None = STAGING_GROUPS, as_of: str = AS_OF
+) -> dg.ExecuteInProcessResult:
+    """Materialize the real assets of orchestration.definitions (all of them when groups is None),
+    in process, against the warehouse and landing folder named by the environment."""
+    assets = list(defs.assets)
+    selection = dg.AssetSelection.groups(*groups) if groups else dg.AssetSelection.all()
+    job = dg.define_asset_job("test_job", selection=selection)
+    resolved = dg.Definitions(assets=assets, jobs=[job], resources=_resources()).resolve_job_def("test_job")
+    return resolved.execute_in_process(run_config=as_of_run_config(resolved, as_of), raise_on_error=False)
+
+
+def _resources() -> dict:
+    return {"dbt": DbtCliResource(project_dir=dbt_project), "warehouse": WarehouseResource()}
+
+
+def failure_messages(result: dg.ExecuteInProcessResult) -> str:
+    messages = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            while error is not None:
+                messages.append(error.message)
+                error = error.cause
+    return "\n".join(messages)
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
