@@ -69,7 +69,8 @@ def test_malformed_lines_and_wrong_types_are_quarantined_and_reconciled(workspac
             for table, landed, rejected, quarantined_rows, collapsed, staged, unaccounted in query(
                 warehouse,
                 "select table_name, rows_landed, rows_rejected_at_landing, rows_quarantined, "
-                "rows_collapsed_as_duplicates, rows_staged, rows_unaccounted from audit.source_reconciliation "
+                "rows_collapsed_as_duplicates, rows_staged, rows_unaccounted "
+                "from audit.source_reconciliation "
                 "where source_name in ('crm', 'orders') and table_name in ('contacts', 'orders')",
             )
         )
@@ -119,10 +120,9 @@ def test_only_the_two_required_sources_build_every_staging_model(workspace):
 
 def test_csv_parquet_and_json_lines_land_identically(workspace):
     landing, warehouse = workspace
-    records = [
-        {"request_id": "R1", "contact_id": "C1", "email": "", "request_type": "erasure", "requested_at": "2026-01-01"},
-        {"request_id": "R2", "contact_id": "", "email": "X@Y.com", "request_type": "opt_out", "requested_at": "02/01/2026"},
-    ]  # fmt: skip
+    columns = ["request_id", "contact_id", "email", "request_type", "requested_at"]
+    values = [["R1", "C1", "", "erasure", "2026-01-01"], ["R2", "", "X@Y.com", "opt_out", "02/01/2026"]]
+    records = [dict(zip(columns, row, strict=True)) for row in values]
     frame = pd.DataFrame(records)
     write_csv(landing / "crm" / "contacts.csv", CONTACT_HEADER, [contact("C1", "a@example.com")])
     write_csv(landing / "orders" / "orders.csv", ORDER_HEADER, [order("O1", "C1")])
