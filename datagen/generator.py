@@ -1,0 +1,406 @@
+"""Orchestration: blocks of contacts -> landing files, then event chunks, then the ground truth."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from datagen import tables
+from datagen.calendar import Calendar
+from datagen.catalog import build_campaigns, build_catalog
+from datagen.config import BLOCK_SIZE, FUTURE_DAYS, GENERATOR_VERSION, HISTORY_DAYS, SOURCES, GeneratorConfig
+from datagen.currency import rate_table
+from datagen.dirt import DirtDraw
+from datagen.personas import PERSONA_NAMES, PERSONAS, draw_contacts
+from datagen.rng import stream
+from datagen.simulate import BROWSE_VOLUME, Plan, simulate_email, simulate_orders, simulate_web
+from datagen.text import DAY
+from datagen.vocab import CATEGORY_NAMES, COUNTRIES
+from datagen.writers import FileStats, Landing, Spool, TableOutput
+
+
+@dataclass
+class GenerationReport:
+    """What a run wrote: files with rows and bytes, rows per table, dirt counts, timings."""
+
+    out: Path
+    truth_dir: Path
+    files: dict[str, FileStats]
+    table_rows: dict[str, int]
+    dirt_counts: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Progress:
+    """One line per step on stderr: block i/n, rows so far, elapsed time."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def say(self, message: str) -> None:
+        if self.enabled:
+            print(f"[datagen {self.elapsed():7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _check_paths(config: GeneratorConfig) -> None:
+    out, truth = config.out.resolve(), config.truth_dir.resolve()
+    if truth == out or out in truth.parents:
+        raise ValueError(f"the ground truth ({truth}) must not be inside the landing folder ({out})")
+
+
+def make_plan(config: GeneratorConfig) -> Plan:
+    as_of = int(config.as_of.timestamp())
+    history_start = as_of - HISTORY_DAYS * DAY
+    future_end = as_of + FUTURE_DAYS * DAY
+    chunk_seconds = config.event_chunk_days * DAY
+    return Plan(
+        seed=config.seed,
+        as_of=as_of,
+        history_start=history_start,
+        future_end=future_end,
+        calendar=Calendar(history_start - DAY, future_end),
+        catalog=build_catalog(
+            config.seed, config.n_products, history_start, as_of, config.dirt.inactive_product
+        ),
+        campaigns=build_campaigns(config.seed, history_start, as_of),
+        chunk_seconds=chunk_seconds,
+        n_periods=math.ceil(HISTORY_DAYS * DAY / chunk_seconds),
+    )
+
+
+def generate(config: GeneratorConfig) -> GenerationReport:
+    """Write the landing files of `config.sources` under config.out and the ground truth beside it."""
+    _check_paths(config)
+    progress = Progress(config.progress)
+    timings: dict[str, float] = {}
+    plan = make_plan(config)
+    rates = config.dirt
+    n_contacts = config.n_contacts
+    n_blocks = math.ceil(n_contacts / BLOCK_SIZE)
+    selected = set(config.sources)
+    landing = Landing(config.out)
+    config.out.mkdir(parents=True, exist_ok=True)
+    truth_dir = config.truth_dir
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    chunk_blocks = n_blocks > 1
+
+    def output(source: str, table: str, names: list[str], chunked: bool) -> TableOutput | None:
+        if source not in selected:
+            return None
+        return TableOutput(landing, source, table, config.format_of(source, table), names, chunked)
+
+    contacts_out = output("crm", "contacts", tables.CONTACT_COLUMNS, chunk_blocks)
+    orders_out = output("orders", "orders", tables.ORDER_COLUMNS, chunk_blocks)
+    items_out = output("orders", "order_items", tables.ITEM_COLUMNS, chunk_blocks)
+    web_out = output("web", "events", tables.WEB_COLUMNS, True)
+    email_out = output("email", "events", tables.EMAIL_COLUMNS, True)
+    need_email = bool({"email", "web"} & selected)
+    spool_dir = Path(tempfile.mkdtemp(prefix="datagen-spool-"))
+    web_spool = Spool(spool_dir, "web", plan.n_periods) if web_out else None
+    email_spool = Spool(spool_dir, "email", plan.n_periods) if email_out else None
+    esp_emails: list[pa.Array] = []
+    privacy_parts: list[pa.Table] = []
+    truth_path = truth_dir / "customers.parquet"
+    future_path = truth_dir / "future_orders.parquet"
+    truth_writer = pq.ParquetWriter(
+        truth_path.with_name(".customers.parquet.partial"), CUSTOMER_SCHEMA, compression="zstd"
+    )
+    future_writer = pq.ParquetWriter(
+        future_path.with_name(".future_orders.parquet.partial"), FUTURE_SCHEMA, compression="zstd"
+    )
+    counts = {"orders": 0, "web": 0, "email": 0}
+    timings["setup"] = progress.elapsed()
+    try:
+        for block in range(n_blocks):
+            offset = block * BLOCK_SIZE
+            size = min(BLOCK_SIZE, n_contacts - offset)
+            c = draw_contacts(stream(config.seed, "contacts", block), size, plan.as_of)
+            orders = simulate_orders(plan, c, stream(config.seed, "orders", block))
+            names = tables.ContactText(config.seed, block, offset, c)
+            address, shared = tables.share_emails(
+                DirtDraw(config.seed, "crm", "contacts", block, rates), size, names.email
+            )
+            esp_emails.append(address)
+            email = (
+                simulate_email(plan, c, orders, stream(config.seed, "email", block)) if need_email else None
+            )
+            orders["attributed_campaign"] = (
+                email["attributed_campaign"] if email else np.full(len(orders["owner"]), -1, dtype=np.int64)
+            )
+            counts["orders"] += len(orders["owner"])
+            if contacts_out:
+                contacts_out.write(
+                    tables.contact_rows(plan, block, c, names, address, shared, orders, rates), part=block
+                )
+            if orders_out:
+                headers, items = tables.order_rows(plan, block, c, names, address, orders, rates)
+                orders_out.write(headers, part=block)
+                items_out.write(items, part=block)
+            if "privacy" in selected:
+                privacy_parts.append(tables.privacy_requests(plan, block, c, names, address, rates))
+            if web_spool is not None:
+                web = simulate_web(plan, c, orders, email, stream(config.seed, "web", block))
+                web_spool.add(tables.web_spool_rows(plan, block, offset, web, rates))
+                counts["web"] = web_spool.rows
+            if email_spool is not None:
+                email_spool.add(tables.email_spool_rows(plan, block, offset, email, rates))
+                counts["email"] = email_spool.rows
+            truth_writer.write_table(_customer_truth(plan, names.number, c, orders))
+            future_writer.write_table(_future_orders(names.number, orders))
+            progress.say(
+                f"block {block + 1}/{n_blocks} | contacts {offset + size:,} | orders {counts['orders']:,} | "
+                f"web events {counts['web']:,} | e-mail events {counts['email']:,}"
+            )
+        timings["blocks"] = progress.elapsed() - timings["setup"]
+
+        started = progress.elapsed()
+        pages = tables.page_vocabulary(plan)
+        all_emails = pa.concat_arrays(esp_emails)
+        for name, spool, out in (("web", web_spool, web_out), ("email", email_spool, email_out)):
+            if spool is None:
+                continue
+            for period in range(plan.n_periods):
+                chunk = spool.chunk(period, ["arrival", "uid"])
+                if chunk is None:
+                    continue
+                rows = (
+                    tables.web_rows(plan, chunk, pages)
+                    if name == "web"
+                    else tables.email_rows(plan, chunk, all_emails)
+                )
+                out.write(rows, part=period)
+                if period % 10 == 9 or period == plan.n_periods - 1:
+                    progress.say(f"{name} events chunk {period + 1}/{plan.n_periods}")
+            spool.remove()
+        timings["event_chunks"] = progress.elapsed() - started
+
+        started = progress.elapsed()
+        single_tables = (
+            ("catalog", "products", tables.PRODUCT_COLUMNS, lambda: tables.product_rows(plan, rates)),
+            ("email", "campaigns", tables.CAMPAIGN_COLUMNS, lambda: tables.campaign_rows(plan)),
+            (
+                "privacy",
+                "requests",
+                tables.PRIVACY_COLUMNS,
+                lambda: tables.privacy_rows(pa.concat_tables(privacy_parts)),
+            ),
+        )
+        for source, table, columns, build in single_tables:
+            target = output(source, table, columns, False)
+            if target is not None:
+                target.write(build())
+                target.close()
+        for target in (contacts_out, orders_out, items_out):
+            if target is not None:
+                target.close()
+        truth_writer.close()
+        future_writer.close()
+        truth_path.with_name(".customers.parquet.partial").replace(truth_path)
+        future_path.with_name(".future_orders.parquet.partial").replace(future_path)
+        timings["small_tables_and_truth"] = progress.elapsed() - started
+    finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
+
+    dirt = landing.dirt_table()
+    pq.write_table(dirt, truth_dir / "dirt.parquet", compression="zstd")
+    pq.write_table(rate_table(plan.history_start, plan.as_of), truth_dir / "currency_rates.parquet")
+    timings["total"] = progress.elapsed()
+    table_rows: dict[str, int] = {}
+    for relative, stats in sorted(landing.files.items()):
+        source, rest = relative.split("/", 1)
+        table = rest.split("/")[0].split(".")[0]
+        table_rows[f"{source}/{table}"] = table_rows.get(f"{source}/{table}", 0) + stats.rows
+    kinds, kind_counts = np.unique(
+        dirt.column("dirt_kind").to_numpy(zero_copy_only=False), return_counts=True
+    )
+    dirt_counts = {str(k): int(v) for k, v in zip(kinds, kind_counts, strict=True)}
+    report = GenerationReport(
+        config.out, truth_dir, dict(sorted(landing.files.items())), table_rows, dirt_counts, timings
+    )
+    _write_meta(config, plan, n_blocks, report)
+    progress.say(f"done: {sum(s.rows for s in report.files.values()):,} rows in {len(report.files)} files")
+    return report
+
+
+CUSTOMER_SCHEMA = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("persona", pa.string()),
+        ("signup_at", pa.timestamp("s", tz="UTC")),
+        ("country", pa.string()),
+        ("purchase_rate_per_year", pa.float64()),
+        ("dropout_probability", pa.float64()),
+        ("forced_death", pa.bool_()),
+        ("death_at", pa.timestamp("s", tz="UTC")),
+        ("alive_at_as_of", pa.bool_()),
+        ("mean_order_value_usd", pa.float64()),
+        ("discount_propensity", pa.float64()),
+        ("browse_sessions_per_year", pa.float64()),
+        ("cart_abandon_propensity", pa.float64()),
+        ("email_open_propensity", pa.float64()),
+        ("email_click_propensity", pa.float64()),
+        ("unsubscribe_propensity", pa.float64()),
+        ("preferred_hour", pa.int8()),
+        ("preferred_weekday", pa.int8()),
+        ("favourite_category", pa.string()),
+        ("category_affinity", pa.list_(pa.float32())),
+        ("device_preference", pa.list_(pa.float32())),
+        ("n_devices", pa.int8()),
+        ("email_opt_in", pa.bool_()),
+        ("tracking_consent", pa.bool_()),
+        ("bad_address", pa.bool_()),
+        ("orders_before_as_of", pa.int32()),
+        ("revenue_before_as_of", pa.float64()),
+        ("last_order_at", pa.timestamp("s", tz="UTC")),
+        ("orders_next_30d", pa.int32()),
+        ("revenue_next_30d", pa.float64()),
+        ("orders_next_90d", pa.int32()),
+        ("revenue_next_90d", pa.float64()),
+    ]
+)
+FUTURE_SCHEMA = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("ordered_at", pa.timestamp("s", tz="UTC")),
+        ("total_usd", pa.float64()),
+        ("n_lines", pa.int32()),
+    ]
+)
+
+
+def _timestamps(seconds: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    seconds = np.asarray(seconds, dtype=np.int64)
+    mask = None if valid is None else ~valid
+    return pa.array(seconds, type=pa.int64(), mask=mask).cast(pa.timestamp("s", tz="UTC"))
+
+
+def _customer_truth(
+    plan: Plan, number: np.ndarray, c: dict[str, np.ndarray], orders: dict[str, np.ndarray]
+) -> pa.Table:
+    n = len(number)
+    owner = orders["owner"]
+    past_count = np.bincount(owner, minlength=n)
+    past_revenue = np.bincount(owner, weights=orders["total"], minlength=n) / 100
+    last_order = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last_order, owner, orders["at"])
+    future_owner, future_at, future_total = (
+        orders["future_owner"],
+        orders["future_at"],
+        orders["future_total"],
+    )
+    within_30 = future_at < plan.as_of + 30 * DAY
+    death = c["death_at"]
+    affinity = c["category_affinity"].astype(np.float32)
+    devices = c["device_preference"].astype(np.float32)
+    columns = {
+        "contact_id": tables.contact_ids(number),
+        "persona": pa.array(np.array(PERSONA_NAMES)[c["persona"]], pa.string()),
+        "signup_at": _timestamps(c["signup_at"]),
+        "country": pa.array(np.array([x[0] for x in COUNTRIES])[c["country"]], pa.string()),
+        "purchase_rate_per_year": pa.array(c["purchase_rate"]),
+        "dropout_probability": pa.array(c["dropout"]),
+        "forced_death": pa.array(c["forced_death_at"] >= 0),
+        "death_at": _timestamps(death, death >= 0),
+        "alive_at_as_of": pa.array((death < 0) | (death >= plan.as_of)),
+        "mean_order_value_usd": pa.array(c["mean_order_value"]),
+        "discount_propensity": pa.array(c["discount_propensity"]),
+        "browse_sessions_per_year": pa.array(c["browse_rate"] * BROWSE_VOLUME),
+        "cart_abandon_propensity": pa.array(c["cart_abandon"]),
+        "email_open_propensity": pa.array(c["email_open"]),
+        "email_click_propensity": pa.array(c["email_click"]),
+        "unsubscribe_propensity": pa.array(c["unsubscribe"].astype(float)),
+        "preferred_hour": pa.array(c["preferred_hour"]),
+        "preferred_weekday": pa.array(c["preferred_weekday"]),
+        "favourite_category": pa.array(np.array(CATEGORY_NAMES)[np.argmax(affinity, axis=1)], pa.string()),
+        "category_affinity": pa.FixedSizeListArray.from_arrays(
+            pa.array(affinity.reshape(-1)), affinity.shape[1]
+        ).cast(pa.list_(pa.float32())),
+        "device_preference": pa.FixedSizeListArray.from_arrays(
+            pa.array(devices.reshape(-1)), devices.shape[1]
+        ).cast(pa.list_(pa.float32())),
+        "n_devices": pa.array(c["n_devices"]),
+        "email_opt_in": pa.array(c["email_opt_in"]),
+        "tracking_consent": pa.array(c["tracking_consent"]),
+        "bad_address": pa.array(c["bad_address"]),
+        "orders_before_as_of": pa.array(past_count.astype(np.int32)),
+        "revenue_before_as_of": pa.array(np.round(past_revenue, 2)),
+        "last_order_at": _timestamps(last_order, last_order >= 0),
+        "orders_next_30d": pa.array(np.bincount(future_owner[within_30], minlength=n).astype(np.int32)),
+        "revenue_next_30d": pa.array(
+            np.round(
+                np.bincount(future_owner[within_30], weights=future_total[within_30], minlength=n) / 100, 2
+            )
+        ),
+        "orders_next_90d": pa.array(np.bincount(future_owner, minlength=n).astype(np.int32)),
+        "revenue_next_90d": pa.array(
+            np.round(np.bincount(future_owner, weights=future_total, minlength=n) / 100, 2)
+        ),
+    }
+    return pa.table(columns, schema=CUSTOMER_SCHEMA)
+
+
+def _future_orders(number: np.ndarray, orders: dict[str, np.ndarray]) -> pa.Table:
+    order = np.lexsort((orders["future_at"], orders["future_owner"]))
+    return pa.table(
+        {
+            "contact_id": tables.contact_ids(number[orders["future_owner"][order]]),
+            "ordered_at": _timestamps(orders["future_at"][order]),
+            "total_usd": pa.array(orders["future_total"][order] / 100),
+            "n_lines": pa.array(orders["future_lines"][order].astype(np.int32)),
+        },
+        schema=FUTURE_SCHEMA,
+    )
+
+
+def _write_meta(config: GeneratorConfig, plan: Plan, n_blocks: int, report: GenerationReport) -> None:
+    def iso(seconds: int) -> str:
+        return pc.strftime(pa.array([seconds]).cast(pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ")[
+            0
+        ].as_py()
+
+    formats = {f"{s}/{t}": config.format_of(s, t) for s in config.sources for t in SOURCES[s]}
+    meta = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": config.seed,
+        "scale": config.scale,
+        "n_contacts": config.n_contacts,
+        "n_products": plan.catalog.size,
+        "n_campaigns": plan.campaigns.size,
+        "as_of": iso(plan.as_of),
+        "history_start": iso(plan.history_start),
+        "future_end": iso(plan.future_end),
+        "format": config.format,
+        "formats": formats,
+        "sources": list(config.sources),
+        "event_chunk_days": config.event_chunk_days,
+        "block_size": BLOCK_SIZE,
+        "n_blocks": n_blocks,
+        "personas": {p.name: p.share for p in PERSONAS},
+        "dirt_rates": config.dirt.as_dict(),
+        "dirt_counts": report.dirt_counts,
+        "table_rows": report.table_rows,
+        "files": {k: {"rows": v.rows, "bytes": v.bytes} for k, v in report.files.items()},
+        "truth_files": [
+            "customers.parquet",
+            "future_orders.parquet",
+            "dirt.parquet",
+            "currency_rates.parquet",
+        ],
+        "timings_seconds": {k: round(v, 3) for k, v in report.timings.items()},
+    }
+    (report.truth_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
