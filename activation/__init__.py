@@ -1,1 +1,35 @@
+"""Audience activation: consent-checked, incremental sync of the audience marts to Mailchimp,
+Klaviyo, HubSpot and files; personalised content; holdout experiments. Plain Python, no Dagster.
 
+The Dagster glue calls `propagate_erasures` first, then `sync_audiences` (see docs in
+activation/README.md)."""
+
+from activation.config import ENV_VARS, ActivationConfig
+from activation.errors import ActivationError, ConfigError, ESPRequestError, InputError
+from activation.experiments import analyze_holdout, assign_arms, holdout_bucket
+from activation.sync import (
+    SyncEngine,
+    SyncResult,
+    format_results,
+    plan_sync,
+    propagate_erasures,
+    sync_audiences,
+)
+
+__all__ = [
+    "ENV_VARS",
+    "ActivationConfig",
+    "ActivationError",
+    "ConfigError",
+    "ESPRequestError",
+    "InputError",
+    "SyncEngine",
+    "SyncResult",
+    "analyze_holdout",
+    "assign_arms",
+    "format_results",
+    "holdout_bucket",
+    "plan_sync",
+    "propagate_erasures",
+    "sync_audiences",
+]

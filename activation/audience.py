@@ -1,0 +1,315 @@
+"""Turn a desired-audience frame into members we may export, and the ones we must not.
+
+The dbt marts already filter consent; this is the second line. Every row comes out either
+eligible (with a payload hash for the diff) or excluded with a reason, so rows in = eligible +
+excluded always holds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from activation.errors import InputError
+from activation.experiments import CONTROL, assign_arms
+
+REQUIRED_COLUMNS = ("destination", "list_key", "customer_key", "email")
+KNOWN_FIELDS = (
+    "first_name",
+    "last_name",
+    "rfm_segment",
+    "cluster_name",
+    "loyalty_tier",
+    "offer",
+    "preferred_send_hour",
+    "recommended_products",
+)
+CONTROL_COLUMNS = ("destination", "list_key", "campaign_key", "customer_key", "email")
+SUPPRESSION_REASONS = frozenset(
+    {
+        "not_opted_in",
+        "unsubscribed",
+        "bounced",
+        "complained",
+        "invalid_email",
+        "erasure_requested",
+        "opted_out",
+    }
+)
+CONSENT_REASONS = SUPPRESSION_REASONS
+EMAIL_PATTERN = r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$"
+
+
+def normalize_email(values: pd.Series) -> pd.Series:
+    return (
+        values.astype(object)
+        .where(values.notna())
+        .map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    )
+
+
+def email_sha256(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class SuppressionIndex:
+    """Everyone who must never be exported: the suppression frame, the erasure requests and every
+    person already erased (the erasure log keeps a SHA-256 of the e-mail, never the e-mail)."""
+
+    def __init__(
+        self,
+        suppressions: pd.DataFrame | None,
+        erasure_requests: pd.DataFrame | None = None,
+        erased_hashes: Iterable[str] = (),
+        erased_customer_keys: Iterable[str] = (),
+    ):
+        self.by_email: dict[str, str] = {}
+        self.by_customer: dict[str, str] = {}
+        if suppressions is not None and not suppressions.empty:
+            missing = {"email", "customer_key", "reason"} - set(suppressions.columns)
+            if missing:
+                raise InputError(f"suppression frame lacks columns {sorted(missing)}")
+            unknown = set(suppressions["reason"].dropna()) - SUPPRESSION_REASONS
+            if unknown:
+                raise InputError(f"suppression frame has unknown reasons {sorted(unknown)}")
+            if suppressions["reason"].isna().any():
+                raise InputError("suppression frame has rows without a reason")
+            emails = normalize_email(suppressions["email"])
+            for email, reason in zip(emails, suppressions["reason"], strict=True):
+                if isinstance(email, str) and email:
+                    self.by_email.setdefault(email, reason)
+            for key, reason in zip(suppressions["customer_key"], suppressions["reason"], strict=True):
+                if isinstance(key, str) and key:
+                    self.by_customer.setdefault(key, reason)
+        if erasure_requests is not None and not erasure_requests.empty:
+            if not {"email", "customer_key"} & set(erasure_requests.columns):
+                raise InputError("erasure frame needs an email or a customer_key column")
+            if "email" in erasure_requests.columns:
+                for email in normalize_email(erasure_requests["email"]):
+                    if isinstance(email, str) and email:
+                        self.by_email[email] = "erasure_requested"
+            if "customer_key" in erasure_requests.columns:
+                for key in erasure_requests["customer_key"]:
+                    if isinstance(key, str) and key:
+                        self.by_customer[key] = "erasure_requested"
+        self.erased_hashes = set(erased_hashes)
+        for key in erased_customer_keys:
+            self.by_customer[key] = "erasure_requested"
+
+    def reasons(self, emails: pd.Series, customer_keys: pd.Series) -> pd.Series:
+        """The exclusion reason per row (None when the person may be exported)."""
+        reason = emails.map(self.by_email)
+        by_key = customer_keys.map(self.by_customer)
+        reason = reason.where(reason.notna(), by_key)
+        if self.erased_hashes:
+            erased = emails.map(lambda e: isinstance(e, str) and email_sha256(e) in self.erased_hashes)
+            reason = reason.where(~erased.astype(bool), "erasure_requested")
+        erasure = (emails.map(self.by_email) == "erasure_requested") | (
+            customer_keys.map(self.by_customer) == "erasure_requested"
+        )
+        return reason.where(~erasure.fillna(False).astype(bool), "erasure_requested")
+
+
+@dataclass
+class PreparedAudience:
+    """One list's members split into eligible (with payload hash) and excluded (with reason)."""
+
+    destination: str
+    list_key: str
+    eligible: pd.DataFrame
+    excluded: pd.DataFrame
+    fields: list[str]
+    assignments: pd.DataFrame
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.eligible) + len(self.excluded)
+
+
+def validate_frame(desired: pd.DataFrame) -> None:
+    if not isinstance(desired, pd.DataFrame):
+        raise InputError(f"desired audience must be a pandas DataFrame, got {type(desired).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in desired.columns]
+    if missing:
+        raise InputError(f"desired audience lacks required columns {missing}")
+
+
+def field_columns(desired: pd.DataFrame) -> list[str]:
+    """The merge fields present: the known ones first, then every extra column as a custom field."""
+    known = [c for c in KNOWN_FIELDS if c in desired.columns]
+    extra = sorted(c for c in desired.columns if c not in KNOWN_FIELDS and c not in CONTROL_COLUMNS)
+    return known + extra
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    def clean(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            return None
+        text = str(value).strip()
+        return text or None
+
+    return values.astype(object).map(clean)
+
+
+def _send_hour(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Canonical text of preferred_send_hour and a mask of invalid rows."""
+
+    def parse(value: Any) -> tuple[Any, bool]:
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return None, False
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None, True
+        if not number.is_integer() or not 0 <= number <= 23:
+            return None, True
+        return str(int(number)), False
+
+    parsed = values.astype(object).map(parse)
+    return parsed.map(lambda p: p[0]), parsed.map(lambda p: p[1]).astype(bool)
+
+
+def _products(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Canonical JSON text of recommended_products and a mask of invalid rows. An empty list is
+    treated as no value, so it never blanks an ESP field."""
+
+    def parse(value: Any) -> tuple[Any, bool]:
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return None, False
+        if isinstance(value, str):
+            if not value.strip():
+                return None, False
+            try:
+                items = json.loads(value)
+            except ValueError:
+                return None, True
+        else:
+            items = value
+        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("product_id") for i in items):
+            return None, True
+        if not items:
+            return None, False
+        return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False), False
+
+    parsed = values.astype(object).map(parse)
+    return parsed.map(lambda p: p[0]), parsed.map(lambda p: p[1]).astype(bool)
+
+
+def payload_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
+    """SHA-1 of the canonical payload (e-mail and every non-null field), the diff's change key."""
+    canonical = "email\x1f" + frame["member_key"].astype(str)
+    for name in fields:
+        column = frame[name]
+        part = (f"\x1e{name}\x1f" + column.astype(str)).where(column.notna(), "")
+        canonical = canonical + part
+    return pd.Series(
+        [hashlib.sha1(text.encode()).hexdigest() for text in canonical.tolist()],
+        index=frame.index,
+        dtype=object,
+    )
+
+
+def prepare_audience(
+    desired: pd.DataFrame,
+    destination: str,
+    list_key: str,
+    suppression: SuppressionIndex,
+    *,
+    holdout_salt: str,
+    holdout_share,
+) -> PreparedAudience:
+    """Split one list's desired rows into eligible and excluded, most serious reason first:
+    erasure, suppression, invalid e-mail, missing customer key, holdout control, invalid merge
+    field values, duplicate e-mail."""
+    fields = field_columns(desired)
+    frame = pd.DataFrame(index=desired.index)
+    frame["member_key"] = normalize_email(desired["email"])
+    frame["customer_key"] = _clean_text(desired["customer_key"])
+    frame["campaign_key"] = (
+        _clean_text(desired["campaign_key"])
+        if "campaign_key" in desired.columns
+        else pd.Series(None, index=frame.index, dtype=object)
+    )
+    reason = pd.Series(None, index=frame.index, dtype=object)
+
+    def flag(mask: pd.Series, why: str) -> None:
+        nonlocal reason
+        mask = mask.fillna(False).astype(bool) & reason.isna()
+        reason = reason.where(~mask, why)
+
+    suppressed = suppression.reasons(frame["member_key"], frame["customer_key"])
+    reason = reason.where(suppressed.isna(), suppressed)
+    valid_email = frame["member_key"].astype(object).map(lambda e: isinstance(e, str)) & frame[
+        "member_key"
+    ].astype("string").str.match(EMAIL_PATTERN).fillna(False).astype(bool)
+    flag(~valid_email, "invalid_email")
+    flag(frame["customer_key"].isna(), "missing_customer_key")
+
+    assignments = pd.DataFrame(
+        columns=["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]
+    )
+    has_campaign = frame["campaign_key"].notna() & frame["customer_key"].notna()
+    if has_campaign.any():
+        assignments = assign_arms(
+            frame.loc[has_campaign, ["campaign_key", "customer_key"]], salt=holdout_salt, share=holdout_share
+        )
+        control = pd.Series(False, index=frame.index)
+        control.loc[assignments.index] = assignments["arm"] == CONTROL
+        flag(control, "holdout_control")
+
+    for name in fields:
+        if name == "preferred_send_hour":
+            frame[name], bad = _send_hour(desired[name])
+            flag(bad, "invalid_preferred_send_hour")
+        elif name == "recommended_products":
+            frame[name], bad = _products(desired[name])
+            flag(bad, "invalid_recommended_products")
+        else:
+            frame[name] = _clean_text(desired[name])
+
+    candidates = frame.loc[reason.isna(), ["member_key", "customer_key"]].sort_values(
+        ["member_key", "customer_key"], kind="stable"
+    )
+    dupes = candidates.duplicated("member_key", keep="first")
+    reason.loc[candidates.index[dupes.to_numpy()]] = "duplicate_email"
+
+    keep = reason.isna()
+    eligible = frame.loc[keep].copy()
+    eligible["payload_hash"] = payload_hashes(eligible, fields)
+    excluded = pd.DataFrame(
+        {
+            "member_key": frame.loc[~keep, "member_key"],
+            "customer_key": frame.loc[~keep, "customer_key"],
+            "reason": reason.loc[~keep],
+        }
+    )
+    return PreparedAudience(
+        destination=destination,
+        list_key=list_key,
+        eligible=eligible.reset_index(drop=True),
+        excluded=excluded.reset_index(drop=True),
+        fields=fields,
+        assignments=assignments,
+    )
+
+
+def member_fields(row: dict, fields: list[str]) -> dict[str, Any]:
+    """The non-null fields of one eligible row, typed for sending: the send hour as int and the
+    recommendations as a parsed list."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            continue
+        if name == "preferred_send_hour":
+            out[name] = int(value)
+        elif name == "recommended_products":
+            out[name] = json.loads(value)
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,278 @@
+"""Configuration of the destinations, read from environment variables only.
+
+An ESP is configured when its key (or token) variable is set; otherwise its audiences fall back to
+the file destination. Every name is listed in ENV_VARS so the docs and the code cannot drift."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from activation.errors import ConfigError
+
+ENV_VARS: dict[str, str] = {
+    "AW_WAREHOUSE_PATH": "DuckDB warehouse file (default data/warehouse.duckdb)",
+    "AW_MAILCHIMP_API_KEY": "Mailchimp Marketing API key (the `-usNN` suffix names the data centre)",
+    "AW_MAILCHIMP_AUDIENCE_ID": "Mailchimp audience (list) id that holds our static segments",
+    "AW_MAILCHIMP_BASE_URL": "override, e.g. http://127.0.0.1:8765/mailchimp/3.0 (default from the key)",
+    "AW_KLAVIYO_API_KEY": "Klaviyo private API key",
+    "AW_KLAVIYO_BASE_URL": "override (default https://a.klaviyo.com)",
+    "AW_KLAVIYO_REVISION": "Klaviyo API revision header (default 2024-10-15)",
+    "AW_HUBSPOT_TOKEN": "HubSpot private-app access token",
+    "AW_HUBSPOT_BASE_URL": "override (default https://api.hubapi.com)",
+    "AW_<ESP>_TIMEOUT": "per-request timeout in seconds (ESP = MAILCHIMP, KLAVIYO, HUBSPOT)",
+    "AW_<ESP>_MAX_ATTEMPTS": "attempts per request before a batch is marked failed (default 6)",
+    "AW_<ESP>_MAX_CONCURRENCY": "parallel requests (Mailchimp at most 10)",
+    "AW_<ESP>_RPS": "requests per second cap; 0 means no cap",
+    "AW_ACTIVATION_BACKOFF_SECONDS": "first back-off step of the exponential retry (default 0.5)",
+    "AW_ACTIVATION_FILE_DIR": "folder of the file destination (default data/activation)",
+    "AW_ACTIVATION_MAX_SHRINK": "volume guard: largest share of a list removed in one run (default 0.2)",
+    "AW_ACTIVATION_UNCONFIGURED": "what to do with audiences of an unconfigured ESP: file, skip, error",
+    "AW_HOLDOUT_SALT": "salt of the holdout hash (default audience-warehouse)",
+    "AW_HOLDOUT_SHARE": "default control share per campaign (default 0.1)",
+}
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ESP_NAMES = ("mailchimp", "klaviyo", "hubspot")
+DESTINATION_NAMES = (*ESP_NAMES, "file")
+
+
+class Secret:
+    """A credential that never shows itself in repr, str, logs or f-strings; `reveal()` is the
+    one way out and is called only where the HTTP client builds its auth header."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self):
+        raise TypeError("Secret values are not picklable")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Timeouts, retries and throttling of one ESP client."""
+
+    timeout_seconds: float = 30.0
+    max_attempts: int = 6
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    max_retry_after: float = 120.0
+    max_concurrency: int = 4
+    requests_per_second: float = 0.0
+
+
+@dataclass(frozen=True)
+class MailchimpConfig:
+    api_key: Secret
+    audience_id: str
+    base_url: str
+    http: HttpSettings = field(default_factory=lambda: HttpSettings(max_concurrency=10))
+    batch_size: int = 500
+    segment_batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class KlaviyoConfig:
+    api_key: Secret
+    base_url: str = "https://a.klaviyo.com"
+    revision: str = "2024-10-15"
+    http: HttpSettings = field(
+        default_factory=lambda: HttpSettings(max_concurrency=3, requests_per_second=10)
+    )
+    import_batch_size: int = 10_000
+    import_max_bytes: int = 5_000_000
+    list_batch_size: int = 1_000
+    page_size: int = 100
+    poll_interval: float = 0.5
+    poll_max_interval: float = 10.0
+    poll_timeout: float = 1800.0
+
+
+@dataclass(frozen=True)
+class HubSpotConfig:
+    token: Secret
+    base_url: str = "https://api.hubapi.com"
+    http: HttpSettings = field(
+        default_factory=lambda: HttpSettings(max_concurrency=4, requests_per_second=10)
+    )
+    upsert_batch_size: int = 100
+    list_batch_size: int = 1_000
+
+
+@dataclass(frozen=True)
+class FileConfig:
+    directory: Path = PROJECT_DIR / "data" / "activation"
+    formats: tuple[str, ...] = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class HoldoutConfig:
+    """Holdout experiment settings: one salt for every campaign, a default control share and
+    optional per-campaign overrides."""
+
+    salt: str = "audience-warehouse"
+    default_share: float = 0.1
+    shares: Mapping[str, float] = field(default_factory=dict)
+
+    def share_for(self, campaign_key: str) -> float:
+        return float(self.shares.get(campaign_key, self.default_share))
+
+
+@dataclass(frozen=True)
+class ActivationConfig:
+    mailchimp: MailchimpConfig | None = None
+    klaviyo: KlaviyoConfig | None = None
+    hubspot: HubSpotConfig | None = None
+    file: FileConfig = field(default_factory=FileConfig)
+    holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
+    max_shrink_share: float = 0.2
+    unconfigured: str = "file"
+
+    def configured(self) -> tuple[str, ...]:
+        """ESP names that have credentials, plus `file` which needs none."""
+        return (*(name for name in ESP_NAMES if getattr(self, name) is not None), "file")
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential value, for redaction in tests and error texts."""
+        values = []
+        if self.mailchimp:
+            values.append(self.mailchimp.api_key.reveal())
+        if self.klaviyo:
+            values.append(self.klaviyo.api_key.reveal())
+        if self.hubspot:
+            values.append(self.hubspot.token.reveal())
+        return tuple(values)
+
+    def with_changes(self, **changes) -> ActivationConfig:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ActivationConfig:
+        """Build the configuration from environment variables (see ENV_VARS)."""
+        env = os.environ if env is None else env
+        backoff = _float(env, "AW_ACTIVATION_BACKOFF_SECONDS", 0.5)
+        mailchimp = klaviyo = hubspot = None
+        if env.get("AW_MAILCHIMP_API_KEY"):
+            key = env["AW_MAILCHIMP_API_KEY"].strip()
+            audience = env.get("AW_MAILCHIMP_AUDIENCE_ID", "").strip()
+            if not audience:
+                raise ConfigError("AW_MAILCHIMP_API_KEY is set but AW_MAILCHIMP_AUDIENCE_ID is not")
+            base = env.get("AW_MAILCHIMP_BASE_URL", "").strip() or mailchimp_base_url(key)
+            mailchimp = MailchimpConfig(
+                api_key=Secret(key),
+                audience_id=audience,
+                base_url=base.rstrip("/"),
+                http=_http(env, "MAILCHIMP", HttpSettings(max_concurrency=10, backoff_initial=backoff)),
+            )
+            if mailchimp.http.max_concurrency > 10:
+                raise ConfigError("AW_MAILCHIMP_MAX_CONCURRENCY above 10: Mailchimp allows 10 connections")
+        if env.get("AW_KLAVIYO_API_KEY"):
+            klaviyo = KlaviyoConfig(
+                api_key=Secret(env["AW_KLAVIYO_API_KEY"].strip()),
+                base_url=(env.get("AW_KLAVIYO_BASE_URL", "").strip() or "https://a.klaviyo.com").rstrip("/"),
+                revision=env.get("AW_KLAVIYO_REVISION", "").strip() or "2024-10-15",
+                http=_http(
+                    env,
+                    "KLAVIYO",
+                    HttpSettings(max_concurrency=3, requests_per_second=10, backoff_initial=backoff),
+                ),
+                poll_interval=_float(env, "AW_KLAVIYO_POLL_SECONDS", 0.5),
+            )
+        if env.get("AW_HUBSPOT_TOKEN"):
+            hubspot = HubSpotConfig(
+                token=Secret(env["AW_HUBSPOT_TOKEN"].strip()),
+                base_url=(env.get("AW_HUBSPOT_BASE_URL", "").strip() or "https://api.hubapi.com").rstrip("/"),
+                http=_http(
+                    env,
+                    "HUBSPOT",
+                    HttpSettings(max_concurrency=4, requests_per_second=10, backoff_initial=backoff),
+                ),
+            )
+        file_dir = env.get("AW_ACTIVATION_FILE_DIR", "").strip()
+        file_cfg = FileConfig(directory=_resolve(file_dir)) if file_dir else FileConfig()
+        holdout = HoldoutConfig(
+            salt=env.get("AW_HOLDOUT_SALT", "").strip() or "audience-warehouse",
+            default_share=_float(env, "AW_HOLDOUT_SHARE", 0.1),
+        )
+        unconfigured = env.get("AW_ACTIVATION_UNCONFIGURED", "file").strip() or "file"
+        if unconfigured not in ("file", "skip", "error"):
+            raise ConfigError("AW_ACTIVATION_UNCONFIGURED must be one of file, skip, error")
+        max_shrink = _float(env, "AW_ACTIVATION_MAX_SHRINK", 0.2)
+        if not 0.0 <= max_shrink <= 1.0:
+            raise ConfigError("AW_ACTIVATION_MAX_SHRINK must be a share between 0 and 1")
+        if not 0.0 <= holdout.default_share < 1.0:
+            raise ConfigError("AW_HOLDOUT_SHARE must be a share in [0, 1)")
+        return cls(
+            mailchimp=mailchimp,
+            klaviyo=klaviyo,
+            hubspot=hubspot,
+            file=file_cfg,
+            holdout=holdout,
+            max_shrink_share=max_shrink,
+            unconfigured=unconfigured,
+        )
+
+
+def mailchimp_base_url(api_key: str) -> str:
+    """https://<dc>.api.mailchimp.com/3.0, the data centre being the key's suffix after the dash."""
+    _, _, dc = api_key.rpartition("-")
+    if not dc or not dc.isalnum():
+        raise ConfigError(
+            "the Mailchimp API key has no data-centre suffix (like -us21); set AW_MAILCHIMP_BASE_URL"
+        )
+    return f"https://{dc}.api.mailchimp.com/3.0"
+
+
+def _resolve(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_DIR / path).resolve()
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number, got {text!r}") from error
+
+
+def _http(env: Mapping[str, str], prefix: str, base: HttpSettings) -> HttpSettings:
+    return replace(
+        base,
+        timeout_seconds=_float(env, f"AW_{prefix}_TIMEOUT", base.timeout_seconds),
+        max_attempts=int(_float(env, f"AW_{prefix}_MAX_ATTEMPTS", base.max_attempts)),
+        max_concurrency=int(_float(env, f"AW_{prefix}_MAX_CONCURRENCY", base.max_concurrency)),
+        requests_per_second=_float(env, f"AW_{prefix}_RPS", base.requests_per_second),
+    )
+
+
+def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
+    """The warehouse file: $AW_WAREHOUSE_PATH, else data/warehouse.duckdb (as dbt's profile)."""
+    env = os.environ if env is None else env
+    return _resolve(env.get("AW_WAREHOUSE_PATH", "").strip() or "data/warehouse.duckdb")

@@ -1,0 +1,218 @@
+"""HubSpot CRM v3.
+
+Contacts are upserted by e-mail with `POST /crm/v3/objects/contacts/batch/upsert` (at most 100,
+`idProperty=email`), which answers with record ids (207 with per-row errors on partial failure).
+Our lists are MANUAL lists (`POST /crm/v3/lists`, found by name through
+`/crm/v3/lists/object-type-id/0-1/name/{name}`); membership changes use
+`PUT /crm/v3/lists/{listId}/memberships/add|remove` with record ids. Erasure is the GDPR delete.
+
+Custom fields are written to `aw_`-prefixed contact properties, which must exist in the portal."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+from activation.config import HubSpotConfig
+from activation.destinations.base import (
+    FAILED,
+    REJECTED,
+    SENT,
+    Destination,
+    ListHandle,
+    Member,
+    Outcome,
+    StateMember,
+    chunks,
+)
+from activation.errors import ESPRequestError
+from activation.http import ApiClient
+
+MAX_UPSERT = 100
+CONTACTS = "0-1"
+STANDARD = {"first_name": "firstname", "last_name": "lastname"}
+
+
+def property_name(field: str) -> str:
+    if field in STANDARD:
+        return STANDARD[field]
+    return "aw_" + re.sub(r"[^a-z0-9_]", "_", field.lower())
+
+
+def contact_properties(member: Member) -> dict[str, str]:
+    """Non-null fields as HubSpot property strings (recommendations as JSON text)."""
+    props = {"email": member.member_key}
+    for name, value in member.fields.items():
+        if name == "recommended_products":
+            props[property_name(name)] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        else:
+            props[property_name(name)] = str(value)
+    return props
+
+
+class HubSpotDestination(Destination):
+    name = "hubspot"
+
+    def __init__(self, config: HubSpotConfig):
+        token = config.token.reveal()
+        self.config = config
+        self.batch_size = min(config.upsert_batch_size, MAX_UPSERT)
+        self.max_concurrency = max(1, config.http.max_concurrency)
+        self.api = ApiClient(
+            "hubspot",
+            config.base_url,
+            config.http,
+            headers={"Authorization": f"Bearer {token}"},
+            secrets=(token,),
+        )
+
+    def __repr__(self) -> str:
+        return f"HubSpotDestination(base_url={self.config.base_url!r})"
+
+    @property
+    def requests_made(self) -> int:
+        return self.api.requests_made
+
+    def close(self) -> None:
+        self.api.close()
+
+    def ensure_list(self, list_key: str, known_id: str | None) -> ListHandle:
+        if known_id:
+            return ListHandle(list_key, known_id)
+        found = self.api.request(
+            "GET",
+            f"/crm/v3/lists/object-type-id/{CONTACTS}/name/{quote(list_key, safe='')}",
+            ok_statuses=(404,),
+        )
+        if found.status_code != 404 and found.body and found.body.get("list"):
+            return ListHandle(list_key, str(found.body["list"]["listId"]))
+        created = self.api.request(
+            "POST",
+            "/crm/v3/lists",
+            json={"name": list_key, "objectTypeId": CONTACTS, "processingType": "MANUAL"},
+        ).body
+        return ListHandle(list_key, str(created["list"]["listId"]), created_now=True)
+
+    def push(self, handle: ListHandle, creates: list[Member], updates: list[Member]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        ids: dict[str, str] = {}
+        for group in chunks([*creates, *updates], self.batch_size):
+            upserted, rejected = self._upsert(group)
+            ids.update(upserted)
+            outcomes.update(rejected)
+        for member in updates:
+            if member.member_key in ids:
+                outcomes[member.member_key] = Outcome(SENT, esp_record_id=ids[member.member_key])
+        to_add = [m for m in creates if m.member_key in ids]
+        for group in chunks(to_add, self.config.list_batch_size):
+            outcomes.update(self._add(handle, group, ids))
+        for member in [*creates, *updates]:
+            outcomes.setdefault(
+                member.member_key, Outcome(FAILED, "hubspot returned no record for the contact")
+            )
+        return outcomes
+
+    def _upsert(self, group: list[Member]) -> tuple[dict[str, str], dict[str, Outcome]]:
+        inputs = [
+            {"idProperty": "email", "id": m.member_key, "properties": contact_properties(m)} for m in group
+        ]
+        response = self.api.request("POST", "/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
+        body = response.body or {}
+        ids: dict[str, str] = {}
+        for result in body.get("results", []):
+            email = str((result.get("properties") or {}).get("email", "")).lower()
+            if email:
+                ids[email] = str(result["id"])
+        keys = {m.member_key for m in group}
+        rejected: dict[str, Outcome] = {}
+        for error in body.get("errors", []):
+            message = f"{error.get('category', 'error')}: {error.get('message', '')}"
+            named = {str(v).lower() for v in _context_values(error.get("context")) if str(v).lower() in keys}
+            for key in named or (keys - set(ids)):
+                if key not in ids:
+                    rejected[key] = Outcome(REJECTED, f"hubspot rejected: {message}")
+        return ids, rejected
+
+    def _add(self, handle: ListHandle, group: list[Member], ids: dict[str, str]) -> dict[str, Outcome]:
+        try:
+            response = self.api.request(
+                "PUT",
+                f"/crm/v3/lists/{handle.esp_list_id}/memberships/add",
+                json=[ids[m.member_key] for m in group],
+            )
+        except ESPRequestError as error:
+            return {m.member_key: Outcome(FAILED, f"list add failed: {error}") for m in group}
+        body = response.body or {}
+        added = {str(i) for i in body.get("recordsIdsAdded", body.get("recordIdsAdded", []))}
+        missing = {str(i) for i in body.get("recordIdsMissing", [])}
+        outcomes = {}
+        for member in group:
+            record = ids[member.member_key]
+            if record in missing:
+                outcomes[member.member_key] = Outcome(FAILED, "hubspot reported the record missing")
+                continue
+            ours = record in added or member.was_pending or response.maybe_applied_twice
+            outcomes[member.member_key] = Outcome(SENT, esp_record_id=record, created_by_us=ours)
+        return outcomes
+
+    def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        unknown = [m.member_key for m in members if not m.esp_record_id]
+        resolved: dict[str, str] = {}
+        try:
+            for group in chunks(unknown, MAX_UPSERT):
+                body = self.api.request(
+                    "POST",
+                    "/crm/v3/objects/contacts/batch/read",
+                    json={
+                        "idProperty": "email",
+                        "properties": ["email"],
+                        "inputs": [{"id": e} for e in group],
+                    },
+                ).body
+                for result in (body or {}).get("results", []):
+                    email = str((result.get("properties") or {}).get("email", "")).lower()
+                    resolved[email] = str(result["id"])
+        except ESPRequestError as error:
+            return {m.member_key: Outcome(FAILED, f"contact lookup failed: {error}") for m in members}
+        targets = []
+        for member in members:
+            record = member.esp_record_id or resolved.get(member.member_key)
+            if record:
+                targets.append((member.member_key, record))
+            else:
+                outcomes[member.member_key] = Outcome(SENT, "no hubspot contact")
+        for group in chunks(targets, self.config.list_batch_size):
+            try:
+                self.api.request(
+                    "PUT",
+                    f"/crm/v3/lists/{handle.esp_list_id}/memberships/remove",
+                    json=[record for _, record in group],
+                )
+            except ESPRequestError as error:
+                outcomes.update({key: Outcome(FAILED, f"list remove failed: {error}") for key, _ in group})
+                continue
+            outcomes.update({key: Outcome(SENT, esp_record_id=record) for key, record in group})
+        return outcomes
+
+    def erase(self, email: str, customer_key: str | None) -> Outcome:
+        response = self.api.request(
+            "POST",
+            "/crm/v3/objects/contacts/gdpr-delete",
+            json={"objectId": email, "idProperty": "email"},
+            ok_statuses=(404,),
+        )
+        if response.status_code == 404:
+            return Outcome(SENT, "not present in hubspot")
+        return Outcome(SENT)
+
+
+def _context_values(context: Any) -> list[Any]:
+    if isinstance(context, dict):
+        values = []
+        for value in context.values():
+            values.extend(value if isinstance(value, list) else [value])
+        return values
+    return []

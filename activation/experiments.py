@@ -1,0 +1,215 @@
+"""Holdout experiments: who is held back from a campaign, and what the campaign did.
+
+Assignment is a salted hash, so it is deterministic (same arm every run), independent across
+campaigns (the campaign key is in the hash) and reproducible in SQL:
+
+    bucket  = int(first 8 hex digits of md5(salt || ':' || campaign_key || ':' || customer_key), 16) / 16^8
+    control = bucket < share
+
+DuckDB: ('0x' || substr(md5(salt || ':' || campaign_key || ':' || customer_key), 1, 8))::UBIGINT
+        / 4294967296.0 < share
+
+The sync engine never exports a control member (it re-computes the arm itself; the dbt side may
+compute the same column)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from activation.errors import InputError
+
+HASH_VERSION = "md5-8hex-v1"
+CONTROL = "control"
+TREATMENT = "treatment"
+
+
+def holdout_bucket(salt: str, campaign_key: str, customer_key: str) -> float:
+    """The member's uniform position in [0, 1) for this campaign."""
+    digest = hashlib.md5(f"{salt}:{campaign_key}:{customer_key}".encode()).hexdigest()
+    return int(digest[:8], 16) / 16**8
+
+
+def assign_arms(
+    frame: pd.DataFrame,
+    *,
+    salt: str,
+    share: float | Callable[[str], float],
+    campaign_col: str = "campaign_key",
+    customer_col: str = "customer_key",
+) -> pd.DataFrame:
+    """campaign_key, customer_key, bucket, share, arm, hash_version for every row that has a
+    campaign key (rows without one are in no experiment and are left out)."""
+    for column in (campaign_col, customer_col):
+        if column not in frame.columns:
+            raise InputError(f"holdout assignment needs a {column!r} column")
+    share_for = share if callable(share) else (lambda _campaign, s=float(share): s)
+    rows = frame[[campaign_col, customer_col]].dropna()
+    campaigns = rows[campaign_col].astype(str).tolist()
+    customers = rows[customer_col].astype(str).tolist()
+    buckets = [holdout_bucket(salt, c, k) for c, k in zip(campaigns, customers, strict=True)]
+    shares_by_campaign = {c: float(share_for(c)) for c in set(campaigns)}
+    for campaign, value in shares_by_campaign.items():
+        if not 0.0 <= value < 1.0:
+            raise InputError(f"holdout share for campaign {campaign!r} must be in [0, 1), got {value}")
+    shares = [shares_by_campaign[c] for c in campaigns]
+    out = pd.DataFrame(
+        {
+            "campaign_key": pd.Series(campaigns, index=rows.index, dtype=object),
+            "customer_key": pd.Series(customers, index=rows.index, dtype=object),
+            "bucket": pd.Series(buckets, index=rows.index, dtype="float64"),
+            "share": pd.Series(shares, index=rows.index, dtype="float64"),
+        }
+    )
+    out["arm"] = np.where(out["bucket"] < out["share"], CONTROL, TREATMENT)
+    out["hash_version"] = HASH_VERSION
+    return out
+
+
+@dataclass
+class HoldoutAnalysis:
+    """The numbers of one campaign: per-arm table plus lift estimates."""
+
+    arms: pd.DataFrame
+    absolute_lift: float
+    absolute_lift_ci_wald: tuple[float, float]
+    absolute_lift_ci_newcombe: tuple[float, float]
+    relative_lift: float
+    relative_lift_ci_delta: tuple[float, float]
+    z_statistic: float
+    p_value: float
+    revenue_diff: float
+    revenue_diff_ci_welch: tuple[float, float]
+    revenue_welch_df: float
+    revenue_p_value: float
+    confidence: float = 0.95
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "absolute_lift": self.absolute_lift,
+            "absolute_lift_ci_wald": self.absolute_lift_ci_wald,
+            "absolute_lift_ci_newcombe": self.absolute_lift_ci_newcombe,
+            "relative_lift": self.relative_lift,
+            "relative_lift_ci_delta": self.relative_lift_ci_delta,
+            "z_statistic": self.z_statistic,
+            "p_value": self.p_value,
+            "revenue_per_member_diff": self.revenue_diff,
+            "revenue_per_member_diff_ci_welch": self.revenue_diff_ci_welch,
+            "revenue_welch_df": self.revenue_welch_df,
+            "revenue_p_value": self.revenue_p_value,
+            "confidence": self.confidence,
+        }
+
+
+def wilson_interval(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of one proportion."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (centre - half, centre + half)
+
+
+def analyze_holdout(
+    outcomes: pd.DataFrame,
+    *,
+    arm_col: str = "arm",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+    confidence: float = 0.95,
+) -> HoldoutAnalysis:
+    """Compare treatment with control after a campaign. One row per assigned member: its arm,
+    whether it converted (bool/0-1) and its revenue in the window (0 when none).
+
+    Proportions: Wald and Newcombe (hybrid Wilson score) intervals for the difference, a pooled
+    two-proportion z-test, and the delta method for the relative lift p_t / p_c - 1. Revenue per
+    member: Welch's t interval and test (unequal variances)."""
+    for column in (arm_col, converted_col, revenue_col):
+        if column not in outcomes.columns:
+            raise InputError(f"holdout analysis needs a {column!r} column")
+    arms = set(outcomes[arm_col].dropna().unique())
+    if not {CONTROL, TREATMENT} <= arms:
+        raise InputError(f"holdout analysis needs both arms, found {sorted(arms)}")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    notes: list[str] = []
+    per_arm = {}
+    for arm in (TREATMENT, CONTROL):
+        rows = outcomes[outcomes[arm_col] == arm]
+        converted = rows[converted_col].astype(float)
+        revenue = rows[revenue_col].astype(float).fillna(0.0)
+        n = len(rows)
+        x = int(converted.sum())
+        per_arm[arm] = {
+            "arm": arm,
+            "n": n,
+            "conversions": x,
+            "conversion_rate": x / n if n else math.nan,
+            "revenue": float(revenue.sum()),
+            "revenue_per_member": float(revenue.mean()) if n else math.nan,
+            "revenue_variance": float(revenue.var(ddof=1)) if n > 1 else math.nan,
+        }
+    t, c = per_arm[TREATMENT], per_arm[CONTROL]
+    n_t, n_c, x_t, x_c = t["n"], c["n"], t["conversions"], c["conversions"]
+    p_t, p_c = t["conversion_rate"], c["conversion_rate"]
+    diff = p_t - p_c
+    se_wald = math.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
+    wald = (diff - z * se_wald, diff + z * se_wald)
+    l_t, u_t = wilson_interval(x_t, n_t, z)
+    l_c, u_c = wilson_interval(x_c, n_c, z)
+    newcombe = (
+        diff - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2),
+        diff + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2),
+    )
+    if p_c > 0:
+        relative = p_t / p_c - 1
+        var_ratio = (p_t * (1 - p_t) / n_t) / p_c**2 + (p_t**2) * (p_c * (1 - p_c) / n_c) / p_c**4
+        relative_ci = (relative - z * math.sqrt(var_ratio), relative + z * math.sqrt(var_ratio))
+    else:
+        relative, relative_ci = math.nan, (math.nan, math.nan)
+        notes.append("control converted nobody: relative lift undefined")
+    pooled = (x_t + x_c) / (n_t + n_c)
+    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
+    if se_pooled > 0:
+        z_stat = diff / se_pooled
+        p_value = float(2 * stats.norm.sf(abs(z_stat)))
+    else:
+        z_stat, p_value = math.nan, math.nan
+        notes.append("no variation in conversions: z-test undefined")
+    m_t, m_c = t["revenue_per_member"], c["revenue_per_member"]
+    v_t, v_c = t["revenue_variance"], c["revenue_variance"]
+    rev_diff = m_t - m_c
+    a, b = v_t / n_t, v_c / n_c
+    se_rev = math.sqrt(a + b) if not (math.isnan(a) or math.isnan(b)) else math.nan
+    if se_rev and se_rev > 0:
+        welch_df = (a + b) ** 2 / (a**2 / (n_t - 1) + b**2 / (n_c - 1))
+        t_crit = float(stats.t.ppf(0.5 + confidence / 2, welch_df))
+        rev_ci = (rev_diff - t_crit * se_rev, rev_diff + t_crit * se_rev)
+        rev_p = float(2 * stats.t.sf(abs(rev_diff / se_rev), welch_df))
+    else:
+        welch_df, rev_ci, rev_p = math.nan, (math.nan, math.nan), math.nan
+        notes.append("no variation in revenue: Welch test undefined")
+    return HoldoutAnalysis(
+        arms=pd.DataFrame([t, c]),
+        absolute_lift=diff,
+        absolute_lift_ci_wald=wald,
+        absolute_lift_ci_newcombe=newcombe,
+        relative_lift=relative,
+        relative_lift_ci_delta=relative_ci,
+        z_statistic=z_stat,
+        p_value=p_value,
+        revenue_diff=rev_diff,
+        revenue_diff_ci_welch=rev_ci,
+        revenue_welch_df=welch_df,
+        revenue_p_value=rev_p,
+        confidence=confidence,
+        notes=notes,
+    )

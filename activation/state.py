@@ -1,0 +1,373 @@
+"""The activation tables in the DuckDB warehouse (schema `activation`).
+
+Every method opens a connection, does one transaction and closes it: DuckDB takes one writer at a
+time, so nothing here holds a connection across an HTTP call or between steps. Opening retries for
+a while when another process holds the write lock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
+log = logging.getLogger("activation.state")
+
+DDL = (
+    "CREATE SCHEMA IF NOT EXISTS activation",
+    """CREATE TABLE IF NOT EXISTS activation.sync_state (
+        destination VARCHAR NOT NULL,
+        list_key VARCHAR NOT NULL,
+        member_key VARCHAR NOT NULL,
+        customer_key VARCHAR,
+        esp_record_id VARCHAR,
+        payload_hash VARCHAR,
+        synced_at TIMESTAMP,
+        created_by_us BOOLEAN,
+        pending BOOLEAN NOT NULL DEFAULT FALSE,
+        run_id VARCHAR,
+        PRIMARY KEY (destination, list_key, member_key))""",
+    """CREATE TABLE IF NOT EXISTS activation.sync_results (
+        run_id VARCHAR NOT NULL,
+        destination VARCHAR NOT NULL,
+        list_key VARCHAR NOT NULL,
+        member_key VARCHAR,
+        customer_key VARCHAR,
+        action VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        reason VARCHAR,
+        recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
+    """CREATE TABLE IF NOT EXISTS activation.sync_runs (
+        run_id VARCHAR NOT NULL,
+        destination VARCHAR NOT NULL,
+        list_key VARCHAR NOT NULL,
+        esp_list_id VARCHAR,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL,
+        dry_run BOOLEAN NOT NULL,
+        forced BOOLEAN NOT NULL,
+        rows_in BIGINT,
+        eligible BIGINT,
+        excluded BIGINT,
+        planned_creates BIGINT,
+        planned_updates BIGINT,
+        planned_removes BIGINT,
+        planned_unchanged BIGINT,
+        sent BIGINT,
+        rejected BIGINT,
+        failed BIGINT,
+        requests_made BIGINT,
+        duration_seconds DOUBLE,
+        message VARCHAR,
+        PRIMARY KEY (run_id, destination, list_key))""",
+    """CREATE TABLE IF NOT EXISTS activation.destination_lists (
+        destination VARCHAR NOT NULL,
+        list_key VARCHAR NOT NULL,
+        esp_list_id VARCHAR NOT NULL,
+        esp_list_name VARCHAR,
+        created_by_us BOOLEAN NOT NULL,
+        recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (destination, list_key))""",
+    """CREATE TABLE IF NOT EXISTS activation.erasure_log (
+        request_id VARCHAR NOT NULL,
+        destination VARCHAR NOT NULL,
+        customer_key VARCHAR,
+        email_sha256 VARCHAR,
+        requested_at TIMESTAMP,
+        processed_at TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL,
+        reason VARCHAR,
+        state_rows_removed BIGINT,
+        run_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS activation.holdout_assignments (
+        campaign_key VARCHAR NOT NULL,
+        customer_key VARCHAR NOT NULL,
+        arm VARCHAR NOT NULL,
+        bucket DOUBLE NOT NULL,
+        share DOUBLE NOT NULL,
+        hash_version VARCHAR NOT NULL,
+        first_assigned_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        run_id VARCHAR,
+        PRIMARY KEY (campaign_key, customer_key))""",
+)
+
+STATE_COLUMNS = (
+    "destination",
+    "list_key",
+    "member_key",
+    "customer_key",
+    "esp_record_id",
+    "payload_hash",
+    "synced_at",
+    "created_by_us",
+    "pending",
+    "run_id",
+)
+RESULT_COLUMNS = (
+    "run_id",
+    "destination",
+    "list_key",
+    "member_key",
+    "customer_key",
+    "action",
+    "status",
+    "reason",
+)
+
+
+def _is_lock_error(error: BaseException) -> bool:
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+class Warehouse:
+    """The activation tables of one DuckDB file."""
+
+    def __init__(self, path: str | Path, lock_wait_seconds: float = 60.0):
+        self.path = Path(path)
+        self.lock_wait_seconds = lock_wait_seconds
+        self._schema_ready = False
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path)!r})"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open (waiting for another writer's lock), yield, close."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_error),
+            stop=stop_after_delay(self.lock_wait_seconds),
+            wait=wait_random_exponential(multiplier=0.05, max=2.0),
+            reraise=True,
+        )
+        con = retrying(duckdb.connect, str(self.path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.ensure_schema()
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self.connect() as con:
+            for statement in DDL:
+                con.execute(statement)
+        self._schema_ready = True
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        self.ensure_schema()
+        with self.connect() as con:
+            return con.execute(sql, params or []).df()
+
+    # state ---------------------------------------------------------------------------------------
+
+    def read_state(self, destination: str, list_key: str) -> pd.DataFrame:
+        return self.query(
+            """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
+               FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
+            [destination, list_key],
+        )
+
+    def state_lists(self) -> pd.DataFrame:
+        return self.query("SELECT DISTINCT destination, list_key FROM activation.sync_state")
+
+    def insert_pending(self, destination: str, list_key: str, rows: pd.DataFrame, run_id: str) -> None:
+        """Mark members about to be added, before any add is sent, so a crash between the ESP's
+        acknowledgement and our state write leaves a trace the next run can reconcile."""
+        if rows.empty:
+            return
+        frame = rows[["member_key", "customer_key"]].copy()
+        with self.transaction() as con:
+            con.register("pending_rows", frame)
+            con.execute(
+                """INSERT OR IGNORE INTO activation.sync_state
+                   (destination, list_key, member_key, customer_key, pending, run_id)
+                   SELECT ?, ?, member_key, customer_key, TRUE, ? FROM pending_rows""",
+                [destination, list_key, run_id],
+            )
+            con.unregister("pending_rows")
+
+    def apply_batch(
+        self,
+        destination: str,
+        list_key: str,
+        upserts: pd.DataFrame | None = None,
+        deletes: list[str] | None = None,
+        results: pd.DataFrame | None = None,
+    ) -> None:
+        """Record one acknowledged batch: synced members, removed members and per-row results in
+        one transaction."""
+        with self.transaction() as con:
+            if upserts is not None and not upserts.empty:
+                frame = upserts.assign(destination=destination, list_key=list_key)[list(STATE_COLUMNS)]
+                con.register("upsert_rows", frame)
+                con.execute(
+                    f"INSERT OR REPLACE INTO activation.sync_state ({', '.join(STATE_COLUMNS)}) "
+                    f"SELECT {', '.join(STATE_COLUMNS)} FROM upsert_rows"
+                )
+                con.unregister("upsert_rows")
+            if deletes:
+                con.register("delete_keys", pd.DataFrame({"member_key": pd.Series(deletes, dtype=object)}))
+                con.execute(
+                    """DELETE FROM activation.sync_state WHERE destination = ? AND list_key = ?
+                       AND member_key IN (SELECT member_key FROM delete_keys)""",
+                    [destination, list_key],
+                )
+                con.unregister("delete_keys")
+            if results is not None and not results.empty:
+                self._insert_results(con, results)
+
+    def replace_list_state(self, destination: str, list_key: str, rows: pd.DataFrame, results: pd.DataFrame):
+        """Swap the whole state of a snapshot destination (the file) in one transaction."""
+        with self.transaction() as con:
+            con.execute(
+                "DELETE FROM activation.sync_state WHERE destination = ? AND list_key = ?",
+                [destination, list_key],
+            )
+            if not rows.empty:
+                frame = rows.assign(destination=destination, list_key=list_key)[list(STATE_COLUMNS)]
+                con.register("snapshot_rows", frame)
+                con.execute(
+                    f"INSERT INTO activation.sync_state ({', '.join(STATE_COLUMNS)}) "
+                    f"SELECT {', '.join(STATE_COLUMNS)} FROM snapshot_rows"
+                )
+                con.unregister("snapshot_rows")
+            if not results.empty:
+                self._insert_results(con, results)
+
+    def record_results(self, results: pd.DataFrame) -> None:
+        if results.empty:
+            return
+        with self.transaction() as con:
+            self._insert_results(con, results)
+
+    @staticmethod
+    def _insert_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> None:
+        con.register("result_rows", results[list(RESULT_COLUMNS)])
+        con.execute(
+            f"INSERT INTO activation.sync_results ({', '.join(RESULT_COLUMNS)}) "
+            f"SELECT {', '.join(RESULT_COLUMNS)} FROM result_rows"
+        )
+        con.unregister("result_rows")
+
+    # lists -----------------------------------------------------------------------------------------
+
+    def list_id(self, destination: str, list_key: str) -> tuple[str, bool] | None:
+        found = self.query(
+            """SELECT esp_list_id, created_by_us FROM activation.destination_lists
+               WHERE destination = ? AND list_key = ?""",
+            [destination, list_key],
+        )
+        if found.empty:
+            return None
+        return str(found.iloc[0]["esp_list_id"]), bool(found.iloc[0]["created_by_us"])
+
+    def save_list_id(
+        self, destination: str, list_key: str, esp_list_id: str, name: str, created: bool
+    ) -> None:
+        with self.transaction() as con:
+            con.execute(
+                """INSERT OR REPLACE INTO activation.destination_lists
+                   (destination, list_key, esp_list_id, esp_list_name, created_by_us)
+                   VALUES (?, ?, ?, ?, ?)""",
+                [destination, list_key, esp_list_id, name, created],
+            )
+
+    # runs ------------------------------------------------------------------------------------------
+
+    def write_run(self, row: dict) -> None:
+        columns = list(row)
+        with self.transaction() as con:
+            con.execute(
+                f"INSERT OR REPLACE INTO activation.sync_runs ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})",
+                [row[c] for c in columns],
+            )
+
+    # erasure ---------------------------------------------------------------------------------------
+
+    def erased_hashes(self) -> set[str]:
+        found = self.query(
+            "SELECT DISTINCT email_sha256 FROM activation.erasure_log WHERE email_sha256 IS NOT NULL"
+        )
+        return set(found["email_sha256"])
+
+    def erased_customer_keys(self) -> set[str]:
+        found = self.query(
+            "SELECT DISTINCT customer_key FROM activation.erasure_log WHERE customer_key IS NOT NULL"
+        )
+        return set(found["customer_key"])
+
+    def erasures_done(self) -> set[tuple[str, str]]:
+        found = self.query(
+            "SELECT DISTINCT request_id, destination FROM activation.erasure_log WHERE status = 'done'"
+        )
+        return set(zip(found["request_id"], found["destination"], strict=True))
+
+    def forget_member(
+        self, destination: str, email: str | None, customer_key: str | None, log_row: dict
+    ) -> int:
+        """Drop every state row of one person for one destination and log the erasure, together."""
+        with self.transaction() as con:
+            removed = con.execute(
+                """DELETE FROM activation.sync_state WHERE destination = ?
+                   AND (member_key = ? OR customer_key = ?)""",
+                [destination, email, customer_key],
+            ).fetchone()
+            count = int(removed[0]) if removed else 0
+            row = {**log_row, "state_rows_removed": count}
+            columns = list(row)
+            con.execute(
+                f"INSERT INTO activation.erasure_log ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})",
+                [row[c] for c in columns],
+            )
+        return count
+
+    def log_erasure(self, row: dict) -> None:
+        columns = list(row)
+        with self.transaction() as con:
+            con.execute(
+                f"INSERT INTO activation.erasure_log ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})",
+                [row[c] for c in columns],
+            )
+
+    # holdout ---------------------------------------------------------------------------------------
+
+    def record_assignments(self, assignments: pd.DataFrame, run_id: str) -> int:
+        """Log each (campaign, customer) the first time it is assigned; later runs keep the first
+        row, so the log shows when someone entered the experiment."""
+        if assignments.empty:
+            return 0
+        frame = assignments[["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]]
+        with self.transaction() as con:
+            con.register("assignment_rows", frame)
+            before = con.execute("SELECT count(*) FROM activation.holdout_assignments").fetchone()[0]
+            con.execute(
+                """INSERT OR IGNORE INTO activation.holdout_assignments
+                   (campaign_key, customer_key, arm, bucket, share, hash_version, run_id)
+                   SELECT DISTINCT campaign_key, customer_key, arm, bucket, share, hash_version, ?
+                   FROM assignment_rows""",
+                [run_id],
+            )
+            after = con.execute("SELECT count(*) FROM activation.holdout_assignments").fetchone()[0]
+            con.unregister("assignment_rows")
+        return int(after - before)

@@ -1,0 +1,887 @@
+"""The diff-sync engine: push only what changed since the last acknowledged sync.
+
+Per (destination, list) it compares the consented audience with `activation.sync_state` and sends
+creates (upsert + add to our list), updates (upsert only) and removes (membership we created
+ourselves). Crash safety comes from three rules:
+
+1. members about to be added are written to the state as *pending* before any add is sent;
+2. state is written per acknowledged batch, in the same transaction as that batch's results;
+3. every ESP call is idempotent (upsert by e-mail, set-like list membership).
+
+A re-run after a crash therefore re-sends what was not acknowledged, and a pending member who is
+no longer wanted is removed like one of ours. A volume guard refuses to remove more than
+`max_shrink_share` of a list in one run (or to empty it) unless forced; removals required by
+consent (suppression, erasure) are never held back by the guard."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from activation.audience import (
+    CONSENT_REASONS,
+    PreparedAudience,
+    SuppressionIndex,
+    email_sha256,
+    member_fields,
+    normalize_email,
+    prepare_audience,
+    validate_frame,
+)
+from activation.config import DESTINATION_NAMES, ESP_NAMES, ActivationConfig, warehouse_path
+from activation.destinations.base import (
+    FAILED,
+    REJECTED,
+    SENT,
+    Destination,
+    ListHandle,
+    Member,
+    Outcome,
+    StateMember,
+)
+from activation.destinations.file import FileDestination
+from activation.errors import ActivationError, ConfigError, InputError
+from activation.state import Warehouse
+
+log = logging.getLogger("activation.sync")
+
+MAX_CONSECUTIVE_FAILED_BATCHES = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id() -> str:
+    return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Route:
+    """Where one (destination, list) of the input goes: the ESP itself, or the file destination
+    when the ESP is not configured."""
+
+    source_destination: str
+    list_key: str
+    destination: str
+    state_list_key: str
+
+
+@dataclass
+class SyncPlan:
+    """What a run would do for one list."""
+
+    route: Route
+    prepared: PreparedAudience
+    creates: pd.DataFrame
+    updates: pd.DataFrame
+    removes: pd.DataFrame
+    releases: pd.DataFrame
+    unchanged: int
+    consent_removes: int
+    state_size: int
+    shrink_share: float
+    refused: bool
+    guard_message: str
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "rows_in": self.prepared.rows_in,
+            "eligible": len(self.prepared.eligible),
+            "excluded": len(self.prepared.excluded),
+            "creates": len(self.creates),
+            "updates": len(self.updates),
+            "removes": len(self.removes),
+            "releases": len(self.releases),
+            "unchanged": self.unchanged,
+            "consent_removes": self.consent_removes,
+        }
+
+
+@dataclass
+class SyncResult:
+    run_id: str
+    source_destination: str
+    destination: str
+    list_key: str
+    status: str
+    dry_run: bool
+    counts: dict[str, int]
+    sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+    requests_made: int = 0
+    duration_seconds: float = 0.0
+    message: str = ""
+    excluded_reasons: dict[str, int] = field(default_factory=dict)
+    plan: SyncPlan | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("success", "dry_run", "skipped")
+
+    def line(self) -> str:
+        c = self.counts
+        return (
+            f"{self.source_destination:<9} {self.list_key:<28} {self.status:<8} in={c.get('rows_in', 0):>8} "
+            f"excl={c.get('excluded', 0):>6} create={c.get('creates', 0):>7} update={c.get('updates', 0):>7} "
+            f"remove={c.get('removes', 0):>6} release={c.get('releases', 0):>5} "
+            f"unchanged={c.get('unchanged', 0):>8} "
+            f"sent={self.sent:>7} rejected={self.rejected:>5} failed={self.failed:>5} "
+            f"requests={self.requests_made:>6} {self.duration_seconds:7.2f}s {self.message}"
+        ).rstrip()
+
+
+def format_results(results: Iterable[SyncResult]) -> str:
+    """A plain-text table, one line per list (what a dry run prints)."""
+    return "\n".join(r.line() for r in results)
+
+
+def _results_frame(run_id, route: Route, keys, customers, action: str, statuses, reasons) -> pd.DataFrame:
+    keys = list(keys)
+    frame = pd.DataFrame(
+        {
+            "member_key": pd.Series(keys, dtype=object),
+            "customer_key": pd.Series(list(customers), dtype=object),
+            "action": action,
+            "status": pd.Series(list(statuses) if not isinstance(statuses, str) else [statuses] * len(keys)),
+            "reason": pd.Series(
+                list(reasons) if not isinstance(reasons, str | None) else [reasons] * len(keys)
+            ),
+        }
+    )
+    frame["reason"] = frame["reason"].astype(object)
+    frame["run_id"] = run_id
+    frame["destination"] = route.destination
+    frame["list_key"] = route.state_list_key
+    return frame
+
+
+class SyncEngine:
+    """Holds the configuration, the warehouse and one client per destination for a run."""
+
+    def __init__(
+        self,
+        warehouse: str | Path | Warehouse | None = None,
+        config: ActivationConfig | None = None,
+        destinations: dict[str, Destination] | None = None,
+    ):
+        self.config = config or ActivationConfig.from_env()
+        if isinstance(warehouse, Warehouse):
+            self.warehouse = warehouse
+        else:
+            self.warehouse = Warehouse(warehouse or warehouse_path())
+        self._destinations: dict[str, Destination] = dict(destinations or {})
+        self._owned: set[str] = set()
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for name in list(self._owned):
+            self._destinations.pop(name).close()
+        self._owned.clear()
+
+    def is_configured(self, name: str) -> bool:
+        return name in self._destinations or name in self.config.configured()
+
+    def destination(self, name: str) -> Destination:
+        if name not in self._destinations:
+            self._destinations[name] = self._build(name)
+            self._owned.add(name)
+        return self._destinations[name]
+
+    def _build(self, name: str) -> Destination:
+        from activation.destinations.hubspot import HubSpotDestination
+        from activation.destinations.klaviyo import KlaviyoDestination
+        from activation.destinations.mailchimp import MailchimpDestination
+
+        if name == "file":
+            return FileDestination(self.config.file)
+        if name == "mailchimp" and self.config.mailchimp:
+            return MailchimpDestination(self.config.mailchimp)
+        if name == "klaviyo" and self.config.klaviyo:
+            return KlaviyoDestination(self.config.klaviyo)
+        if name == "hubspot" and self.config.hubspot:
+            return HubSpotDestination(self.config.hubspot)
+        raise ConfigError(f"{name} is not configured (see activation.config.ENV_VARS)")
+
+    # routing ---------------------------------------------------------------------------------------
+
+    def route(self, source: str, list_key: str) -> Route | None:
+        if source not in DESTINATION_NAMES:
+            raise InputError(f"unknown destination {source!r}; expected one of {DESTINATION_NAMES}")
+        if source == "file" or self.is_configured(source):
+            return Route(source, list_key, source, list_key)
+        if self.config.unconfigured == "file":
+            return Route(source, list_key, "file", f"{source}/{list_key}")
+        if self.config.unconfigured == "skip":
+            return None
+        raise ConfigError(f"audience {list_key!r} is for {source}, which is not configured")
+
+    def _routes(self, desired: pd.DataFrame, scope: set[str]) -> list[tuple[str, str]]:
+        pairs = set(zip(desired["destination"].astype(str), desired["list_key"].astype(str), strict=True))
+        for destination, list_key in self.warehouse.state_lists().itertuples(index=False):
+            if destination == "file" and "/" in list_key:
+                source, _, name = list_key.partition("/")
+                if source in ESP_NAMES and source in scope and not self.is_configured(source):
+                    pairs.add((source, name))
+                continue
+            if destination in scope:
+                pairs.add((destination, list_key))
+        return sorted(pairs)
+
+    # the run ---------------------------------------------------------------------------------------
+
+    def sync(
+        self,
+        desired: pd.DataFrame,
+        suppressions: pd.DataFrame | None,
+        erasure_requests: pd.DataFrame | None = None,
+        *,
+        dry_run: bool = False,
+        force: bool | Iterable[str] = False,
+        destinations: Iterable[str] | None = None,
+        run_id: str | None = None,
+    ) -> list[SyncResult]:
+        validate_frame(desired)
+        if suppressions is None:
+            raise InputError("a suppression frame is required (an empty one is fine)")
+        run_id = run_id or new_run_id()
+        scope = set(destinations) if destinations is not None else set(desired["destination"].astype(str))
+        unknown = scope - set(DESTINATION_NAMES)
+        if unknown:
+            raise InputError(f"unknown destinations {sorted(unknown)}; expected one of {DESTINATION_NAMES}")
+        suppression = SuppressionIndex(
+            suppressions,
+            erasure_requests,
+            self.warehouse.erased_hashes(),
+            self.warehouse.erased_customer_keys(),
+        )
+        pairs = self._routes(desired, scope)
+        routes = []
+        for source, list_key in pairs:
+            routes.append((source, list_key, self.route(source, list_key)))
+        keys = desired["destination"].astype(str) + "\x00" + desired["list_key"].astype(str)
+        grouped = {name: frame for name, frame in desired.groupby(keys, sort=False)}
+        results = []
+        for source, list_key, route in routes:
+            rows = grouped.get(f"{source}\x00{list_key}", desired.iloc[0:0])
+            if route is None:
+                results.append(
+                    SyncResult(
+                        run_id,
+                        source,
+                        source,
+                        list_key,
+                        "skipped",
+                        dry_run,
+                        {"rows_in": len(rows)},
+                        message=f"{source} is not configured",
+                    )
+                )
+                continue
+            forced = force if isinstance(force, bool) else (list_key in set(force))
+            results.append(self._sync_list(route, rows, suppression, run_id, dry_run, forced))
+        return results
+
+    def plan(self, route: Route, rows: pd.DataFrame, suppression: SuppressionIndex, force: bool) -> SyncPlan:
+        prepared = prepare_audience(
+            rows,
+            route.source_destination,
+            route.list_key,
+            suppression,
+            holdout_salt=self.config.holdout.salt,
+            holdout_share=self.config.holdout.share_for,
+        )
+        state = self.warehouse.read_state(route.destination, route.state_list_key)
+        eligible = prepared.eligible
+        merged = eligible.merge(
+            state.rename(columns={"payload_hash": "state_hash", "customer_key": "state_customer_key"}),
+            on="member_key",
+            how="left",
+            indicator=True,
+        )
+        in_state = merged["_merge"] == "both"
+        pending = merged["pending"].astype("boolean").fillna(False).astype(bool) & in_state
+        creates = merged[~in_state | pending]
+        updates = merged[in_state & ~pending & (merged["state_hash"] != merged["payload_hash"])]
+        unchanged = int((in_state & ~pending & (merged["state_hash"] == merged["payload_hash"])).sum())
+        leaving = state[~state["member_key"].isin(eligible["member_key"])].copy()
+        consent = suppression.reasons(leaving["member_key"], leaving["customer_key"]).notna()
+        excluded_consent = prepared.excluded[prepared.excluded["reason"].isin(CONSENT_REASONS)]
+        consent |= leaving["member_key"].isin(excluded_consent["member_key"])
+        leaving["consent"] = consent.to_numpy()
+        ours = leaving["created_by_us"].astype("boolean").fillna(False).astype(bool) | leaving[
+            "pending"
+        ].astype(bool)
+        removes = leaving[ours.to_numpy()]
+        releases = leaving[~ours.to_numpy()]
+        non_consent = int((~leaving["consent"]).sum())
+        size = len(state)
+        share = non_consent / size if size else 0.0
+        refused = False
+        message = ""
+        if size and non_consent and (len(eligible) == 0 or share > self.config.max_shrink_share):
+            message = (
+                f"volume guard: {non_consent} of {size} members ({share:.1%}) would leave {route.list_key}, "
+                f"above the {self.config.max_shrink_share:.0%} limit"
+                + (" (the audience is empty)" if len(eligible) == 0 else "")
+            )
+            refused = not force
+            if force:
+                message += "; forced"
+        return SyncPlan(
+            route=route,
+            prepared=prepared,
+            creates=creates,
+            updates=updates,
+            removes=removes,
+            releases=releases,
+            unchanged=unchanged,
+            consent_removes=int(leaving["consent"].sum()),
+            state_size=size,
+            shrink_share=share,
+            refused=refused,
+            guard_message=message,
+        )
+
+    def _sync_list(
+        self,
+        route: Route,
+        rows: pd.DataFrame,
+        suppression: SuppressionIndex,
+        run_id: str,
+        dry_run: bool,
+        force: bool,
+    ) -> SyncResult:
+        started = utcnow()
+        clock = time.monotonic()
+        plan = self.plan(route, rows, suppression, force)
+        counts = plan.counts()
+        excluded_reasons = plan.prepared.excluded["reason"].value_counts().to_dict()
+        result = SyncResult(
+            run_id,
+            route.source_destination,
+            route.destination,
+            route.list_key,
+            "running",
+            dry_run,
+            counts,
+            excluded_reasons={str(k): int(v) for k, v in excluded_reasons.items()},
+            plan=plan,
+            message=plan.guard_message,
+        )
+        if route.destination != route.source_destination:
+            result.message = (result.message + "; " if result.message else "") + (
+                f"{route.source_destination} not configured: written to the file destination"
+            )
+        if dry_run or plan.refused:
+            result.status = "dry_run" if dry_run else "refused"
+            result.duration_seconds = time.monotonic() - clock
+            if plan.refused and not dry_run:
+                excluded = plan.prepared.excluded
+                self.warehouse.record_results(
+                    _results_frame(
+                        run_id,
+                        route,
+                        excluded["member_key"],
+                        excluded["customer_key"],
+                        "exclude",
+                        REJECTED,
+                        excluded["reason"],
+                    )
+                )
+                log.warning("%s %s refused: %s", route.source_destination, route.list_key, plan.guard_message)
+            self._write_run(result, route, started, force, None)
+            return result
+        destination = self.destination(route.destination)
+        before = destination.requests_made
+        self._write_run(result, route, started, force, None)
+        if not plan.prepared.assignments.empty:
+            self.warehouse.record_assignments(plan.prepared.assignments, run_id)
+        excluded = plan.prepared.excluded
+        self.warehouse.record_results(
+            _results_frame(
+                run_id,
+                route,
+                excluded["member_key"],
+                excluded["customer_key"],
+                "exclude",
+                REJECTED,
+                excluded["reason"],
+            )
+        )
+        handle = None
+        try:
+            if destination.snapshot:
+                handle = self._run_snapshot(destination, plan, result)
+            else:
+                handle = self._run_incremental(destination, plan, result)
+        except ActivationError as error:
+            result.status = "failed"
+            result.message = (result.message + "; " if result.message else "") + str(error)
+            log.error("%s %s failed: %s", route.source_destination, route.list_key, error)
+        else:
+            if result.failed == 0:
+                result.status = "success"
+            elif result.sent > 0:
+                result.status = "partial"
+            else:
+                result.status = "failed"
+        result.requests_made = destination.requests_made - before
+        result.duration_seconds = time.monotonic() - clock
+        self._write_run(result, route, started, force, handle)
+        log.info("%s", result.line())
+        return result
+
+    def _write_run(self, result: SyncResult, route: Route, started: datetime, force: bool, handle) -> None:
+        c = result.counts
+        finished = None if result.status == "running" else utcnow()
+        self.warehouse.write_run(
+            {
+                "run_id": result.run_id,
+                "destination": route.destination,
+                "list_key": route.state_list_key,
+                "esp_list_id": handle.esp_list_id if handle else None,
+                "started_at": started,
+                "finished_at": finished,
+                "status": result.status,
+                "dry_run": result.dry_run,
+                "forced": bool(force),
+                "rows_in": c.get("rows_in", 0),
+                "eligible": c.get("eligible", 0),
+                "excluded": c.get("excluded", 0),
+                "planned_creates": c.get("creates", 0),
+                "planned_updates": c.get("updates", 0),
+                "planned_removes": c.get("removes", 0) + c.get("releases", 0),
+                "planned_unchanged": c.get("unchanged", 0),
+                "sent": result.sent,
+                "rejected": result.rejected,
+                "failed": result.failed,
+                "requests_made": result.requests_made,
+                "duration_seconds": result.duration_seconds,
+                "message": result.message or None,
+            }
+        )
+
+    # snapshot destinations -------------------------------------------------------------------------
+
+    def _run_snapshot(self, destination: FileDestination, plan: SyncPlan, result: SyncResult) -> ListHandle:
+        route = plan.route
+        eligible = plan.prepared.eligible
+        columns = ["member_key", "customer_key", *plan.prepared.fields]
+        frame = eligible[columns].rename(columns={"member_key": "email"}).sort_values("email", kind="stable")
+        handle = destination.ensure_list(route.state_list_key, None)
+        destination.write_snapshot(route.state_list_key, frame.reset_index(drop=True))
+        now = utcnow()
+        state = pd.DataFrame(
+            {
+                "member_key": eligible["member_key"],
+                "customer_key": eligible["customer_key"],
+                "esp_record_id": None,
+                "payload_hash": eligible["payload_hash"],
+                "synced_at": now,
+                "created_by_us": True,
+                "pending": False,
+                "run_id": result.run_id,
+            }
+        )
+        leaving = pd.concat([plan.removes, plan.releases])
+        results = pd.concat(
+            [
+                _results_frame(
+                    result.run_id,
+                    route,
+                    plan.creates["member_key"],
+                    plan.creates["customer_key"],
+                    "create",
+                    SENT,
+                    None,
+                ),
+                _results_frame(
+                    result.run_id,
+                    route,
+                    plan.updates["member_key"],
+                    plan.updates["customer_key"],
+                    "update",
+                    SENT,
+                    None,
+                ),
+                _results_frame(
+                    result.run_id, route, leaving["member_key"], leaving["customer_key"], "remove", SENT, None
+                ),
+            ],
+            ignore_index=True,
+        )
+        self.warehouse.replace_list_state(route.destination, route.state_list_key, state, results)
+        result.sent = len(results)
+        return handle
+
+    # incremental destinations ----------------------------------------------------------------------
+
+    def _run_incremental(
+        self, destination: Destination, plan: SyncPlan, result: SyncResult
+    ) -> ListHandle | None:
+        route = plan.route
+        wh = self.warehouse
+        if plan.creates.empty and plan.updates.empty and plan.removes.empty and plan.releases.empty:
+            return None
+        handle = None
+        if not plan.creates.empty or not plan.removes.empty:
+            known = wh.list_id(route.destination, route.state_list_key)
+            handle = destination.ensure_list(route.list_key, known[0] if known else None)
+            if not known:
+                wh.save_list_id(
+                    route.destination,
+                    route.state_list_key,
+                    handle.esp_list_id,
+                    route.list_key,
+                    handle.created_now,
+                )
+        if not plan.releases.empty:
+            releases = plan.releases
+            wh.apply_batch(
+                route.destination,
+                route.state_list_key,
+                deletes=list(releases["member_key"]),
+                results=_results_frame(
+                    result.run_id,
+                    route,
+                    releases["member_key"],
+                    releases["customer_key"],
+                    "release",
+                    SENT,
+                    "membership not created by us: left in place",
+                ),
+            )
+            result.sent += len(releases)
+        if not plan.removes.empty:
+            self._remove(destination, handle, plan, result)
+        fresh = plan.creates[plan.creates["_merge"] != "both"]
+        if not fresh.empty:
+            wh.insert_pending(route.destination, route.state_list_key, fresh, result.run_id)
+        self._push(destination, handle, plan, result)
+        return handle
+
+    def _remove(
+        self, destination: Destination, handle: ListHandle, plan: SyncPlan, result: SyncResult
+    ) -> None:
+        route = plan.route
+        removes = plan.removes
+        members = [
+            StateMember(
+                member_key=r.member_key,
+                customer_key=r.customer_key if isinstance(r.customer_key, str) else None,
+                esp_record_id=r.esp_record_id if isinstance(r.esp_record_id, str) else None,
+                created_by_us=bool(r.created_by_us) if pd.notna(r.created_by_us) else False,
+                pending=bool(r.pending),
+            )
+            for r in removes.itertuples(index=False)
+        ]
+        customers = dict(zip(removes["member_key"], removes["customer_key"], strict=True))
+        size = max(1, destination.batch_size)
+        for start in range(0, len(members), size):
+            group = members[start : start + size]
+            try:
+                outcomes = destination.remove(handle, group)
+            except ActivationError as error:
+                outcomes = {m.member_key: Outcome(FAILED, str(error)) for m in group}
+            keys = [m.member_key for m in group]
+            statuses = [outcomes.get(k, Outcome(FAILED, "no outcome")).status for k in keys]
+            reasons = [outcomes.get(k, Outcome(FAILED, "no outcome")).reason for k in keys]
+            done = [k for k, s in zip(keys, statuses, strict=True) if s == SENT]
+            self.warehouse.apply_batch(
+                route.destination,
+                route.state_list_key,
+                deletes=done,
+                results=_results_frame(
+                    result.run_id, route, keys, [customers[k] for k in keys], "remove", statuses, reasons
+                ),
+            )
+            self._count(result, statuses)
+
+    def _push(
+        self, destination: Destination, handle: ListHandle | None, plan: SyncPlan, result: SyncResult
+    ) -> None:
+        route = plan.route
+        fields = plan.prepared.fields
+        work = pd.concat(
+            [plan.creates.assign(sync_action="create"), plan.updates.assign(sync_action="update")]
+        )
+        if work.empty:
+            return
+        size = max(1, destination.batch_size)
+        batches = [work.iloc[start : start + size] for start in range(0, len(work), size)]
+        consecutive_failures = 0
+        aborted = False
+        with ThreadPoolExecutor(max_workers=max(1, destination.max_concurrency)) as pool:
+            pending: dict[Future, pd.DataFrame] = {}
+            queue = iter(batches)
+            window = max(1, destination.max_concurrency) * 2
+
+            def submit_next() -> bool:
+                batch = next(queue, None)
+                if batch is None:
+                    return False
+                pending[pool.submit(self._push_batch, destination, handle, batch, fields)] = batch
+                return True
+
+            for _ in range(window):
+                if not submit_next():
+                    break
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = pending.pop(future)
+                    outcomes = future.result()
+                    self._record_push(route, batch, outcomes, result)
+                    statuses = [o.status for o in outcomes.values()]
+                    if statuses and all(s == FAILED for s in statuses):
+                        consecutive_failures += 1
+                    else:
+                        consecutive_failures = 0
+                    if consecutive_failures >= MAX_CONSECUTIVE_FAILED_BATCHES:
+                        aborted = True
+                    if not aborted:
+                        submit_next()
+            if aborted:
+                rest = [b for b in queue]
+                if rest:
+                    skipped = pd.concat(rest)
+                    self.warehouse.record_results(
+                        _results_frame(
+                            result.run_id,
+                            route,
+                            skipped["member_key"],
+                            skipped["customer_key"],
+                            "create",
+                            FAILED,
+                            "not attempted: the destination kept failing",
+                        ).assign(action=list(skipped["sync_action"]))
+                    )
+                    result.failed += len(skipped)
+                result.message = (result.message + "; " if result.message else "") + (
+                    f"stopped after {MAX_CONSECUTIVE_FAILED_BATCHES} failed batches in a row"
+                )
+
+    @staticmethod
+    def _push_batch(
+        destination: Destination, handle, batch: pd.DataFrame, fields: list[str]
+    ) -> dict[str, Outcome]:
+        creates, updates = [], []
+        for row in batch.to_dict("records"):
+            member = Member(
+                member_key=row["member_key"],
+                customer_key=row["customer_key"],
+                fields=member_fields(row, fields),
+                payload_hash=row["payload_hash"],
+                esp_record_id=row["esp_record_id"] if isinstance(row.get("esp_record_id"), str) else None,
+                was_pending=bool(row.get("pending")) if pd.notna(row.get("pending")) else False,
+            )
+            (creates if row["sync_action"] == "create" else updates).append(member)
+        try:
+            outcomes = destination.push(handle, creates, updates)
+        except ActivationError as error:
+            return {m.member_key: Outcome(FAILED, str(error)) for m in [*creates, *updates]}
+        for member in [*creates, *updates]:
+            outcomes.setdefault(member.member_key, Outcome(FAILED, "no outcome from the destination"))
+        return outcomes
+
+    def _record_push(self, route: Route, batch: pd.DataFrame, outcomes: dict[str, Outcome], result) -> None:
+        now = utcnow()
+        upserts = []
+        deletes = []
+        statuses, reasons = [], []
+        for row in batch.itertuples(index=False):
+            outcome = outcomes[row.member_key]
+            statuses.append(outcome.status)
+            reasons.append(outcome.reason)
+            was_pending = bool(row.pending) if pd.notna(row.pending) else False
+            if outcome.status == SENT:
+                prior = bool(row.created_by_us) if pd.notna(row.created_by_us) else False
+                if row.sync_action == "create":
+                    ours = prior or bool(outcome.created_by_us if outcome.created_by_us is not None else True)
+                else:
+                    ours = prior
+                state_id = row.esp_record_id if isinstance(row.esp_record_id, str) else None
+                upserts.append(
+                    (
+                        row.member_key,
+                        row.customer_key,
+                        outcome.esp_record_id or state_id,
+                        row.payload_hash,
+                        now,
+                        ours,
+                        False,
+                        result.run_id,
+                    )
+                )
+            elif outcome.status == REJECTED and row.sync_action == "create" and not was_pending:
+                deletes.append(row.member_key)
+        frame = pd.DataFrame(
+            upserts,
+            columns=[
+                "member_key",
+                "customer_key",
+                "esp_record_id",
+                "payload_hash",
+                "synced_at",
+                "created_by_us",
+                "pending",
+                "run_id",
+            ],
+        )
+        results = _results_frame(
+            result.run_id, route, batch["member_key"], batch["customer_key"], "create", statuses, reasons
+        )
+        results["action"] = list(batch["sync_action"])
+        self.warehouse.apply_batch(
+            route.destination, route.state_list_key, upserts=frame, deletes=deletes, results=results
+        )
+        self._count(result, statuses)
+
+    @staticmethod
+    def _count(result: SyncResult, statuses: list[str]) -> None:
+        result.sent += sum(1 for s in statuses if s == SENT)
+        result.rejected += sum(1 for s in statuses if s == REJECTED)
+        result.failed += sum(1 for s in statuses if s == FAILED)
+
+    # erasure ---------------------------------------------------------------------------------------
+
+    def erase(self, erasure_requests: pd.DataFrame, run_id: str | None = None) -> pd.DataFrame:
+        """Propagate erasure requests to every configured destination, drop the person from the sync
+        state and log it. Requests already done for a destination are skipped; failures are logged
+        and retried by the next call."""
+        if erasure_requests is None or erasure_requests.empty:
+            return pd.DataFrame(columns=["request_id", "destination", "status", "reason"])
+        missing = {"request_id"} - set(erasure_requests.columns)
+        if missing or not ({"email", "customer_key"} & set(erasure_requests.columns)):
+            raise InputError("erasure frame needs request_id and an email or customer_key column")
+        run_id = run_id or new_run_id()
+        done = self.warehouse.erasures_done()
+        targets = [d for d in (*ESP_NAMES, "file") if self.is_configured(d)]
+        emails = (
+            normalize_email(erasure_requests["email"])
+            if "email" in erasure_requests.columns
+            else pd.Series(None, index=erasure_requests.index)
+        )
+        report = []
+        for index, request in erasure_requests.iterrows():
+            request_id = str(request["request_id"])
+            customer_key = request.get("customer_key")
+            customer_key = customer_key if isinstance(customer_key, str) and customer_key else None
+            known = [emails[index]] if isinstance(emails[index], str) and emails[index] else []
+            if not known and customer_key:
+                found = self.warehouse.query(
+                    "SELECT DISTINCT member_key FROM activation.sync_state WHERE customer_key = ?",
+                    [customer_key],
+                )
+                known = list(found["member_key"])
+            requested_at = pd.to_datetime(request.get("requested_at"), errors="coerce", utc=True)
+            requested_at = None if pd.isna(requested_at) else requested_at.tz_convert(None).to_pydatetime()
+            for name in targets:
+                if (request_id, name) in done:
+                    continue
+                row = {
+                    "request_id": request_id,
+                    "destination": name,
+                    "customer_key": customer_key,
+                    "email_sha256": None,
+                    "requested_at": requested_at,
+                    "processed_at": utcnow(),
+                    "status": "done",
+                    "reason": None,
+                    "run_id": run_id,
+                }
+                if not known:
+                    row.update(status="done", reason="no e-mail known: suppressed by customer key only")
+                    removed = self.warehouse.forget_member(name, None, customer_key, row)
+                    report.append({**row, "state_rows_removed": removed})
+                    continue
+                status, reasons = "done", []
+                for email in known:
+                    try:
+                        outcome = self.destination(name).erase(email, customer_key)
+                        if outcome.reason:
+                            reasons.append(outcome.reason)
+                    except ActivationError as error:
+                        status = "failed"
+                        reasons.append(str(error))
+                for email in known:
+                    entry = {
+                        **row,
+                        "email_sha256": email_sha256(email),
+                        "status": status,
+                        "reason": "; ".join(reasons) or None,
+                        "processed_at": utcnow(),
+                    }
+                    if status == "done":
+                        removed = self.warehouse.forget_member(name, email, customer_key, entry)
+                    else:
+                        self.warehouse.log_erasure({**entry, "state_rows_removed": 0})
+                        removed = 0
+                    report.append({**entry, "state_rows_removed": removed})
+        return pd.DataFrame(report)
+
+
+def sync_audiences(
+    desired: pd.DataFrame,
+    suppressions: pd.DataFrame,
+    erasure_requests: pd.DataFrame | None = None,
+    *,
+    warehouse: str | Path | None = None,
+    config: ActivationConfig | None = None,
+    dry_run: bool = False,
+    force: bool | Iterable[str] = False,
+    destinations: Iterable[str] | None = None,
+    run_id: str | None = None,
+) -> list[SyncResult]:
+    """Sync every (destination, list) in `desired` (and every list of those destinations that
+    the state knows but the frame no longer has, so a vanished audience meets the volume guard).
+    Returns one SyncResult per list; check `result.ok`."""
+    with SyncEngine(warehouse, config) as engine:
+        return engine.sync(
+            desired,
+            suppressions,
+            erasure_requests,
+            dry_run=dry_run,
+            force=force,
+            destinations=destinations,
+            run_id=run_id,
+        )
+
+
+def plan_sync(
+    desired: pd.DataFrame,
+    suppressions: pd.DataFrame,
+    erasure_requests: pd.DataFrame | None = None,
+    **kwargs,
+) -> list[SyncResult]:
+    """A dry run: the plan per list (creates, updates, removes), nothing sent, only a sync_runs row."""
+    return sync_audiences(desired, suppressions, erasure_requests, dry_run=True, **kwargs)
+
+
+def propagate_erasures(
+    erasure_requests: pd.DataFrame,
+    *,
+    warehouse: str | Path | None = None,
+    config: ActivationConfig | None = None,
+    run_id: str | None = None,
+) -> pd.DataFrame:
+    """Send each erasure request to every configured destination's deletion API, forget the person
+    in the sync state and write `activation.erasure_log`. Returns one row per request and
+    destination."""
+    with SyncEngine(warehouse, config) as engine:
+        return engine.erase(erasure_requests, run_id=run_id)
