@@ -24,7 +24,7 @@ from datagen.currency import rate_table
 from datagen.dirt import DirtDraw
 from datagen.personas import PERSONA_NAMES, PERSONAS, draw_contacts
 from datagen.rng import stream
-from datagen.simulate import BROWSE_VOLUME, Plan, simulate_email, simulate_orders, simulate_web
+from datagen.simulate import Plan, simulate_email, simulate_orders, simulate_web
 from datagen.text import DAY
 from datagen.vocab import CATEGORY_NAMES, COUNTRIES
 from datagen.writers import FileStats, Landing, Spool, TableOutput
@@ -319,7 +319,7 @@ def _customer_truth(
         "alive_at_as_of": pa.array((death < 0) | (death >= plan.as_of)),
         "mean_order_value_usd": pa.array(c["mean_order_value"]),
         "discount_propensity": pa.array(c["discount_propensity"]),
-        "browse_sessions_per_year": pa.array(c["browse_rate"] * BROWSE_VOLUME),
+        "browse_sessions_per_year": pa.array(c["browse_rate"]),
         "cart_abandon_propensity": pa.array(c["cart_abandon"]),
         "email_open_propensity": pa.array(c["email_open"]),
         "email_click_propensity": pa.array(c["email_click"]),

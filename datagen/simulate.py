@@ -17,10 +17,6 @@ from datagen.personas import LAPSED, MAX_DEVICES, PERSONAS
 from datagen.rng import categorical, segment_positions
 from datagen.text import DAY
 
-# Volume knobs, calibrated so that on average a contact has ~3 orders, ~10 e-mail events and ~20
-# web events over the two years (see bench/results/datagen.json).
-EMAIL_VOLUME = 0.20
-BROWSE_VOLUME = 0.40
 ATTRIBUTION_WINDOW = (15 * 60, 4 * DAY)  # an e-mail counts for an order placed this long after delivery
 COMPLAINT_PROBABILITY = 0.0005
 
@@ -198,7 +194,7 @@ def simulate_email(
     for k in range(campaigns.size):
         send = int(campaigns.sent_at[k])
         eligible = c["email_opt_in"] & (c["opt_in_at"] <= send) & (status == 0)
-        p = segment_share[campaigns.segment[k]] * affinity[campaigns.segment[k]][c["persona"]] * EMAIL_VOLUME
+        p = segment_share[campaigns.segment[k]] * affinity[campaigns.segment[k]][c["persona"]]
         recipients = np.flatnonzero(eligible & (rng.random(n) < p))
         m = len(recipients)
         if m == 0:
@@ -363,7 +359,7 @@ def simulate_web(
     # browsing sessions, thinned after death
     start = np.maximum(plan.history_start, c["signup_at"] - 30 * DAY)
     years = plan.calendar.years("regular", start, np.full(n, plan.as_of))
-    count = rng.poisson(c["browse_rate"] * BROWSE_VOLUME * years)
+    count = rng.poisson(c["browse_rate"] * years)
     b_contact = np.repeat(np.arange(n), count)
     b_start = plan.calendar.sample(
         "regular", start[b_contact], np.full(len(b_contact), plan.as_of), rng.random(len(b_contact))
@@ -412,7 +408,7 @@ def simulate_web(
     # session content
     n_pv = np.where(
         purchase,
-        s_lines + rng.poisson(1.0, size=m),
+        s_lines + rng.poisson(0.3, size=m),
         np.where(
             s_kind == SESSION_EMAIL,
             rng.poisson(1.5, size=m),

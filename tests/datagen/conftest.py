@@ -1,0 +1,25 @@
+"""Generated datasets shared by the datagen tests (each made once per session, all small)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.datagen.helpers import clean, run
+
+
+@pytest.fixture(scope="session")
+def dirty(tmp_path_factory):
+    """Tiny scale, default dirt, mixed formats."""
+    return run(tmp_path_factory.mktemp("dirty"), scale="tiny", seed=7)
+
+
+@pytest.fixture(scope="session")
+def spotless(tmp_path_factory):
+    """--dirt none with the same seed as `dirty`, and enough contacts to exercise every path."""
+    return run(tmp_path_factory.mktemp("clean"), scale="tiny", seed=7, contacts=1500, dirt=clean())
+
+
+@pytest.fixture(scope="session")
+def spotless_tiny(tmp_path_factory):
+    """--dirt none, tiny: the clean twin of `dirty`."""
+    return run(tmp_path_factory.mktemp("clean_tiny"), scale="tiny", seed=7, dirt=clean())
