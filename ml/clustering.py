@@ -602,3 +602,17 @@ def cluster_profiles(
     for t in traits.columns:
         out[f"trait_{t}"] = traits[t].to_numpy()
     return out
+
+
+def silhouette_in_space(
+    model: ClusterModel, features: pd.DataFrame, space: ClusterModel, *, sample: int = 4_000, as_of=None
+) -> float:
+    """Champion/challenger metric: silhouette of `model`'s assignment measured in `space`'s
+    transformed feature space (the challenger's), on a hash sample of the latest customers, so a
+    champion and a challenger are compared on the same points in the same geometry."""
+    df = latest_cutoff(features, as_of)
+    order = np.argsort(stable_unit_hash(df[KEY], salt=f"cluster{space.random_state}"), kind="stable")
+    df = df.iloc[np.sort(order[:sample])]
+    Z = space.transform.transform(align_columns(df, space.spec))
+    ids, _ = model.predict(df)
+    return _silhouette(pairwise_distances(Z), ids)

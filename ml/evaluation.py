@@ -1,0 +1,80 @@
+"""Evaluation against the generator's hidden ground truth (personas, future purchases).
+
+The pipeline never reads ground truth; end-to-end tests and benchmarks call these helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import (
+    adjusted_rand_score,
+    average_precision_score,
+    normalized_mutual_info_score,
+    roc_auc_score,
+)
+
+from ml.features import KEY
+
+
+def _join(left: pd.DataFrame, right: pd.DataFrame, cols_left, cols_right) -> pd.DataFrame:
+    a = left[[KEY, *cols_left]].assign(**{KEY: left[KEY].astype(str)})
+    b = right[[KEY, *cols_right]].assign(**{KEY: right[KEY].astype(str)})
+    return a.merge(b, on=KEY, how="inner")
+
+
+def cluster_persona_agreement(
+    customer_clusters: pd.DataFrame, personas: pd.DataFrame, *, persona_col: str = "persona"
+) -> dict:
+    """Adjusted Rand index and NMI between cluster_id and the hidden persona, plus the
+    cluster x persona contingency table, on the customers present in both frames."""
+    m = _join(customer_clusters, personas, ["cluster_id", "cluster_name"], [persona_col]).dropna(
+        subset=[persona_col]
+    )
+    if m.empty:
+        raise ValueError("no customer in common between clusters and personas")
+    table = pd.crosstab(m["cluster_name"], m[persona_col])
+    return {
+        "ari": float(adjusted_rand_score(m[persona_col], m["cluster_id"])),
+        "nmi": float(normalized_mutual_info_score(m[persona_col], m["cluster_id"])),
+        "n": len(m),
+        "contingency": table,
+    }
+
+
+def propensity_auc(
+    customer_scores: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    outcome_col: str = "purchased_next_30d",
+    score_col: str = "purchase_propensity",
+) -> dict:
+    """How well the scores rank real future buyers: ROC AUC, PR AUC, base rate and the lift of
+    the top decile, on customers with both a score and an outcome."""
+    m = _join(customer_scores, outcomes, [score_col], [outcome_col]).dropna()
+    y = m[outcome_col].astype(bool).to_numpy()
+    s = m[score_col].to_numpy(dtype=float)
+    if y.all() or not y.any():
+        raise ValueError("outcomes have a single class")
+    top = s >= np.quantile(s, 0.9)
+    return {
+        "roc_auc": float(roc_auc_score(y, s)),
+        "pr_auc": float(average_precision_score(y, s)),
+        "base_rate": float(y.mean()),
+        "top_decile_lift": float(y[top].mean() / y.mean()),
+        "n": len(m),
+    }
+
+
+def clv_rank_correlation(
+    customer_scores: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    outcome_col: str = "revenue_next_365d",
+    score_col: str = "predicted_clv_365d",
+) -> dict:
+    """Spearman correlation between predicted CLV and realised future revenue."""
+    m = _join(customer_scores, outcomes, [score_col], [outcome_col]).dropna()
+    rho = spearmanr(m[score_col], m[outcome_col]).statistic
+    return {"spearman": float(rho), "n": len(m)}

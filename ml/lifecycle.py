@@ -1,0 +1,354 @@
+"""Model lifecycle: versioned artifacts, champion pointers, champion/challenger, drift (PSI).
+
+Layout under `models_dir` (default data/models):
+
+    <model_name>/<version>/model.joblib     the whole fitted object (Pipeline or parameter object)
+    <model_name>/<version>/metadata.json    library versions, features, training window, data
+                                            fingerprint, metrics, random_state, promotion decision
+    <model_name>/champion.json              {"version": ..., "promoted_at": ..., "reason": ...}
+
+version = <trained_at UTC %Y%m%dT%H%M%SZ>-<first 8 hex of the data fingerprint>.
+
+Champion/challenger: every trained model is saved; it becomes champion only if its holdout score
+is not worse than the champion's score on the SAME holdout by more than `tolerance` (the champion
+is re-evaluated on that holdout, not compared through its old metrics). No champion, or a
+champion that can no longer be evaluated (e.g. its features are gone), means promotion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+PSI_WARN = 0.1
+PSI_FAIL = 0.25
+PSI_EPS = 1e-4
+
+
+def library_versions() -> dict[str, str]:
+    import duckdb
+    import scipy
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "joblib": joblib.__version__,
+        "duckdb": duckdb.__version__,
+    }
+
+
+def data_fingerprint(df: pd.DataFrame) -> str:
+    """Stable SHA-256 of a frame's content, independent of row and column order."""
+    cols = sorted(df.columns)
+    h = hashlib.sha256()
+    h.update(json.dumps([[c, str(df[c].dtype)] for c in cols]).encode())
+    if len(df):
+        rows = pd.util.hash_pandas_object(df[cols], index=False).to_numpy(dtype=np.uint64)
+        h.update(np.sort(rows).tobytes())
+    return h.hexdigest()
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (pd.Timestamp, datetime)):
+        return o.isoformat()
+    return str(o)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class ModelVersion:
+    model_name: str
+    version: str
+    path: Path
+
+
+class ModelRegistry:
+    """Files-only model registry (no server): safe to read while another run writes, because
+    artifacts are written before the pointer and the pointer is replaced atomically."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def save(
+        self, model_name: str, model, metadata: dict, *, trained_at: datetime, fingerprint: str
+    ) -> ModelVersion:
+        base = f"{trained_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{fingerprint[:8]}"
+        version, i = base, 1
+        while (self.root / model_name / version).exists():
+            i += 1
+            version = f"{base}-{i}"
+        path = self.root / model_name / version
+        path.mkdir(parents=True)
+        joblib.dump(model, path / "model.joblib", compress=3)
+        _atomic_write(
+            path / "metadata.json",
+            json.dumps({**metadata, "version": version}, indent=2, default=_json_default),
+        )
+        return ModelVersion(model_name, version, path)
+
+    def update_metadata(self, mv: ModelVersion, **fields) -> None:
+        meta = json.loads((mv.path / "metadata.json").read_text())
+        meta.update(fields)
+        _atomic_write(mv.path / "metadata.json", json.dumps(meta, indent=2, default=_json_default))
+
+    def champion_version(self, model_name: str) -> str | None:
+        ptr = self.root / model_name / "champion.json"
+        return json.loads(ptr.read_text())["version"] if ptr.exists() else None
+
+    def set_champion(self, model_name: str, version: str, reason: str) -> None:
+        if not (self.root / model_name / version / "model.joblib").exists():
+            raise FileNotFoundError(f"{model_name}/{version} has no artifact")
+        _atomic_write(
+            self.root / model_name / "champion.json",
+            json.dumps(
+                {"version": version, "promoted_at": datetime.now(UTC).isoformat(), "reason": reason}, indent=2
+            ),
+        )
+
+    def load(self, model_name: str, version: str | None = None):
+        """(model, metadata) of `version`, or of the champion when version is None."""
+        version = version or self.champion_version(model_name)
+        if version is None:
+            raise FileNotFoundError(f"no champion for {model_name}")
+        path = self.root / model_name / version
+        return joblib.load(path / "model.joblib"), json.loads((path / "metadata.json").read_text())
+
+    def versions(self, model_name: str) -> list[str]:
+        d = self.root / model_name
+        return sorted(p.name for p in d.iterdir() if (p / "model.joblib").exists()) if d.exists() else []
+
+
+def promotion_decision(
+    challenger: float, champion: float | None, *, tolerance: float, higher_is_better: bool = True
+) -> tuple[bool, str]:
+    """Promote unless the challenger is worse than the champion by more than `tolerance`."""
+    if champion is None or not np.isfinite(champion):
+        return True, "no comparable champion"
+    if not np.isfinite(challenger):
+        return False, "challenger score is not finite"
+    gap = (champion - challenger) if higher_is_better else (challenger - champion)
+    if gap > tolerance:
+        return (
+            False,
+            f"challenger {challenger:.4f} worse than champion {champion:.4f} by {gap:.4f} > {tolerance}",
+        )
+    return (
+        True,
+        f"challenger {challenger:.4f} vs champion {champion:.4f}: within tolerance {tolerance} or better",
+    )
+
+
+def register_model(
+    registry: ModelRegistry,
+    model_name: str,
+    model,
+    *,
+    challenger_score: float,
+    evaluate: Callable[[object], float] | None,
+    metric_name: str,
+    higher_is_better: bool = True,
+    tolerance: float = 0.005,
+    training_frame: pd.DataFrame | None = None,
+    training_window: dict | None = None,
+    features: dict | None = None,
+    metrics: dict | None = None,
+    random_state: int | None = None,
+    n_train: int | None = None,
+    trained_at: datetime | None = None,
+    extra_metadata: dict | None = None,
+) -> dict:
+    """Save the challenger, compare it with the champion on the same holdout, move the champion
+    pointer if it wins, and return the model_runs record.
+
+    `challenger_score` is the challenger's score on the holdout (computed by a model that did
+    not train on it); `evaluate(model)` re-scores the champion on that same holdout.
+    """
+    trained_at = trained_at or datetime.now(UTC)
+    fp = data_fingerprint(training_frame) if training_frame is not None else "0" * 64
+    n_train = (
+        n_train if n_train is not None else (len(training_frame) if training_frame is not None else None)
+    )
+    meta = {
+        "model_name": model_name,
+        "trained_at": trained_at.isoformat(),
+        "libraries": library_versions(),
+        "features": features or {},
+        "training_window": training_window or {},
+        "data_fingerprint": fp,
+        "n_train": n_train,
+        "metrics": metrics or {},
+        "holdout_metric": metric_name,
+        "holdout_score": challenger_score,
+        "random_state": random_state,
+        **(extra_metadata or {}),
+    }
+    mv = registry.save(model_name, model, meta, trained_at=trained_at, fingerprint=fp)
+
+    champ_version = registry.champion_version(model_name)
+    champ_score = None
+    if champ_version is not None and evaluate is not None:
+        try:
+            champ_model, _ = registry.load(model_name, champ_version)
+            champ_score = float(evaluate(champ_model))
+        except Exception as exc:  # a champion that cannot score the holdout cannot defend its title
+            log.warning("champion %s/%s could not be evaluated: %s", model_name, champ_version, exc)
+    promoted, reason = promotion_decision(
+        challenger_score, champ_score, tolerance=tolerance, higher_is_better=higher_is_better
+    )
+    if champ_version is not None and evaluate is None:
+        promoted, reason = True, "no holdout evaluation supplied; latest model promoted"
+    if promoted:
+        registry.set_champion(model_name, mv.version, reason)
+    registry.update_metadata(
+        mv,
+        promoted=promoted,
+        promotion_reason=reason,
+        champion_before=champ_version,
+        champion_score=champ_score,
+    )
+    window = training_window or {}
+    return {
+        "run_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{model_name}/{mv.version}")),
+        "model_name": model_name,
+        "version": mv.version,
+        "trained_at": trained_at,
+        "training_window_start": window.get("first_cutoff") or window.get("start"),
+        "training_window_end": window.get("label_window_end") or window.get("end"),
+        "data_fingerprint": fp,
+        "n_train": n_train,
+        "metrics": json.dumps(metrics or {}, default=_json_default, sort_keys=True),
+        "holdout_metric": metric_name,
+        "holdout_score": challenger_score,
+        "champion_version": champ_version,
+        "champion_score": champ_score,
+        "promoted": promoted,
+        "reason": reason,
+        "artifact_path": str(mv.path / "model.joblib"),
+    }
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+
+def psi(reference_share: np.ndarray, current_share: np.ndarray, eps: float = PSI_EPS) -> float:
+    """Population stability index: sum (cur - ref) * ln(cur / ref), shares floored at eps."""
+    r = np.maximum(np.asarray(reference_share, dtype=float), eps)
+    c = np.maximum(np.asarray(current_share, dtype=float), eps)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def reference_profile(
+    df: pd.DataFrame, numeric: Sequence[str] = (), categorical: Sequence[str] = (), *, bins: int = 10
+) -> dict:
+    """Bin edges (reference deciles) and shares per feature; JSON-able, stored with the model so
+    drift can be measured later without keeping the training data."""
+    prof: dict = {"numeric": {}, "categorical": {}}
+    for col in numeric:
+        if col not in df.columns:
+            continue
+        x = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(x)
+        edges = np.unique(np.quantile(x[ok], np.linspace(0, 1, bins + 1)[1:-1])) if ok.any() else np.array([])
+        prof["numeric"][col] = {
+            "edges": edges.tolist(),
+            "shares": _numeric_shares(x, edges).tolist(),
+            "n": len(x),
+        }
+    for col in categorical:
+        if col not in df.columns:
+            continue
+        s = df[col].astype(object).where(df[col].notna(), "__missing__").astype(str)
+        shares = s.value_counts(normalize=True).sort_index()
+        prof["categorical"][col] = {"shares": {str(k): float(v) for k, v in shares.items()}, "n": len(s)}
+    return prof
+
+
+def _numeric_shares(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Shares per bin: (-inf, e1], (e1, e2], ..., (ek, inf), then a bin for missing values."""
+    ok = np.isfinite(x)
+    idx = np.searchsorted(edges, x[ok], side="left")
+    counts = np.r_[np.bincount(idx, minlength=len(edges) + 1), (~ok).sum()].astype(float)
+    return counts / max(len(x), 1)
+
+
+def psi_table(
+    profile: dict,
+    current: pd.DataFrame,
+    *,
+    warn: float = PSI_WARN,
+    fail: float = PSI_FAIL,
+    eps: float = PSI_EPS,
+) -> pd.DataFrame:
+    """PSI per feature of `current` against a reference profile, with status ok / warn / fail
+    (PSI >= warn, >= fail). A feature absent from `current` is reported as 'fail'."""
+    rows = []
+    for col, ref in profile.get("numeric", {}).items():
+        if col not in current.columns:
+            rows.append({"feature": col, "kind": "numeric", "psi": np.inf, "n_current": 0})
+            continue
+        x = pd.to_numeric(current[col], errors="coerce").to_numpy(dtype=float)
+        cur = _numeric_shares(x, np.asarray(ref["edges"], dtype=float))
+        rows.append(
+            {"feature": col, "kind": "numeric", "psi": psi(ref["shares"], cur, eps), "n_current": len(x)}
+        )
+    for col, ref in profile.get("categorical", {}).items():
+        if col not in current.columns:
+            rows.append({"feature": col, "kind": "categorical", "psi": np.inf, "n_current": 0})
+            continue
+        s = current[col].astype(object).where(current[col].notna(), "__missing__").astype(str)
+        cur = s.value_counts(normalize=True)
+        cats = sorted(set(ref["shares"]) | set(cur.index))
+        r = np.array([ref["shares"].get(c, 0.0) for c in cats])
+        c = np.array([float(cur.get(c, 0.0)) for c in cats])
+        rows.append({"feature": col, "kind": "categorical", "psi": psi(r, c, eps), "n_current": len(s)})
+    out = pd.DataFrame(rows, columns=["feature", "kind", "psi", "n_current"])
+    out["status"] = np.where(out["psi"] >= fail, "fail", np.where(out["psi"] >= warn, "warn", "ok"))
+    out["warn_threshold"] = warn
+    out["fail_threshold"] = fail
+    return out
+
+
+def drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    numeric: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    bins: int = 10,
+    warn: float = PSI_WARN,
+    fail: float = PSI_FAIL,
+) -> pd.DataFrame:
+    """PSI table between two populations (e.g. training features vs scoring features, or
+    training scores vs today's scores: pass the score column in `numeric`)."""
+    prof = reference_profile(reference, numeric, categorical, bins=bins)
+    return psi_table(prof, current, warn=warn, fail=fail)
