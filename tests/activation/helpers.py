@@ -1,0 +1,86 @@
+"""Builders shared by the activation tests: audiences, suppressions and a config for the fake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from activation.config import ActivationConfig
+
+SUPPRESSION_COLUMNS = ["email", "customer_key", "reason"]
+
+
+def products(n: int = 2, seed: int = 0) -> str:
+    return json.dumps(
+        [
+            {
+                "product_id": f"SKU-{seed + i:05d}",
+                "name": f"Product {seed + i}",
+                "image_url": f"https://img.example.com/{seed + i}.png",
+                "price": 10.0 + i,
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def audience(
+    destination: str,
+    list_key: str,
+    keys: range | list[int],
+    *,
+    campaign_key: str | None = None,
+    offer: str = "10% off",
+) -> pd.DataFrame:
+    keys = list(keys)
+    return pd.DataFrame(
+        {
+            "destination": destination,
+            "list_key": list_key,
+            "campaign_key": campaign_key,
+            "customer_key": [f"c{k:07d}" for k in keys],
+            "email": [f"user{k:07d}@example.com" for k in keys],
+            "first_name": [f"First{k}" for k in keys],
+            "last_name": [f"Last{k}" for k in keys],
+            "rfm_segment": ["champions" if k % 3 == 0 else "at_risk" for k in keys],
+            "cluster_name": "bargain_hunters",
+            "loyalty_tier": ["gold" if k % 2 else "silver" for k in keys],
+            "offer": offer,
+            "preferred_send_hour": [k % 24 for k in keys],
+            "recommended_products": [products(2, k) for k in keys],
+        }
+    )
+
+
+def email_of(key: int) -> str:
+    return f"user{key:07d}@example.com"
+
+
+def no_suppressions() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in SUPPRESSION_COLUMNS})
+
+
+def suppressions(rows: list[tuple[str | None, str | None, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=SUPPRESSION_COLUMNS)
+
+
+def fake_env(fake, files: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **fake.env(),
+        "AW_ACTIVATION_FILE_DIR": str(files),
+        "AW_ACTIVATION_BACKOFF_SECONDS": "0.01",
+        "AW_KLAVIYO_POLL_SECONDS": "0.01",
+        "AW_HOLDOUT_SHARE": "0",
+    }
+    for esp in ("MAILCHIMP", "KLAVIYO", "HUBSPOT"):
+        env[f"AW_{esp}_TIMEOUT"] = "2"
+        env[f"AW_{esp}_RPS"] = "0"
+        env[f"AW_{esp}_MAX_ATTEMPTS"] = "5"
+    env.update(extra)
+    return env
+
+
+def fake_config(fake, files: Path, **extra: str) -> ActivationConfig:
+    return ActivationConfig.from_env(fake_env(fake, files, **extra))
