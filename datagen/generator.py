@@ -93,10 +93,10 @@ def generate(config: GeneratorConfig) -> GenerationReport:
     n_contacts = config.n_contacts
     n_blocks = math.ceil(n_contacts / BLOCK_SIZE)
     selected = set(config.sources)
-    landing = Landing(config.out)
     config.out.mkdir(parents=True, exist_ok=True)
     truth_dir = config.truth_dir
     truth_dir.mkdir(parents=True, exist_ok=True)
+    landing = Landing(config.out, truth_dir / "dirt.parquet")
     chunk_blocks = n_blocks > 1
 
     def output(source: str, table: str, names: list[str], chunked: bool) -> TableOutput | None:
@@ -212,12 +212,14 @@ def generate(config: GeneratorConfig) -> GenerationReport:
         future_writer.close()
         truth_path.with_name(".customers.parquet.partial").replace(truth_path)
         future_path.with_name(".future_orders.parquet.partial").replace(future_path)
+        landing.close()
         timings["small_tables_and_truth"] = progress.elapsed() - started
+    except BaseException:
+        landing.abort()
+        raise
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
 
-    dirt = landing.dirt_table()
-    pq.write_table(dirt, truth_dir / "dirt.parquet", compression="zstd")
     pq.write_table(rate_table(plan.history_start, plan.as_of), truth_dir / "currency_rates.parquet")
     timings["total"] = progress.elapsed()
     table_rows: dict[str, int] = {}
@@ -225,10 +227,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
         source, rest = relative.split("/", 1)
         table = rest.split("/")[0].split(".")[0]
         table_rows[f"{source}/{table}"] = table_rows.get(f"{source}/{table}", 0) + stats.rows
-    kinds, kind_counts = np.unique(
-        dirt.column("dirt_kind").to_numpy(zero_copy_only=False), return_counts=True
-    )
-    dirt_counts = {str(k): int(v) for k, v in zip(kinds, kind_counts, strict=True)}
+    dirt_counts = dict(sorted(landing.dirt_counts.items()))
     report = GenerationReport(
         config.out, truth_dir, dict(sorted(landing.files.items())), table_rows, dirt_counts, timings
     )

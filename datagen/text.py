@@ -192,9 +192,11 @@ def csv_bytes(columns: list[pa.Array], header: list[str] | None) -> bytes:
     cells = []
     for column in columns:
         column = column.cast(pa.string())
-        quoted = concat('"', pc.replace_substring(column, '"', '""'), '"')
         needs = pc.fill_null(pc.match_substring_regex(column, _CSV_NEEDS_QUOTES), False)
-        cells.append(pc.fill_null(pc.if_else(needs, quoted, column), ""))
+        if pc.any(needs).as_py():
+            quoted = concat('"', pc.replace_substring(column, '"', '""'), '"')
+            column = pc.if_else(needs, quoted, column)
+        cells.append(pc.fill_null(column, ""))
     lines = concat(pc.binary_join_element_wise(*cells, ","), "\n") if cells else pa.array([], pa.string())
     head = b""
     if header is not None:
@@ -202,8 +204,13 @@ def csv_bytes(columns: list[pa.Array], header: list[str] | None) -> bytes:
     return head + (_string_bytes(lines) if len(lines) else b"")
 
 
+_JSON_ESCAPES = r'["\\\n\r\t]'
+
+
 def _json_string(column: pa.Array) -> pa.Array:
     escaped = column
+    if not pc.any(pc.match_substring_regex(column, _JSON_ESCAPES)).as_py():
+        return pc.fill_null(concat('"', escaped, '"'), "null")
     for raw, replacement in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
         escaped = pc.replace_substring(escaped, raw, replacement)
     return pc.fill_null(concat('"', escaped, '"'), "null")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +70,17 @@ class FileStats:
     bytes: int = 0
 
 
-@dataclass
 class Landing:
-    """The landing folder of one run: file statistics and dirt records of everything written."""
+    """The landing folder of one run: file statistics, and the dirt records of everything written,
+    streamed to dirt.parquet in write order (deterministic) so they never pile up in memory."""
 
-    out: Path
-    files: dict[str, FileStats] = field(default_factory=dict)
-    dirt_parts: list[pa.Table] = field(default_factory=list)
+    def __init__(self, out: Path, dirt_path: Path) -> None:
+        self.out = out
+        self.files: dict[str, FileStats] = {}
+        self.dirt_counts: dict[str, int] = {}
+        self.dirt_path = dirt_path
+        self._dirt_partial = dirt_path.with_name(f".{dirt_path.name}.partial")
+        self._dirt_writer = pq.ParquetWriter(self._dirt_partial, DIRT_SCHEMA, compression="zstd")
 
     def clear(self, source: str, table: str) -> None:
         """Remove what an earlier run wrote for this table, in any format."""
@@ -99,45 +103,41 @@ class Landing:
             return
         kinds = TABLE_DIRT[(source, table)]
         masks = batch.dirt[rows]
-        bits = [b for b in range(len(kinds)) if np.any(masks & (np.uint64(1) << np.uint64(b)))]
-        pieces = []
-        for b in bits:
+        hits, bits = [], []
+        for b in range(len(kinds)):
             hit = rows[(masks & (np.uint64(1) << np.uint64(b))) != 0]
-            kind, column = kinds[b]
-            n = len(hit)
-            pieces.append(
-                pa.table(
-                    {
-                        "source": pa.array([source] * n, pa.string()),
-                        "table": pa.array([table] * n, pa.string()),
-                        "file": pa.array([relative] * n, pa.string()),
-                        "row": pa.array(hit + first_row, pa.int64()),
-                        "key": batch.key.take(pa.array(hit)).cast(pa.string()),
-                        "dirt_kind": pa.array([kind] * n, pa.string()),
-                        "column": pa.array([column] * n, pa.string()),
-                        "handling": pa.array([HANDLING[kind]] * n, pa.string()),
-                    },
-                    schema=DIRT_SCHEMA,
-                )
-            )
-        self.dirt_parts.append(pa.concat_tables(pieces))
-
-    def dirt_table(self) -> pa.Table:
-        if not self.dirt_parts:
-            return DIRT_SCHEMA.empty_table()
-        table = pa.concat_tables(self.dirt_parts)
-        order = pc.sort_indices(
-            table,
-            [
-                ("source", "ascending"),
-                ("table", "ascending"),
-                ("file", "ascending"),
-                ("row", "ascending"),
-                ("dirt_kind", "ascending"),
-                ("column", "ascending"),
-            ],
+            if len(hit):
+                hits.append(hit)
+                bits.append(np.full(len(hit), b))
+        hit, bit = np.concatenate(hits), np.concatenate(bits)
+        order = np.lexsort((bit, hit))
+        hit, bit = hit[order], bit[order]
+        n = len(hit)
+        kind_names = [kind for kind, _ in kinds]
+        for b, count in zip(*np.unique(bit, return_counts=True), strict=True):
+            self.dirt_counts[kind_names[b]] = self.dirt_counts.get(kind_names[b], 0) + int(count)
+        records = pa.table(
+            {
+                "source": pa.array([source] * n, pa.string()),
+                "table": pa.array([table] * n, pa.string()),
+                "file": pa.array([relative] * n, pa.string()),
+                "row": pa.array(hit + first_row, pa.int64()),
+                "key": batch.key.take(pa.array(hit)).cast(pa.string()),
+                "dirt_kind": text.take(kind_names, bit),
+                "column": text.take([column for _, column in kinds], bit),
+                "handling": text.take([HANDLING[kind] for kind, _ in kinds], bit),
+            },
+            schema=DIRT_SCHEMA,
         )
-        return table.take(order)
+        self._dirt_writer.write_table(records, row_group_size=1 << 20)
+
+    def close(self) -> None:
+        self._dirt_writer.close()
+        os.replace(self._dirt_partial, self.dirt_path)
+
+    def abort(self) -> None:
+        self._dirt_writer.close()
+        self._dirt_partial.unlink(missing_ok=True)
 
 
 class TableFile:
