@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from activation.errors import InputError
 
@@ -133,6 +132,8 @@ def analyze_holdout(
     Proportions: Wald and Newcombe (hybrid Wilson score) intervals for the difference, a pooled
     two-proportion z-test, and the delta method for the relative lift p_t / p_c - 1. Revenue per
     member: Welch's t interval and test (unequal variances)."""
+    from scipy import stats
+
     for column in (arm_col, converted_col, revenue_col):
         if column not in outcomes.columns:
             raise InputError(f"holdout analysis needs a {column!r} column")

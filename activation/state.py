@@ -178,6 +178,48 @@ class Warehouse:
 
     # state ---------------------------------------------------------------------------------------
 
+    def run_context(self) -> tuple[set[str], set[str], pd.DataFrame]:
+        """What a run reads once, in one connection: erased e-mail hashes, erased customer keys
+        and the (destination, list) pairs the state knows."""
+        self.ensure_schema()
+        with self.connect() as con:
+            hashes = con.execute(
+                "SELECT DISTINCT email_sha256 FROM activation.erasure_log WHERE email_sha256 IS NOT NULL"
+            ).fetchall()
+            keys = con.execute(
+                "SELECT DISTINCT customer_key FROM activation.erasure_log WHERE customer_key IS NOT NULL"
+            ).fetchall()
+            lists = con.execute("SELECT DISTINCT destination, list_key FROM activation.sync_state").df()
+        return {h for (h,) in hashes}, {k for (k,) in keys}, lists
+
+    def list_context(self, destination: str, list_key: str) -> tuple[pd.DataFrame, tuple[str, bool] | None]:
+        """The list's sync state and its ESP id (if known), read together."""
+        self.ensure_schema()
+        with self.connect() as con:
+            state = con.execute(
+                """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
+                   FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
+                [destination, list_key],
+            ).df()
+            found = con.execute(
+                """SELECT esp_list_id, created_by_us FROM activation.destination_lists
+                   WHERE destination = ? AND list_key = ?""",
+                [destination, list_key],
+            ).fetchone()
+        return state, ((str(found[0]), bool(found[1])) if found else None)
+
+    def start_list(
+        self, run_row: dict, results: pd.DataFrame, assignments: pd.DataFrame, run_id: str
+    ) -> None:
+        """Open a list's run: the sync_runs row, the excluded rows' results and the holdout
+        assignments, in one transaction."""
+        with self.transaction() as con:
+            self._write_run(con, run_row)
+            if not results.empty:
+                self._insert_results(con, results)
+            if not assignments.empty:
+                self._record_assignments(con, assignments, run_id)
+
     def read_state(self, destination: str, list_key: str) -> pd.DataFrame:
         return self.query(
             """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
@@ -293,13 +335,17 @@ class Warehouse:
     # runs ------------------------------------------------------------------------------------------
 
     def write_run(self, row: dict) -> None:
-        columns = list(row)
         with self.transaction() as con:
-            con.execute(
-                f"INSERT OR REPLACE INTO activation.sync_runs ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})",
-                [row[c] for c in columns],
-            )
+            self._write_run(con, row)
+
+    @staticmethod
+    def _write_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:
+        columns = list(row)
+        con.execute(
+            f"INSERT OR REPLACE INTO activation.sync_runs ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [row[c] for c in columns],
+        )
 
     # erasure ---------------------------------------------------------------------------------------
 
@@ -357,17 +403,21 @@ class Warehouse:
         row, so the log shows when someone entered the experiment."""
         if assignments.empty:
             return 0
-        frame = assignments[["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]]
         with self.transaction() as con:
-            con.register("assignment_rows", frame)
-            before = con.execute("SELECT count(*) FROM activation.holdout_assignments").fetchone()[0]
-            con.execute(
-                """INSERT OR IGNORE INTO activation.holdout_assignments
-                   (campaign_key, customer_key, arm, bucket, share, hash_version, run_id)
-                   SELECT DISTINCT campaign_key, customer_key, arm, bucket, share, hash_version, ?
-                   FROM assignment_rows""",
-                [run_id],
-            )
-            after = con.execute("SELECT count(*) FROM activation.holdout_assignments").fetchone()[0]
-            con.unregister("assignment_rows")
+            return self._record_assignments(con, assignments, run_id)
+
+    @staticmethod
+    def _record_assignments(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame, run_id: str) -> int:
+        frame = assignments[["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]]
+        con.register("assignment_rows", frame)
+        before = con.execute("SELECT count(*) FROM activation.holdout_assignments").fetchone()[0]
+        con.execute(
+            """INSERT OR IGNORE INTO activation.holdout_assignments
+               (campaign_key, customer_key, arm, bucket, share, hash_version, run_id)
+               SELECT DISTINCT campaign_key, customer_key, arm, bucket, share, hash_version, ?
+               FROM assignment_rows""",
+            [run_id],
+        )
+        after = con.execute("SELECT count(*) FROM activation.holdout_assignments").fetchone()[0]
+        con.unregister("assignment_rows")
         return int(after - before)

@@ -91,6 +91,7 @@ class SyncPlan:
     shrink_share: float
     refused: bool
     guard_message: str
+    known_list: tuple[str, bool] | None = None
 
     def counts(self) -> dict[str, int]:
         return {
@@ -230,9 +231,11 @@ class SyncEngine:
             return None
         raise ConfigError(f"audience {list_key!r} is for {source}, which is not configured")
 
-    def _routes(self, desired: pd.DataFrame, scope: set[str]) -> list[tuple[str, str]]:
+    def _routes(
+        self, desired: pd.DataFrame, scope: set[str], state_lists: pd.DataFrame
+    ) -> list[tuple[str, str]]:
         pairs = set(zip(desired["destination"].astype(str), desired["list_key"].astype(str), strict=True))
-        for destination, list_key in self.warehouse.state_lists().itertuples(index=False):
+        for destination, list_key in state_lists.itertuples(index=False):
             if destination == "file" and "/" in list_key:
                 source, _, name = list_key.partition("/")
                 if source in ESP_NAMES and source in scope and not self.is_configured(source):
@@ -263,13 +266,9 @@ class SyncEngine:
         unknown = scope - set(DESTINATION_NAMES)
         if unknown:
             raise InputError(f"unknown destinations {sorted(unknown)}; expected one of {DESTINATION_NAMES}")
-        suppression = SuppressionIndex(
-            suppressions,
-            erasure_requests,
-            self.warehouse.erased_hashes(),
-            self.warehouse.erased_customer_keys(),
-        )
-        pairs = self._routes(desired, scope)
+        erased_hashes, erased_keys, state_lists = self.warehouse.run_context()
+        suppression = SuppressionIndex(suppressions, erasure_requests, erased_hashes, erased_keys)
+        pairs = self._routes(desired, scope, state_lists)
         routes = []
         for source, list_key in pairs:
             routes.append((source, list_key, self.route(source, list_key)))
@@ -305,7 +304,7 @@ class SyncEngine:
             holdout_salt=self.config.holdout.salt,
             holdout_share=self.config.holdout.share_for,
         )
-        state = self.warehouse.read_state(route.destination, route.state_list_key)
+        state, known_list = self.warehouse.list_context(route.destination, route.state_list_key)
         eligible = prepared.eligible
         merged = eligible.merge(
             state.rename(columns={"payload_hash": "state_hash", "customer_key": "state_customer_key"}),
@@ -355,6 +354,7 @@ class SyncEngine:
             shrink_share=share,
             refused=refused,
             guard_message=message,
+            known_list=known_list,
         )
 
     def _sync_list(
@@ -408,11 +408,9 @@ class SyncEngine:
             return result
         destination = self.destination(route.destination)
         before = destination.requests_made
-        self._write_run(result, route, started, force, None)
-        if not plan.prepared.assignments.empty:
-            self.warehouse.record_assignments(plan.prepared.assignments, run_id)
         excluded = plan.prepared.excluded
-        self.warehouse.record_results(
+        self.warehouse.start_list(
+            self._run_row(result, route, started, force, None),
             _results_frame(
                 run_id,
                 route,
@@ -421,7 +419,9 @@ class SyncEngine:
                 "exclude",
                 REJECTED,
                 excluded["reason"],
-            )
+            ),
+            plan.prepared.assignments,
+            run_id,
         )
         handle = None
         try:
@@ -447,34 +447,36 @@ class SyncEngine:
         return result
 
     def _write_run(self, result: SyncResult, route: Route, started: datetime, force: bool, handle) -> None:
+        self.warehouse.write_run(self._run_row(result, route, started, force, handle))
+
+    @staticmethod
+    def _run_row(result: SyncResult, route: Route, started: datetime, force: bool, handle) -> dict:
         c = result.counts
         finished = None if result.status == "running" else utcnow()
-        self.warehouse.write_run(
-            {
-                "run_id": result.run_id,
-                "destination": route.destination,
-                "list_key": route.state_list_key,
-                "esp_list_id": handle.esp_list_id if handle else None,
-                "started_at": started,
-                "finished_at": finished,
-                "status": result.status,
-                "dry_run": result.dry_run,
-                "forced": bool(force),
-                "rows_in": c.get("rows_in", 0),
-                "eligible": c.get("eligible", 0),
-                "excluded": c.get("excluded", 0),
-                "planned_creates": c.get("creates", 0),
-                "planned_updates": c.get("updates", 0),
-                "planned_removes": c.get("removes", 0) + c.get("releases", 0),
-                "planned_unchanged": c.get("unchanged", 0),
-                "sent": result.sent,
-                "rejected": result.rejected,
-                "failed": result.failed,
-                "requests_made": result.requests_made,
-                "duration_seconds": result.duration_seconds,
-                "message": result.message or None,
-            }
-        )
+        return {
+            "run_id": result.run_id,
+            "destination": route.destination,
+            "list_key": route.state_list_key,
+            "esp_list_id": handle.esp_list_id if handle else None,
+            "started_at": started,
+            "finished_at": finished,
+            "status": result.status,
+            "dry_run": result.dry_run,
+            "forced": bool(force),
+            "rows_in": c.get("rows_in", 0),
+            "eligible": c.get("eligible", 0),
+            "excluded": c.get("excluded", 0),
+            "planned_creates": c.get("creates", 0),
+            "planned_updates": c.get("updates", 0),
+            "planned_removes": c.get("removes", 0) + c.get("releases", 0),
+            "planned_unchanged": c.get("unchanged", 0),
+            "sent": result.sent,
+            "rejected": result.rejected,
+            "failed": result.failed,
+            "requests_made": result.requests_made,
+            "duration_seconds": result.duration_seconds,
+            "message": result.message or None,
+        }
 
     # snapshot destinations -------------------------------------------------------------------------
 
@@ -484,6 +486,9 @@ class SyncEngine:
         columns = ["member_key", "customer_key", *plan.prepared.fields]
         frame = eligible[columns].rename(columns={"member_key": "email"}).sort_values("email", kind="stable")
         handle = destination.ensure_list(route.state_list_key, None)
+        unchanged = plan.creates.empty and plan.updates.empty and plan.removes.empty and plan.releases.empty
+        if unchanged and all(p.exists() for p in destination.paths(route.state_list_key).values()):
+            return handle
         destination.write_snapshot(route.state_list_key, frame.reset_index(drop=True))
         now = utcnow()
         state = pd.DataFrame(
@@ -540,7 +545,7 @@ class SyncEngine:
             return None
         handle = None
         if not plan.creates.empty or not plan.removes.empty:
-            known = wh.list_id(route.destination, route.state_list_key)
+            known = plan.known_list
             handle = destination.ensure_list(route.list_key, known[0] if known else None)
             if not known:
                 wh.save_list_id(
@@ -643,10 +648,9 @@ class SyncEngine:
                     break
             while pending:
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for future in done:
-                    batch = pending.pop(future)
-                    outcomes = future.result()
-                    self._record_push(route, batch, outcomes, result)
+                acknowledged = [(pending.pop(future), future.result()) for future in done]
+                self._record_push(route, acknowledged, result)
+                for _batch, outcomes in acknowledged:
                     statuses = [o.status for o in outcomes.values()]
                     if statuses and all(s == FAILED for s in statuses):
                         consecutive_failures += 1
@@ -699,11 +703,17 @@ class SyncEngine:
             outcomes.setdefault(member.member_key, Outcome(FAILED, "no outcome from the destination"))
         return outcomes
 
-    def _record_push(self, route: Route, batch: pd.DataFrame, outcomes: dict[str, Outcome], result) -> None:
+    def _record_push(
+        self, route: Route, acknowledged: list[tuple[pd.DataFrame, dict[str, Outcome]]], result
+    ) -> None:
+        """Write every batch acknowledged since the last write in one transaction: usually one
+        batch, several when acknowledgements arrive faster than a warehouse write takes."""
         now = utcnow()
         upserts = []
         deletes = []
         statuses, reasons = [], []
+        batch = pd.concat([b for b, _ in acknowledged])
+        outcomes = {k: v for _, o in acknowledged for k, v in o.items()}
         for row in batch.itertuples(index=False):
             outcome = outcomes[row.member_key]
             statuses.append(outcome.status)

@@ -64,6 +64,8 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 0.0
     after: int = 0
+    apply: bool = False
+    echo_auth: bool = False
     hit: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, esp: str, method: str, path: str) -> bool:
@@ -176,7 +178,9 @@ class FakeESP:
 
     def inject(self, kind: str, **kwargs) -> Fault:
         """Add a fault: kind is status, slow, drop or hang; filter with esp, method, path (regex);
-        `times` how often, `after` how many matching requests to let through first."""
+        `times` how often, `after` how many matching requests to let through first. `apply` makes
+        a hang act on the request first (the ESP did the work, the client never hears back);
+        `echo_auth` puts the caller's Authorization header in the error body."""
         fault = Fault(kind=kind, **kwargs)
         with self.lock:
             self.faults.append(fault)
@@ -339,16 +343,25 @@ class FakeESP:
             fault = self._take_fault(esp, method, rest)
         status, payload, headers = 500, None, {}
         if fault and fault.kind == "hang":
+            if fault.apply:
+                try:
+                    self._check_auth(esp, handler)
+                    self._route(esp, method, rest, query, body, len(raw))
+                except Reply:
+                    pass
+            self._log(esp, method, rest, query, 0, body)
             fault.hit.set()
             self.release.wait(fault.seconds or 3600)
             handler.close_connection = True
-            self._log(esp, method, rest, query, 0, body)
             return
         if fault and fault.kind == "status":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            detail = {"detail": "injected fault"}
+            if fault.echo_auth:
+                detail["detail"] = f"bad request with credentials {handler.headers.get('Authorization')}"
             fault.hit.set()
             self._log(esp, method, rest, query, fault.status, body)
-            handler.reply(fault.status, {"detail": "injected fault"}, headers)
+            handler.reply(fault.status, detail, headers)
             return
         if fault and fault.kind == "slow":
             fault.hit.set()

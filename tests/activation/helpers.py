@@ -84,3 +84,31 @@ def fake_env(fake, files: Path, **extra: str) -> dict[str, str]:
 
 def fake_config(fake, files: Path, **extra: str) -> ActivationConfig:
     return ActivationConfig.from_env(fake_env(fake, files, **extra))
+
+
+def small_batches(config: ActivationConfig, size: int = 10) -> ActivationConfig:
+    """The same config with tiny batches, so a few dozen members make several batches."""
+    from dataclasses import replace
+
+    return replace(
+        config,
+        mailchimp=config.mailchimp and replace(config.mailchimp, batch_size=size, segment_batch_size=size),
+        klaviyo=config.klaviyo
+        and replace(config.klaviyo, import_batch_size=size, list_batch_size=size, page_size=5),
+        hubspot=config.hubspot and replace(config.hubspot, upsert_batch_size=size, list_batch_size=size),
+    )
+
+
+def keys_of(emails: set[str]) -> set[int]:
+    return {int(e[4:11]) for e in emails}
+
+
+def sql(warehouse: Path, query: str, params: list | None = None) -> list[tuple]:
+    """Read the warehouse the way an analyst would (read-only, closed at once)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(query, params or []).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,195 @@
+"""Consent is law: nobody without consent reaches any destination, ever."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from activation import propagate_erasures, sync_audiences
+from tests.activation.helpers import audience, email_of, no_suppressions, sql, suppressions
+
+ESPS = ("mailchimp", "klaviyo", "hubspot")
+ALL = (*ESPS, "file")
+
+
+def _desired(keys) -> pd.DataFrame:
+    return pd.concat([audience(d, "newsletter", keys) for d in ALL], ignore_index=True)
+
+
+def _file_emails(tmp_path) -> set[str]:
+    csv = pd.read_csv(tmp_path / "files" / "newsletter.csv", dtype=str)
+    parquet = pd.read_parquet(tmp_path / "files" / "newsletter.parquet")
+    assert set(csv["email"]) == set(parquet["email"])
+    return set(csv["email"])
+
+
+def _everything_sent(fake) -> set[str]:
+    return fake.emails_sent()
+
+
+def test_every_kind_of_non_consent_is_refused_by_every_destination(fake, wh, config, tmp_path):
+    desired = _desired(range(30))
+    desired.loc[desired["customer_key"] == "c0000008", "email"] = "not-an-email"
+    desired.loc[desired["customer_key"] == "c0000011", "email"] = "  USER0000011@Example.COM "
+    supp = suppressions(
+        [
+            (email_of(1), None, "not_opted_in"),
+            (None, "c0000002", "unsubscribed"),
+            (email_of(3), "c0000003", "bounced"),
+            (email_of(4).upper(), None, "complained"),
+            (email_of(5), "c0000005", "invalid_email"),
+            (email_of(6), "c0000006", "erasure_requested"),
+            (email_of(7), "c0000007", "opted_out"),
+        ]
+    )
+    erasures = pd.DataFrame(
+        {
+            "request_id": ["r9", "r10"],
+            "customer_key": ["c0000009", None],
+            "email": [None, f" {email_of(10).upper()} "],
+            "requested_at": ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"],
+        }
+    )
+    results = sync_audiences(desired, supp, erasures, warehouse=wh, config=config)
+    forbidden = {email_of(k) for k in (1, 2, 3, 4, 5, 6, 7, 9, 10)} | {"not-an-email"}
+    allowed = {email_of(k) for k in range(30)} - forbidden - {email_of(8)}
+    assert all(r.status == "success" for r in results), [r.line() for r in results]
+    sent = _everything_sent(fake)
+    assert not (sent & forbidden)
+    for esp in ESPS:
+        assert fake.list_members(esp, "newsletter") == allowed
+    assert not {m["email_address"] for m in fake.mc_members.values()} & forbidden
+    assert not set(fake.kl_profiles) & forbidden
+    assert not set(fake.hs_by_email) & forbidden
+    assert _file_emails(tmp_path) == allowed
+    for result in results:
+        counts = result.counts
+        assert counts["rows_in"] == 30 == counts["eligible"] + counts["excluded"]
+        assert counts["excluded"] == 10
+        assert result.excluded_reasons == {
+            "not_opted_in": 1,
+            "unsubscribed": 1,
+            "bounced": 1,
+            "complained": 1,
+            "invalid_email": 2,
+            "erasure_requested": 3,
+            "opted_out": 1,
+        }
+    rejected = sql(
+        wh, "SELECT count(*) FROM activation.sync_results WHERE action = 'exclude' AND status = 'rejected'"
+    )
+    in_state = {r[0] for r in sql(wh, "SELECT member_key FROM activation.sync_state")}
+    assert rejected[0][0] == 40
+    assert not in_state & forbidden
+
+
+def test_consent_withdrawn_between_runs_removes_and_never_updates_again(fake, wh, config, tmp_path):
+    keys = range(50)
+    assert all(r.ok for r in sync_audiences(_desired(keys), no_suppressions(), warehouse=wh, config=config))
+    for esp in ESPS:
+        assert email_of(3) in fake.list_members(esp, "newsletter")
+    # Run 2: 3 unsubscribed (the mart lags and still lists them, with a new offer), 4 asked for
+    # erasure, 5..19 dropped out of the mart because they opted out (30% of the list: the volume
+    # guard must not hold back consent removals).
+    desired = _desired([k for k in keys if not 5 <= k < 20])
+    desired.loc[desired["customer_key"].isin(["c0000003", "c0000004"]), "offer"] = "NEW OFFER"
+    supp = suppressions(
+        [(email_of(3), "c0000003", "unsubscribed")]
+        + [(email_of(k), f"c{k:07d}", "opted_out") for k in range(5, 20)]
+    )
+    erasures = pd.DataFrame({"request_id": ["e4"], "customer_key": ["c0000004"], "email": [email_of(4)]})
+    fake.reset_log()
+    results = sync_audiences(desired, supp, erasures, warehouse=wh, config=config)
+    assert all(r.status == "success" for r in results), [r.line() for r in results]
+    gone = {email_of(k) for k in [3, 4, *range(5, 20)]}
+    for esp in ESPS:
+        members = fake.list_members(esp, "newsletter")
+        assert not members & gone
+        assert members == {email_of(k) for k in keys} - gone
+    assert not _file_emails(tmp_path) & gone
+    upserts = [
+        *fake.requests("mailchimp", "POST", r"^/3\.0/lists/[^/]+$"),
+        *fake.requests("klaviyo", "POST", "profile-bulk-import-jobs"),
+        *fake.requests("hubspot", "POST", "batch/upsert"),
+    ]
+    assert upserts == []
+    assert "NEW OFFER" not in str([r.body for r in fake.requests()])
+    for result in results:
+        assert result.counts["consent_removes"] == 17
+
+
+def test_member_unsubscribed_in_the_esp_is_never_resubscribed(fake, wh, config):
+    fake.seed_member("mailchimp", email_of(1), status="unsubscribed")
+    fake.seed_member("mailchimp", email_of(2), status="cleaned")
+    desired = audience("mailchimp", "vip", range(5))
+    results = sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    assert fake.mailchimp_member(email_of(1))["status"] == "unsubscribed"
+    assert fake.mailchimp_member(email_of(2))["status"] == "cleaned"
+    assert fake.mailchimp_segment("vip") == {email_of(k) for k in (0, 3, 4)}
+    for request in fake.requests("mailchimp", "POST", r"^/3\.0/lists/[^/]+$"):
+        for member in request.body["members"]:
+            assert "status" not in member
+            assert member["status_if_new"] == "subscribed"
+    assert results[0].rejected == 2
+    reasons = dict(
+        sql(wh, "SELECT member_key, reason FROM activation.sync_results WHERE status = 'rejected'")
+    )
+    assert reasons == {email_of(1): "esp_status_unsubscribed", email_of(2): "esp_status_cleaned"}
+
+
+def test_erasure_reaches_every_esp_and_the_person_is_never_exported_again(fake, wh, config, tmp_path):
+    first = sync_audiences(_desired(range(10)), no_suppressions(), warehouse=wh, config=config)
+    assert all(r.ok for r in first)
+    erasures = pd.DataFrame(
+        {
+            "request_id": ["req-1"],
+            "customer_key": ["c0000002"],
+            "email": [email_of(2)],
+            "requested_at": ["2026-02-01T10:00:00Z"],
+        }
+    )
+    report = propagate_erasures(erasures, warehouse=wh, config=config)
+    assert set(report["destination"]) == set(ALL)
+    assert set(report["status"]) == {"done"}
+    assert fake.mailchimp_member(email_of(2)) is None
+    assert fake.requests("mailchimp", "POST", "delete-permanent")
+    assert email_of(2) in fake.kl_deletions and fake.klaviyo_profile(email_of(2)) is None
+    assert fake.hubspot_contact(email_of(2)) is None
+    assert email_of(2) not in _file_emails(tmp_path)
+    state = sql(wh, "SELECT count(*) FROM activation.sync_state WHERE customer_key = 'c0000002'")[0][0]
+    log_text = str(sql(wh, "SELECT * FROM activation.erasure_log"))
+    assert state == 0
+    assert email_of(2) not in log_text and "req-1" in log_text
+    # Later runs: the mart still lists the person and no erasure frame is passed; the erasure log
+    # alone keeps them out.
+    fake.reset_log()
+    results = sync_audiences(_desired(range(10)), no_suppressions(), warehouse=wh, config=config)
+    assert all(r.excluded_reasons == {"erasure_requested": 1} for r in results)
+    assert email_of(2) not in fake.emails_sent()
+    for esp in ESPS:
+        assert email_of(2) not in fake.list_members(esp, "newsletter")
+    assert email_of(2) not in _file_emails(tmp_path)
+    fake.reset_log()
+    again = propagate_erasures(erasures, warehouse=wh, config=config)
+    assert again.empty and fake.request_count() == 0
+
+
+@pytest.mark.parametrize("esp", ESPS)
+def test_control_group_of_a_campaign_is_never_exported(fake, wh, tmp_path, esp):
+    from tests.activation.helpers import fake_config
+
+    config = fake_config(fake, tmp_path / "files", AW_HOLDOUT_SHARE="0.3", AW_HOLDOUT_SALT="s1")
+    desired = audience(esp, "winback", range(200), campaign_key="winback-2026-03")
+    results = sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    arms = dict(
+        sql(
+            wh,
+            "SELECT customer_key, arm FROM activation.holdout_assignments WHERE campaign_key = ?",
+            ["winback-2026-03"],
+        )
+    )
+    control = {email_of(int(k[1:])) for k, arm in arms.items() if arm == "control"}
+    assert len(arms) == 200 and 30 <= len(control) <= 90
+    assert results[0].excluded_reasons == {"holdout_control": len(control)}
+    assert not fake.emails_sent(esp) & control
+    assert fake.list_members(esp, "winback") == {email_of(k) for k in range(200)} - control
