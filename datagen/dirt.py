@@ -311,7 +311,7 @@ def invalid_emails(rng: np.random.Generator, emails: pa.Array) -> pa.Array:
     n = len(emails)
     style = rng.integers(0, 5, size=n)
     no_at = pc.replace_substring(emails, "@", "", max_replacements=1)
-    no_dot = pc.replace_substring_regex(emails, r"\.([a-z]+)$", r"\1")
+    no_dot = pc.replace_substring_regex(emails, r"@([^.@]+)\..*$", r"@\1")
     inner_space = pc.replace_substring(emails, "@", " @", max_replacements=1)
     double_at = pc.replace_substring(emails, "@", "@@", max_replacements=1)
     na = pa.array(["n/a"] * n, type=pa.string())

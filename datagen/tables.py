@@ -513,7 +513,7 @@ def order_rows(
                 1, 2000, size=len(rows)
             )
         mask[rows] |= draw.bit(kind, "total")
-    unknown = draw.pick("unknown_currency", np.ones(n, dtype=bool), column="currency")
+    unknown = draw.pick("unknown_currency", ~_flag(n, foreign), base=n, column="currency")
     mask[unknown] |= draw.bit("unknown_currency", "currency")
 
     fmt, aux = dirt.timestamp_formats(
@@ -913,7 +913,7 @@ def _unknown_types(draw: DirtDraw, rows: dict[str, np.ndarray], block: int) -> d
     extra["at"] = extra["at"] + rng.integers(1, 30, size=k)
     extra["product"] = np.full(k, -1, dtype=np.int64)
     extra["utm"] = np.full(k, -1, dtype=np.int64)
-    extra["dirt"] = np.full(k, draw.bit("unknown_event_type", "event_type"), dtype=np.uint64)
+    extra["dirt"] = extra["dirt"] | draw.bit("unknown_event_type", "event_type")  # keeps no_consent_tracking
     return extra
 
 

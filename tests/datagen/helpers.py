@@ -49,6 +49,15 @@ def connect(landing: Path) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one all-text view per table (`crm__contacts`, ...) over its files,
     plus a `file` and 0-based `row` column to meet the dirt locators."""
     con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    # every accepted timestamp form of docs/conventions.md, as a UTC timestamp (null when not accepted)
+    con.execute(
+        r"""create macro ts(v) as coalesce(
+            try_strptime(v, ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%fZ', '%Y-%m-%d %H:%M:%S',
+                             '%d/%m/%Y %H:%M', '%Y-%m-%d', '%d/%m/%Y', '%d.%m.%Y']),
+            try_strptime(v, '%Y-%m-%dT%H:%M:%S%z')::timestamp,
+            case when regexp_full_match(v, '\d{9,10}') then to_timestamp(v::bigint)::timestamp end)"""
+    )
     for (source, table), columns in contract().items():
         paths = files_of(landing, source, table)
         if not paths:

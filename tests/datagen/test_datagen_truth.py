@@ -51,7 +51,8 @@ def test_personas_have_their_planned_shares(con):
 
 def test_future_orders_fall_in_the_90_days_after_as_of_and_add_up(con):
     window = f"""select count(*) from truth_future_orders
-        where ordered_at <= '{AS_OF}'::timestamptz or ordered_at >= '{AS_OF}'::timestamptz + interval 90 day"""
+        where ordered_at <= '{AS_OF}'::timestamptz
+            or ordered_at >= '{AS_OF}'::timestamptz + interval 90 day"""
     assert scalar(con, window) == 0
     assert scalar(con, "select count(*) from truth_future_orders") > 100
     mismatched = f"""select count(*) from truth_customers c left join (
@@ -72,12 +73,14 @@ def test_past_orders_in_truth_match_the_landing_orders(con):
     mismatched = """select count(*) from truth_customers c left join (
             select contact_id, count(*) n, sum(total::decimal(12,2)) revenue from orders__orders group by 1
         ) o using (contact_id)
-        where c.orders_before_as_of <> coalesce(o.n, 0) or abs(c.revenue_before_as_of - coalesce(o.revenue, 0)) > 0.01"""
+        where c.orders_before_as_of <> coalesce(o.n, 0)
+            or abs(c.revenue_before_as_of - coalesce(o.revenue, 0)) > 0.01"""
     assert scalar(con, mismatched) == 0
 
 
 def test_lapsed_buyers_died_before_as_of_and_buy_no_more(con):
-    lapsed = """select count(*), count(*) filter (where alive_at_as_of or death_at >= '2026-06-30'::timestamptz
+    lapsed = """select count(*), count(*) filter (where alive_at_as_of
+            or death_at >= '2026-06-30'::timestamptz
                     or orders_next_90d > 0 or orders_before_as_of = 0)
                 from truth_customers where persona = 'lapsed_buyer'"""
     total, wrong = con.execute(lapsed).fetchone()
