@@ -60,7 +60,8 @@ class DirtConfig:
       mixed_date_formats: share of timestamp/date cells (crm, orders, web and e-mail events)
         written in a non-canonical accepted form of docs/conventions.md (offset, fraction, space
         separator, day-first with time, dotted or slashed date, epoch seconds); slash dates only
-        where the day is above 12; the value is exact (no precision is lost).
+        where the day is above 12; the instant is unchanged to the second (fractions stay below
+        half a second, day-first-with-minutes only for whole minutes).
       boolean_variants: share of boolean cells (email_opt_in, tracking_consent, products.active)
         written as yes/no/Y/N/TRUE/1/0/... instead of true/false.
       blank_optional: share of optional contact cells (phone, birth_date, gender, city,

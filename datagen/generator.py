@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -54,7 +55,8 @@ class Progress:
 
     def say(self, message: str) -> None:
         if self.enabled:
-            print(f"[datagen {self.elapsed():7.1f}s] {message}", file=sys.stderr, flush=True)
+            rss = psutil.Process().memory_info().rss / 2**20
+            print(f"[datagen {self.elapsed():7.1f}s {rss:6,.0f} MB] {message}", file=sys.stderr, flush=True)
 
 
 def _check_paths(config: GeneratorConfig) -> None:

@@ -1,0 +1,146 @@
+"""Benchmark of the synthetic data generator: wall time, peak memory, rows and bytes per scale.
+
+Runs `python -m datagen` for each scale in a subprocess (so memory is the generator's alone),
+polls the process tree's resident memory, reads the run's meta.json, prints a table and writes
+bench/results/datagen.json together with the facts of the machine it ran on.
+
+    uv run python bench/bench_datagen.py                 # small and large
+    uv run python bench/bench_datagen.py --scales tiny small
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "datagen.json"
+
+
+def machine_facts() -> dict:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import duckdb
+    import numpy
+    import pyarrow
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": numpy.__version__,
+        "pyarrow": pyarrow.__version__,
+        "duckdb": duckdb.__version__,
+    }
+
+
+def run_scale(scale: str, seed: int, workdir: Path) -> dict:
+    out = workdir / scale / "landing"
+    command = [sys.executable, "-m", "datagen", "--scale", scale, "--seed", str(seed), "--out", str(out)]
+    command.append("--quiet")
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL)
+    watched = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"datagen --scale {scale} failed with exit code {process.returncode}")
+    # ru_maxrss of children is in KiB on Linux: the largest child's peak, a check on the polling
+    children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    meta = json.loads((out.parent / "ground_truth" / "meta.json").read_text())
+    tables: dict[str, dict[str, int]] = {}
+    for relative, stats in meta["files"].items():
+        source, rest = relative.split("/", 1)
+        table = f"{source}/{rest.split('/')[0].split('.')[0]}"
+        entry = tables.setdefault(table, {"files": 0, "rows": 0, "bytes": 0})
+        entry["files"] += 1
+        entry["rows"] += stats["rows"]
+        entry["bytes"] += stats["bytes"]
+    return {
+        "scale": scale,
+        "seed": seed,
+        "contacts": meta["n_contacts"],
+        "wall_seconds": round(wall, 1),
+        "peak_rss_mb": round(max(peak, children_peak) / 2**20),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "generator_timings_seconds": meta["timings_seconds"],
+        "tables": tables,
+        "files": meta["files"],
+        "total_rows": sum(t["rows"] for t in tables.values()),
+        "total_bytes": sum(t["bytes"] for t in tables.values()),
+        "dirt_records": sum(meta["dirt_counts"].values()),
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"{'scale':<8}{'contacts':>12}{'wall s':>9}{'peak RSS MB':>13}{'rows':>14}{'MB on disk':>12}")
+    for r in results:
+        print(
+            f"{r['scale']:<8}{r['contacts']:>12,}{r['wall_seconds']:>9.1f}{r['peak_rss_mb']:>13,}"
+            f"{r['total_rows']:>14,}{r['total_bytes'] / 2**20:>12,.0f}"
+        )
+    for r in results:
+        print(f"\n{r['scale']}: rows per table (files, MB)")
+        for table, t in sorted(r["tables"].items()):
+            print(f"  {table:<22}{t['rows']:>14,}  ({t['files']} files, {t['bytes'] / 2**20:,.1f} MB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scales", nargs="+", default=["small", "large"])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, help="where to generate (default: a temporary folder)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-datagen-"))
+    try:
+        results = [run_scale(scale, args.seed, workdir) for scale in args.scales]
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_table(results)
+    report = {
+        "benchmark": "datagen",
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_facts(),
+        "note": "load_average_* show other work sharing the machine during the run",
+        "results": results,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
