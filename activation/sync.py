@@ -262,11 +262,18 @@ class SyncEngine:
         if suppressions is None:
             raise InputError("a suppression frame is required (an empty one is fine)")
         run_id = run_id or new_run_id()
-        scope = set(destinations) if destinations is not None else set(desired["destination"].astype(str))
+        erased_hashes, erased_keys, state_lists = self.warehouse.run_context()
+        if destinations is not None:
+            scope = set(destinations)
+        else:
+            known = {
+                d if d != "file" or "/" not in k else k.partition("/")[0]
+                for d, k in state_lists.itertuples(index=False)
+            }
+            scope = set(desired["destination"].astype(str)) | known
         unknown = scope - set(DESTINATION_NAMES)
         if unknown:
             raise InputError(f"unknown destinations {sorted(unknown)}; expected one of {DESTINATION_NAMES}")
-        erased_hashes, erased_keys, state_lists = self.warehouse.run_context()
         suppression = SuppressionIndex(suppressions, erasure_requests, erased_hashes, erased_keys)
         pairs = self._routes(desired, scope, state_lists)
         routes = []
@@ -858,8 +865,9 @@ def sync_audiences(
     destinations: Iterable[str] | None = None,
     run_id: str | None = None,
 ) -> list[SyncResult]:
-    """Sync every (destination, list) in `desired` (and every list of those destinations that
-    the state knows but the frame no longer has, so a vanished audience meets the volume guard).
+    """Sync every (destination, list) in `desired`, and every list the state knows that the
+    frame no longer has, so a vanished audience meets the volume guard instead of being skipped.
+    A caller that syncs one destination at a time passes `destinations=[...]` to limit that.
     Returns one SyncResult per list; check `result.ok`."""
     with SyncEngine(warehouse, config) as engine:
         return engine.sync(

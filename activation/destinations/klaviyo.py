@@ -110,9 +110,10 @@ class KlaviyoDestination(Destination):
         existing: dict[str, str] = {}
         if creates and not handle.created_now:
             existing = self.list_members(handle, [m.member_key for m in creates])
-        for group, list_id in ((creates, handle.esp_list_id), (updates, None)):
+        list_id = handle.esp_list_id if handle else None
+        for group, target in ((creates, list_id), (updates, None)):
             for job_members in self._split(group):
-                outcomes.update(self._import(job_members, list_id, existing))
+                outcomes.update(self._import(job_members, target, existing))
         return outcomes
 
     def _split(self, members: list[Member]) -> list[list[Member]]:
