@@ -21,7 +21,7 @@ from datagen import tables
 from datagen.calendar import Calendar
 from datagen.catalog import build_campaigns, build_catalog
 from datagen.config import BLOCK_SIZE, FUTURE_DAYS, GENERATOR_VERSION, HISTORY_DAYS, SOURCES, GeneratorConfig
-from datagen.currency import rate_table
+from datagen.currency import rate_table, rates_source
 from datagen.dirt import DirtDraw
 from datagen.personas import PERSONA_NAMES, PERSONAS, draw_contacts
 from datagen.rng import stream
@@ -393,6 +393,7 @@ def _write_meta(config: GeneratorConfig, plan: Plan, n_blocks: int, report: Gene
         "n_blocks": n_blocks,
         "personas": {p.name: p.share for p in PERSONAS},
         "dirt_rates": config.dirt.as_dict(),
+        "currency_rates": rates_source(),
         "dirt_counts": report.dirt_counts,
         "table_rows": report.table_rows,
         "files": {k: {"rows": v.rows, "bytes": v.bytes} for k, v in report.files.items()},

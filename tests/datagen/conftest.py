@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from datagen import DirtConfig
 from tests.datagen.helpers import clean, run
 
 
@@ -21,5 +22,7 @@ def spotless(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spotless_tiny(tmp_path_factory):
-    """--dirt none, tiny: the clean twin of `dirty`."""
-    return run(tmp_path_factory.mktemp("clean_tiny"), scale="tiny", seed=7, dirt=clean())
+    """The clean twin of `dirty`: no defects, but the same catalogue (inactive_product changes which
+    product later orders buy, so it is kept at its default to compare row for row)."""
+    catalogue = {"inactive_product": DirtConfig().inactive_product}
+    return run(tmp_path_factory.mktemp("clean_tiny"), scale="tiny", seed=7, dirt=clean(**catalogue))

@@ -337,3 +337,35 @@ def test_unparseable_timestamps_are_not_accepted_forms(rated):
     ).fetchall()
     assert len(values) > 10
     assert all(parse_accepted(value) is None for (value,) in values)
+
+
+def test_inactive_products_are_still_referenced_by_old_orders(rated):
+    referenced = """select count(distinct p.key), count(distinct i.product_id)
+        from truth_dirt p join orders__order_items i on upper(trim(i.product_id)) = p.key
+        where p.dirt_kind = 'inactive_product'"""
+    inactive, referenced_ids = rated.execute(referenced).fetchone()
+    assert inactive > 0 and referenced_ids > 0
+
+
+def test_foreign_totals_convert_back_to_the_clean_usd_total(dirty, spotless_tiny):
+    """Converted with the rate in effect on the order's date (the pipeline's rule), a foreign total is
+    the clean twin's USD total, up to the rounding of each converted line."""
+    from datagen.currency import CURRENCIES, units_per_usd
+
+    dirty_con, clean_con = connect(dirty.out), connect(spotless_tiny.out)
+    foreign = dirty_con.execute(
+        """select o.order_id, o.currency, o.total::decimal(14,2), o.ordered_at from truth_dirt d
+           join orders__orders o using (file, row)
+           where d.dirt_kind = 'foreign_currency' and o.order_id not in (
+               select key from truth_dirt where dirt_kind in (
+                   'negative_total', 'absurd_total', 'amount_mismatch', 'unparseable_timestamp',
+                   'mixed_date_formats'))"""
+    ).fetchall()
+    clean_totals = dict(
+        clean_con.execute("select order_id, total::decimal(14,2) from orders__orders").fetchall()
+    )
+    assert len(foreign) > 10
+    for order_id, currency, total, ordered_at in foreign:
+        seconds = dt.datetime.fromisoformat(ordered_at.replace("Z", "+00:00")).timestamp()
+        rate = units_per_usd([CURRENCIES.index(currency)], [int(seconds)])[0]
+        assert float(total) / rate == pytest.approx(float(clean_totals[order_id]), rel=0.01, abs=0.05)
