@@ -9,6 +9,7 @@ lower-cased e-mail. Erasure is the `delete-permanent` action."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from typing import Any
@@ -82,12 +83,13 @@ class MailchimpDestination(Destination):
         self.config = config
         self.batch_size = min(config.batch_size, MAX_BATCH)
         self.max_concurrency = min(config.http.max_concurrency, 10)
+        basic = base64.b64encode(f"anystring:{key}".encode()).decode()
         self.api = ApiClient(
             "mailchimp",
             config.base_url,
             config.http,
             auth=("anystring", key),
-            secrets=(key,),
+            secrets=(key, basic),
         )
         self._audience = config.audience_id
 
