@@ -1,0 +1,124 @@
+"""Holdout experiments: deterministic assignment, reproducible in SQL, correct analysis."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from activation.errors import InputError
+from activation.experiments import CONTROL, TREATMENT, analyze_holdout, assign_arms, holdout_bucket
+
+
+def _frame(n: int, campaign: str = "spring") -> pd.DataFrame:
+    return pd.DataFrame({"campaign_key": campaign, "customer_key": [f"c{i:07d}" for i in range(n)]})
+
+
+def test_assignment_is_stable_and_independent_of_row_order():
+    frame = _frame(5000)
+    first = assign_arms(frame, salt="s", share=0.1)
+    shuffled = assign_arms(frame.sample(frac=1.0, random_state=3), salt="s", share=0.1)
+    merged = first.merge(shuffled, on=["campaign_key", "customer_key"])
+    assert len(merged) == 5000 and (merged["arm_x"] == merged["arm_y"]).all()
+    assert (first["bucket"] >= 0).all() and (first["bucket"] < 1).all()
+    other_salt = assign_arms(frame, salt="t", share=0.1)
+    assert (other_salt["arm"] != first["arm"]).any()
+
+
+def test_control_share_is_within_tolerance():
+    arms = assign_arms(_frame(40_000), salt="audience-warehouse", share=0.1)
+    share = (arms["arm"] == CONTROL).mean()
+    sigma = math.sqrt(0.1 * 0.9 / 40_000)
+    assert abs(share - 0.1) < 4 * sigma
+
+
+def test_campaigns_are_independent():
+    n = 40_000
+    a = assign_arms(_frame(n, "a"), salt="s", share=0.2)["arm"].to_numpy() == CONTROL
+    b = assign_arms(_frame(n, "b"), salt="s", share=0.2)["arm"].to_numpy() == CONTROL
+    both = (a & b).mean()
+    assert abs(both - 0.04) < 4 * math.sqrt(0.04 * 0.96 / n)
+
+
+def test_the_documented_sql_reproduces_the_assignment():
+    arms = assign_arms(_frame(2000, "launch-2026"), salt="pepper", share=0.25)
+    con = duckdb.connect()
+    con.register("arms", arms)
+    mismatches = con.execute(
+        """
+        SELECT count(*) FROM arms
+        WHERE (('0x' || substr(md5('pepper' || ':' || campaign_key || ':' || customer_key), 1, 8))::UBIGINT
+               / 4294967296.0 < 0.25) <> (arm = 'control')
+           OR abs(('0x' || substr(md5('pepper' || ':' || campaign_key || ':' || customer_key), 1, 8))::UBIGINT
+               / 4294967296.0 - bucket) > 1e-12
+        """
+    ).fetchone()[0]
+    con.close()
+    assert mismatches == 0
+    assert holdout_bucket("pepper", "launch-2026", "c0000000") == pytest.approx(arms.loc[0, "bucket"])
+
+
+def test_share_must_be_a_proper_share():
+    with pytest.raises(InputError):
+        assign_arms(_frame(10), salt="s", share=1.0)
+
+
+def _outcomes() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    rows = []
+    for arm, n, x in ((TREATMENT, 1000, 120), (CONTROL, 1000, 100)):
+        converted = np.array([1] * x + [0] * (n - x))
+        revenue = np.where(converted == 1, rng.gamma(2.0, 25.0, n), 0.0)
+        rows.append(pd.DataFrame({"arm": arm, "converted": converted, "revenue": revenue}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_analysis_matches_a_hand_computation():
+    outcomes = _outcomes()
+    result = analyze_holdout(outcomes)
+    arms = result.arms.set_index("arm")
+    assert arms.loc[TREATMENT, "n"] == 1000 and arms.loc[CONTROL, "conversions"] == 100
+    assert arms.loc[TREATMENT, "conversion_rate"] == pytest.approx(0.12)
+    z = 1.959963984540054
+    # Wald: 0.02 ± z * sqrt(.12*.88/1000 + .10*.90/1000) = 0.02 ± z * 0.0139857
+    assert result.absolute_lift == pytest.approx(0.02)
+    assert result.absolute_lift_ci_wald == pytest.approx((-0.0074113, 0.0474113), abs=1e-6)
+    # pooled z-test: p = 0.11, se = sqrt(.11*.89*2/1000) = 0.0139929, z = 1.42930
+    assert result.z_statistic == pytest.approx(1.429300, abs=1e-5)
+    assert result.p_value == pytest.approx(0.152913, abs=1e-5)
+    # delta method: var = (.1056e-3)/.01 + .0144 * (.09e-3)/.0001 = 0.02352
+    assert result.relative_lift == pytest.approx(0.2)
+    assert result.relative_lift_ci_delta == pytest.approx(
+        (0.2 - z * math.sqrt(0.02352), 0.2 + z * math.sqrt(0.02352))
+    )
+
+    # Newcombe (method 10): Wilson limits of each arm combined
+    def wilson(x, n):
+        p = x / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    (lt, ut), (lc, uc) = wilson(120, 1000), wilson(100, 1000)
+    low = 0.02 - math.sqrt((0.12 - lt) ** 2 + (uc - 0.10) ** 2)
+    high = 0.02 + math.sqrt((ut - 0.12) ** 2 + (0.10 - lc) ** 2)
+    assert result.absolute_lift_ci_newcombe == pytest.approx((low, high))
+    # by hand: Wilson (0.101297, 0.141609) and (0.082908, 0.120152)
+    assert result.absolute_lift_ci_newcombe == pytest.approx((-0.007494, 0.047552), abs=1e-5)
+    # Welch: checked against scipy's independent implementation
+    t_rev = outcomes.loc[outcomes["arm"] == TREATMENT, "revenue"]
+    c_rev = outcomes.loc[outcomes["arm"] == CONTROL, "revenue"]
+    welch = stats.ttest_ind(t_rev, c_rev, equal_var=False)
+    assert result.revenue_diff == pytest.approx(t_rev.mean() - c_rev.mean())
+    assert result.revenue_p_value == pytest.approx(welch.pvalue)
+    ci = welch.confidence_interval(0.95)
+    assert result.revenue_diff_ci_welch == pytest.approx((ci.low, ci.high))
+
+
+def test_analysis_needs_both_arms():
+    with pytest.raises(InputError):
+        analyze_holdout(pd.DataFrame({"arm": [TREATMENT], "converted": [1], "revenue": [1.0]}))
