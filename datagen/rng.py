@@ -75,6 +75,18 @@ def categorical(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarr
     return np.minimum((cumulative < u[:, None]).sum(axis=1), probabilities.shape[1] - 1)
 
 
+def categorical_of(rng: np.random.Generator, probabilities: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """One draw from row `owner[i]` of a (n, k) probability matrix for each i, without gathering the
+    rows: a single searchsorted over the owners' cumulative probabilities shifted by owner index."""
+    n, k = probabilities.shape
+    cumulative = np.cumsum(probabilities, axis=1)
+    cumulative = np.minimum(cumulative / cumulative[:, -1:], 1.0)
+    keys = (np.arange(n)[:, None] + cumulative).reshape(-1)
+    owner = np.asarray(owner, dtype=np.int64)
+    slot = np.searchsorted(keys, owner + rng.random(len(owner)), side="right")
+    return np.minimum(slot - owner * k, k - 1)
+
+
 def segment_positions(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For counts per owner: (owner of each expanded element, position of the element within its owner)."""
     counts = np.asarray(counts, dtype=np.int64)

@@ -14,7 +14,7 @@ from datagen import vocab
 from datagen.calendar import Calendar, weekday_of
 from datagen.catalog import Campaigns, Catalog
 from datagen.personas import LAPSED, MAX_DEVICES, PERSONAS
-from datagen.rng import categorical, segment_positions
+from datagen.rng import categorical_of, segment_positions
 from datagen.text import DAY
 
 ATTRIBUTION_WINDOW = (15 * 60, 4 * DAY)  # an e-mail counts for an order placed this long after delivery
@@ -111,7 +111,7 @@ def simulate_orders(plan: Plan, c: dict[str, np.ndarray], rng: np.random.Generat
     weight = rng.exponential(size=len(line_order))
     weight_total = np.bincount(line_order, weights=weight, minlength=m)
     target = value_cents[line_order] * weight / weight_total[line_order]
-    category = categorical(rng, c["category_affinity"][owner[line_order]])
+    category = categorical_of(rng, c["category_affinity"], owner[line_order])
     catalog = plan.catalog
     product = catalog.near_price(rng, category, target)
     product = catalog.available(product, at[line_order])
@@ -479,7 +479,7 @@ def simulate_web(
 
     # products
     contact = s_contact[session]
-    view_category = categorical(rng, affinity[contact])
+    view_category = categorical_of(rng, affinity, contact)
     email_session = s_kind[session] == SESSION_EMAIL
     campaign_category = plan.campaigns.category[np.maximum(s_campaign[session], 0)]
     view_category = np.where(email_session & (rng.random(total) < 0.6), campaign_category, view_category)
