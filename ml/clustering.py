@@ -500,10 +500,9 @@ def trait_scores(df: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
             x = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
             if col in skew:
                 x = signed_log1p(x)
-            sd = np.nanstd(x)
-            if not np.isfinite(sd) or sd == 0:
+            sd, mu = np.nanstd(x), np.nanmean(x)
+            if not np.isfinite(sd) or sd <= 1e-9 * max(1.0, abs(mu)):
                 continue
-            mu = np.nanmean(x)
             s = pd.Series(x).groupby(ids).mean().reindex(uniq).to_numpy()
             zs.append(sign * (s - mu) / sd)
         if zs:

@@ -47,13 +47,13 @@ def propensity_auc(
     customer_scores: pd.DataFrame,
     outcomes: pd.DataFrame,
     *,
-    outcome_col: str = "purchased_next_30d",
+    outcome_col: str = "orders_next_30d",
     score_col: str = "purchase_propensity",
 ) -> dict:
-    """How well the scores rank real future buyers: ROC AUC, PR AUC, base rate and the lift of
-    the top decile, on customers with both a score and an outcome."""
+    """How well the scores rank real future buyers (outcome > 0, so a count or a bool works):
+    ROC AUC, PR AUC, base rate and the lift of the top decile, on customers with both."""
     m = _join(customer_scores, outcomes, [score_col], [outcome_col]).dropna()
-    y = m[outcome_col].astype(bool).to_numpy()
+    y = (m[outcome_col].astype(float) > 0).to_numpy()
     s = m[score_col].to_numpy(dtype=float)
     if y.all() or not y.any():
         raise ValueError("outcomes have a single class")
@@ -71,7 +71,7 @@ def clv_rank_correlation(
     customer_scores: pd.DataFrame,
     outcomes: pd.DataFrame,
     *,
-    outcome_col: str = "revenue_next_365d",
+    outcome_col: str = "revenue_next_90d",
     score_col: str = "predicted_clv_365d",
 ) -> dict:
     """Spearman correlation between predicted CLV and realised future revenue."""

@@ -157,7 +157,7 @@ def promotion_decision(
     if not np.isfinite(challenger):
         return False, "challenger score is not finite"
     gap = (champion - challenger) if higher_is_better else (challenger - champion)
-    if gap > tolerance:
+    if gap > tolerance + 1e-12:  # exactly at the tolerance counts as within it
         return (
             False,
             f"challenger {challenger:.4f} worse than champion {champion:.4f} by {gap:.4f} > {tolerance}",
@@ -176,6 +176,7 @@ def register_model(
     challenger_score: float,
     evaluate: Callable[[object], float] | None,
     metric_name: str,
+    champion_comparable: Callable[[dict], str | None] | None = None,
     higher_is_better: bool = True,
     tolerance: float = 0.005,
     training_frame: pd.DataFrame | None = None,
@@ -192,6 +193,9 @@ def register_model(
 
     `challenger_score` is the challenger's score on the holdout (computed by a model that did
     not train on it); `evaluate(model)` re-scores the champion on that same holdout.
+    `champion_comparable(champion_metadata)` returns why the champion cannot be judged on this
+    holdout (typically: it trained on it, as when a run is repeated for the same as_of), or
+    None; a champion that saw the holdout would win on memory, so the fresher model is promoted.
     """
     trained_at = trained_at or datetime.now(UTC)
     fp = data_fingerprint(training_frame) if training_frame is not None else "0" * 64
@@ -216,10 +220,13 @@ def register_model(
 
     champ_version = registry.champion_version(model_name)
     champ_score = None
+    not_comparable = None
     if champ_version is not None and evaluate is not None:
         try:
-            champ_model, _ = registry.load(model_name, champ_version)
-            champ_score = float(evaluate(champ_model))
+            champ_model, champ_meta = registry.load(model_name, champ_version)
+            not_comparable = champion_comparable(champ_meta) if champion_comparable else None
+            if not_comparable is None:
+                champ_score = float(evaluate(champ_model))
         except Exception as exc:  # a champion that cannot score the holdout cannot defend its title
             log.warning("champion %s/%s could not be evaluated: %s", model_name, champ_version, exc)
     promoted, reason = promotion_decision(
@@ -227,6 +234,11 @@ def register_model(
     )
     if champ_version is not None and evaluate is None:
         promoted, reason = True, "no holdout evaluation supplied; latest model promoted"
+    if not_comparable is not None:
+        promoted, reason = (
+            True,
+            f"champion not comparable on this holdout ({not_comparable}); fresher model promoted",
+        )
     if promoted:
         registry.set_champion(model_name, mv.version, reason)
     registry.update_metadata(

@@ -68,6 +68,8 @@ class PropensityConfig:
     cv_rows_per_cutoff: int = 40_000
     max_train_rows: int = 600_000
     monotonic: dict[str, int] = field(default_factory=lambda: {"recency_days": -1})
+    rf_trees: int = 150
+    hgb_max_iter: int = 150
     importance_rows: int = 5_000
     importance_repeats: int = 3
     random_state: int = 42
@@ -112,7 +114,7 @@ def make_candidate(name: str, spec: FeatureSpec, cfg: PropensityConfig) -> Pipel
         )
     if name == "random_forest":
         model = RandomForestClassifier(
-            n_estimators=150,
+            n_estimators=cfg.rf_trees,
             min_samples_leaf=25,
             max_features="sqrt",
             max_samples=0.5,
@@ -124,7 +126,7 @@ def make_candidate(name: str, spec: FeatureSpec, cfg: PropensityConfig) -> Pipel
         cst = {_transformed_name(spec, c): s for c, s in cfg.monotonic.items() if c in spec.numeric}
         model = HistGradientBoostingClassifier(
             learning_rate=0.1,
-            max_iter=150,
+            max_iter=cfg.hgb_max_iter,
             max_leaf_nodes=31,
             min_samples_leaf=100,
             l2_regularization=1.0,

@@ -191,12 +191,15 @@ def make_synthetic(
     customer_labels = pd.concat(labels, ignore_index=True)
 
     fut30 = (tt > H) & (tt <= H + 30)
+    fut90 = (tt > H) & (tt <= H + 90)
     fut365 = (tt > H) & (tt <= H + 365)
     truth = pd.DataFrame(
         {
             KEY: pd.array(keys, dtype="str"),
             "persona": pd.array(np.array(names, dtype=object)[persona], dtype="str"),
             "purchased_next_30d": np.bincount(tc[fut30], minlength=n) > 0,
+            "orders_next_30d": np.bincount(tc[fut30], minlength=n),
+            "revenue_next_90d": np.bincount(tc[fut90], weights=rev[fut90], minlength=n),
             "orders_next_365d": np.bincount(tc[fut365], minlength=n),
             "revenue_next_365d": np.bincount(tc[fut365], weights=rev[fut365], minlength=n),
             "alive_at_as_of": (dropout_at > H) & (first <= H) & buys,
