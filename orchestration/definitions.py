@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets.dbt import dbt_models
+from orchestration.assets.dbt import dbt_after_core, dbt_core
 from orchestration.assets.landing import landing_files
 from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
@@ -17,7 +17,7 @@ full_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[landing_files, dbt_models],
+    assets=[landing_files, dbt_core, dbt_after_core],
     jobs=[full_pipeline],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project),

@@ -42,7 +42,7 @@
 {% macro is_one_of(expression, values) -%}
     {{ expression }} in (
         {%- for value in values %}
-        '{{ value }}'{{ "," if not loop.last }}
+        '{{ value | replace("'", "''") }}'{{ "," if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}

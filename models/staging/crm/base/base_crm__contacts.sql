@@ -39,7 +39,7 @@ parsed as (
                 when {{ given_but_invalid('tracking_consent', parse_boolean('tracking_consent')) }}
                     then 'tracking_consent'
             end
-        ), '') as invalid_value_columns,
+        ), '') as unparsed_value_columns,
         _landing_file,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
@@ -49,7 +49,12 @@ parsed as (
 with_country as (
     select
         parsed.*,
-        countries.country_code
+        countries.country_code,
+        nullif(concat_ws(
+            ',',
+            parsed.unparsed_value_columns,
+            case when parsed.country_spelling is not null and countries.country_code is null then 'country' end
+        ), '') as invalid_value_columns
     from parsed
     left join {{ ref('stg_reference__country_lookup') }} as countries
         on parsed.country_spelling = countries.spelling

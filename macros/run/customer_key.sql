@@ -1,0 +1,43 @@
+{#- Stable customer keys: the same person gets the same key in every run. A CRM contact's key
+    derives from its contact id; a guest buyer's from the normalized e-mail. -#}
+{% macro customer_key_for_contact(contact_id) -%}
+    'cus_' || substr({{ dbt.hash("'contact:' || " ~ contact_id) }}, 1, 20)
+{%- endmacro %}
+
+{% macro customer_key_for_email(email) -%}
+    'cus_' || substr({{ dbt.hash("'email:' || " ~ email) }}, 1, 20)
+{%- endmacro %}
+
+{#- Only what happened strictly before the run's as_of counts: replaying history is exact. -#}
+{% macro before_as_of(column) -%}
+    {{ column }} < {{ as_of() }}
+{%- endmacro %}
+
+{#- Weight of something that happened on `event_date`, seen from `at`: halves every
+    var behaviour_half_life_days days. -#}
+{% macro decay_weight(event_date, at) -%}
+    power(0.5, {{ dbt.datediff(event_date, at, 'day') }} / {{ var('behaviour_half_life_days') }}.0)
+{%- endmacro %}
+
+{#- Whole calendar days from `earlier` to `later`. -#}
+{% macro days_between(earlier, later) -%}
+    {{ return(adapter.dispatch('days_between', 'audience_warehouse')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__days_between(earlier, later) -%}
+    {{ dbt.datediff("cast(" ~ earlier ~ " as date)", "cast(" ~ later ~ " as date)", 'day') }}
+{%- endmacro %}
+
+{% macro duckdb__days_between(earlier, later) -%}
+    date_diff('day', cast({{ earlier }} as date), cast({{ later }} as date))
+{%- endmacro %}
+
+{#- Whole years of age on `at`. -#}
+{% macro age_in_years(birth_date, at) -%}
+    cast(floor({{ days_between(birth_date, at) }} / 365.25) as integer)
+{%- endmacro %}
+
+{#- Hours (with fractions) from `earlier` to `later`. -#}
+{% macro hours_between(earlier, later) -%}
+    {{ dbt.datediff(earlier, later, 'second') }} / 3600.0
+{%- endmacro %}

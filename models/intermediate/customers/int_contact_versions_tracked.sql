@@ -1,0 +1,63 @@
+{#- Every valid version of every CRM contact known at as_of, with the interval it was in effect:
+    attributes and consent can then be read as they were at any point in time. -#}
+with versions as (
+    select
+        contact_id,
+        email,
+        is_email_valid,
+        first_name,
+        last_name,
+        birth_date,
+        gender,
+        country_code,
+        city,
+        postal_code,
+        income_band,
+        loyalty_tier,
+        signup_at,
+        email_opt_in,
+        opt_in_at,
+        tracking_consent,
+        updated_at,
+        landing_row_hash
+    from {{ ref('base_crm__contacts') }}
+    where
+        rejection_rule is null
+        and {{ before_as_of('updated_at') }}
+),
+
+deduplicated as (
+    select
+        *,
+        row_number() over (
+            partition by contact_id, updated_at
+            order by landing_row_hash desc
+        ) as copy_rank
+    from versions
+)
+
+select
+    contact_id,
+    email,
+    is_email_valid,
+    first_name,
+    last_name,
+    birth_date,
+    gender,
+    country_code,
+    city,
+    postal_code,
+    income_band,
+    loyalty_tier,
+    signup_at,
+    email_opt_in,
+    opt_in_at,
+    tracking_consent,
+    updated_at as valid_from,
+    coalesce(
+        lead(updated_at) over (partition by contact_id order by updated_at),
+        cast('9999-12-31' as timestamp)
+    ) as valid_to,
+    lead(updated_at) over (partition by contact_id order by updated_at) is null as is_current
+from deduplicated
+where copy_rank = 1

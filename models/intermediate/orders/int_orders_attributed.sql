@@ -1,0 +1,53 @@
+{#- Every order placed before as_of with the customer it belongs to and how that was decided:
+    by contact id, by the e-mail of a known contact, as a guest, or not at all (no usable
+    identity, or an e-mail shared by several contacts). -#}
+with orders as (
+    select *
+    from {{ ref('stg_orders__orders') }}
+    where {{ before_as_of('ordered_at') }}
+),
+
+by_contact as (
+    select
+        identifier_value as contact_id,
+        customer_key
+    from {{ ref('int_identifiers_mapped') }}
+    where identifier_type = 'contact_id'
+),
+
+by_email as (
+    select
+        identifier_value as email,
+        customer_key,
+        resolution
+    from {{ ref('int_identifiers_mapped') }}
+    where identifier_type = 'email'
+)
+
+select
+    orders.order_id,
+    coalesce(by_contact.customer_key, case when orders.contact_id is null then by_email.customer_key end)
+        as customer_key,
+    case
+        when orders.contact_id is not null then 'contact_id'
+        when by_email.resolution = 'linked' then 'email_of_contact'
+        when by_email.resolution = 'guest' then 'guest_email'
+        when by_email.resolution = 'ambiguous' then 'unattributed_shared_email'
+        else 'unattributed_no_identity'
+    end as attribution_method,
+    orders.contact_id,
+    orders.email,
+    orders.ordered_at,
+    orders.order_status,
+    orders.is_purchase,
+    orders.channel,
+    orders.currency_code,
+    orders.discount_reporting,
+    orders.shipping_reporting,
+    orders.total_reporting,
+    coalesce(orders.discount_reporting, 0) > 0 as has_discount
+from orders
+left join by_contact
+    on orders.contact_id = by_contact.contact_id
+left join by_email
+    on orders.email = by_email.email

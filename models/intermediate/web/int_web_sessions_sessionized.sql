@@ -1,0 +1,54 @@
+{#- Visits: a visitor's human (non-bot) events split wherever the gap between two events exceeds
+    var session_inactivity_minutes. -#}
+with events as (
+    select *
+    from {{ ref('int_web_events_attributed') }}
+    where not is_bot
+),
+
+gaps as (
+    select
+        *,
+        case
+            when
+                lag(event_at) over (partition by visitor_id order by event_at, event_id) is null
+                or {{ dbt.datediff(
+                    'lag(event_at) over (partition by visitor_id order by event_at, event_id)',
+                    'event_at',
+                    'second'
+                ) }} > 60 * {{ var('session_inactivity_minutes') }}
+                then 1
+            else 0
+        end as starts_session
+    from events
+),
+
+numbered as (
+    select
+        *,
+        sum(starts_session) over (
+            partition by visitor_id order by event_at, event_id rows unbounded preceding
+        ) as session_number
+    from gaps
+)
+
+select
+    {{ dbt.hash("visitor_id || '#' || cast(session_number as varchar)") }} as session_key,
+    visitor_id,
+    session_number,
+    max(customer_key) as customer_key,
+    bool_or(is_usable) as is_usable,
+    min(event_at) as started_at,
+    max(event_at) as ended_at,
+    count(*) as events,
+    sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+    sum(case when event_type = 'product_view' then 1 else 0 end) as product_views,
+    sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
+    sum(case when event_type = 'begin_checkout' then 1 else 0 end) as checkouts,
+    sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
+    min(device_type) as device_type,
+    min(utm_source) as utm_source,
+    min(utm_medium) as utm_medium,
+    min(utm_campaign) as utm_campaign
+from numbered
+group by visitor_id, session_number
