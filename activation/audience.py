@@ -46,11 +46,9 @@ EMAIL_PATTERN = r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$"
 
 
 def normalize_email(values: pd.Series) -> pd.Series:
-    return (
-        values.astype(object)
-        .where(values.notna())
-        .map(lambda v: v.strip().lower() if isinstance(v, str) else v)
-    )
+    """Trimmed, lower-cased e-mail as object values (None when missing)."""
+    text = values.astype("string").str.strip().str.lower()
+    return text.astype(object).where(text.notna(), None)
 
 
 def email_sha256(email: str) -> str:
@@ -147,66 +145,51 @@ def field_columns(desired: pd.DataFrame) -> list[str]:
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
-    def clean(value: Any) -> Any:
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-            return None
-        text = str(value).strip()
-        return text or None
-
-    return values.astype(object).map(clean)
+    """Trimmed text, None for null or blank; vectorised (pyarrow strings)."""
+    text = values.astype("string").str.strip()
+    text = text.mask(text == "")
+    return text.astype(object).where(text.notna(), None)
 
 
 def _send_hour(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Canonical text of preferred_send_hour and a mask of invalid rows."""
+    """Canonical text of preferred_send_hour and a mask of invalid rows (not a whole number in
+    0..23)."""
+    present = values.notna() & (values.astype("string").str.strip() != "").fillna(False).astype(bool)
+    numbers = pd.to_numeric(values.where(present), errors="coerce")
+    valid = numbers.notna() & (numbers % 1 == 0) & numbers.between(0, 23)
+    bad = present & ~valid
+    text = numbers.where(valid).astype("Int64").astype("string")
+    return text.astype(object).where(valid, None), bad.astype(bool)
 
-    def parse(value: Any) -> tuple[Any, bool]:
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            return None, False
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None, True
-        if not number.is_integer() or not 0 <= number <= 23:
-            return None, True
-        return str(int(number)), False
 
-    parsed = values.astype(object).map(parse)
-    return parsed.map(lambda p: p[0]), parsed.map(lambda p: p[1]).astype(bool)
+def _check_products(text: str) -> bool:
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(items, list) and all(isinstance(i, dict) and i.get("product_id") for i in items)
 
 
 def _products(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Canonical JSON text of recommended_products and a mask of invalid rows. An empty list is
-    treated as no value, so it never blanks an ESP field."""
-
-    def parse(value: Any) -> tuple[Any, bool]:
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            return None, False
-        if isinstance(value, str):
-            if not value.strip():
-                return None, False
-            try:
-                items = json.loads(value)
-            except ValueError:
-                return None, True
-        else:
-            items = value
-        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("product_id") for i in items):
-            return None, True
-        if not items:
-            return None, False
-        return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False), False
-
-    parsed = values.astype(object).map(parse)
-    return parsed.map(lambda p: p[0]), parsed.map(lambda p: p[1]).astype(bool)
+    """recommended_products as trimmed JSON text and a mask of invalid rows (not a JSON list of
+    objects with a product_id). An empty list counts as no value, so it never blanks an ESP
+    field."""
+    text = _clean_text(values.map(lambda v: json.dumps(v) if isinstance(v, list) else v))
+    text = text.where(text != "[]", None)
+    present = text.notna()
+    unique = pd.unique(text[present])
+    verdict = dict(zip(unique, map(_check_products, unique), strict=True))
+    ok = text.map(verdict).astype(object).where(present, True).astype(bool)
+    bad = present & ~ok
+    return text.where(~bad, None), bad.astype(bool)
 
 
 def payload_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
     """SHA-1 of the canonical payload (e-mail and every non-null field), the diff's change key."""
-    canonical = "email\x1f" + frame["member_key"].astype(str)
+    canonical = "email\x1f" + frame["member_key"].astype("string")
     for name in fields:
-        column = frame[name]
-        part = (f"\x1e{name}\x1f" + column.astype(str)).where(column.notna(), "")
-        canonical = canonical + part
+        column = frame[name].astype("string")
+        canonical = canonical + (f"\x1e{name}\x1f" + column).fillna("")
     return pd.Series(
         [hashlib.sha1(text.encode()).hexdigest() for text in canonical.tolist()],
         index=frame.index,

@@ -212,6 +212,28 @@ class FakeESP:
         with self.lock:
             return sum(n for (e, _, _), n in self.counts.items() if esp is None or e == esp)
 
+    def stats(self) -> dict[str, Any]:
+        """Request counts and list sizes, also served at GET /_fake/stats (no auth) for a fake
+        running in another process."""
+        with self.lock:
+            by_esp: Counter[str] = Counter()
+            for (esp, _, _), n in self.counts.items():
+                by_esp[esp] += n
+            return {
+                "requests": sum(by_esp.values()),
+                "by_esp": dict(by_esp),
+                "lists": {
+                    "mailchimp": {s["name"]: len(s["members"]) for s in self.mc_segments.values()},
+                    "klaviyo": {item["name"]: len(item["members"]) for item in self.kl_lists.values()},
+                    "hubspot": {item["name"]: len(item["members"]) for item in self.hs_lists.values()},
+                },
+                "profiles": {
+                    "mailchimp": len(self.mc_members),
+                    "klaviyo": len(self.kl_profiles),
+                    "hubspot": len(self.hs_contacts),
+                },
+            }
+
     def reset_log(self) -> None:
         with self.lock:
             self.log.clear()
@@ -338,6 +360,9 @@ class FakeESP:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        if esp == "_fake":
+            handler.reply(200, self.stats())
+            return
         with self.lock:
             self.counts[(esp, method, re.sub(r"\d+|[0-9a-f]{32}", "#", rest))] += 1
             fault = self._take_fault(esp, method, rest)
