@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from datagen import vocab
+from datagen import text, vocab
 from datagen.rng import choose, stream
 from datagen.text import DAY, ymd
 
@@ -21,7 +21,7 @@ class Catalog:
     subcategory: np.ndarray  # index into subcategory_names
     subcategory_names: list[str]
     price_cents: np.ndarray
-    names: list[str]
+    names: pa.Array
     discontinued_at: np.ndarray  # seconds, -1 when still sold
     successor: np.ndarray  # product bought instead once discontinued
     _price_order: np.ndarray
@@ -79,10 +79,11 @@ def build_catalog(
 
     adjective = rng.integers(0, len(vocab.ADJECTIVES), size=n_products)
     noun_pick = rng.random(n_products)
-    names = []
-    for index in range(n_products):
-        nouns = vocab.NOUNS[subcategory_names[subcategory[index]]]
-        names.append(f"{vocab.ADJECTIVES[adjective[index]]} {nouns[int(noun_pick[index] * len(nouns))]}")
+    nouns = [noun for name in subcategory_names for noun in vocab.NOUNS[name]]
+    noun_count = np.array([len(vocab.NOUNS[name]) for name in subcategory_names])
+    first_noun = np.cumsum(noun_count) - noun_count
+    noun = first_noun[subcategory] + (noun_pick * noun_count[subcategory]).astype(np.int64)
+    names = text.concat(text.take(list(vocab.ADJECTIVES), adjective), " ", text.take(nouns, noun))
 
     # discontinuation is drawn from its own stream so the rest of the catalogue never depends on it
     discontinued = choose(

@@ -56,7 +56,7 @@ class DirtConfig:
       invalid_email: share of contacts whose e-mail is invalid (no @, no dot in the domain, inner
         space, "n/a", double @).
       shared_email: share of contacts whose address is replaced by a family address shared with
-        1-3 other contacts (in the CRM, on their orders and in the ESP).
+        1-4 other contacts (in the CRM, on their orders and in the ESP).
       mixed_date_formats: share of timestamp/date cells (crm, orders, web and e-mail events)
         written in a non-canonical accepted form of docs/conventions.md (offset, fraction, space
         separator, day-first with time, dotted or slashed date, epoch seconds); slash dates only

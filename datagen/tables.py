@@ -227,7 +227,7 @@ class ContactText:
         return [city for spec in vocab.COUNTRIES for city in spec[5]]
 
 
-def trailing_spend(orders: dict[str, np.ndarray], who: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+def trailing_spend(orders: dict[str, np.ndarray], who: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Spend (cents) of each contact in the 365 days up to `at`, from the base orders."""
     key = orders["owner"].astype(np.int64) * (1 << 34) + orders["at"]
     order = np.argsort(key, kind="stable")
@@ -243,21 +243,21 @@ def loyalty_tier(spend_cents: np.ndarray) -> np.ndarray:
 
 
 def share_emails(draw: DirtDraw, n: int, emails: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Family addresses: groups of 2-4 picked contacts all use the first member's address."""
+    """Family addresses: groups of 2-5 picked contacts all use the first member's address."""
     picked = draw.pick("shared_email", np.ones(n, dtype=bool))
     if len(picked) < 2:
         return emails, np.empty(0, dtype=np.int64)
     rng = draw.rng("shared_email", "groups")
     picked = rng.permutation(picked)
-    sizes = []
-    remaining = len(picked)
-    while remaining > 0:
-        size = min(int(rng.integers(2, 5)), remaining)
-        if remaining - size == 1:
-            size += 1
-        sizes.append(size)
-        remaining -= size
-    group, _ = segment_positions(np.array(sizes))
+    sizes = rng.integers(2, 5, size=len(picked))
+    ends = np.cumsum(sizes)
+    last = int(np.searchsorted(ends, len(picked)))
+    sizes = sizes[: last + 1]
+    sizes[-1] = len(picked) - (ends[last - 1] if last > 0 else 0)
+    if sizes[-1] == 1:  # nobody shares with themselves: join the previous family
+        sizes[-2] += 1
+        sizes = sizes[:-1]
+    group, _ = segment_positions(sizes)
     leader = picked[np.cumsum(sizes) - sizes][group]
     emails = text.replace_at(emails, np.sort(picked), emails.take(pa.array(leader[np.argsort(picked)])))
     return emails, np.sort(picked)
@@ -290,7 +290,7 @@ def contact_rows(
     versioned = draw.pick("contact_versions", candidates, base=n)
     version_rng = draw.rng("contact_versions", "content")
     n_versions = version_rng.integers(1, 4, size=len(versioned))
-    v_contact, _v_rank = segment_positions(n_versions)
+    v_contact, _ = segment_positions(n_versions)
     v_contact = versioned[v_contact]
     span = updated[v_contact] - c["signup_at"][v_contact]
     v_updated = (
@@ -312,7 +312,7 @@ def contact_rows(
     row_contact = np.concatenate([np.arange(n), v_contact])
     row_updated = np.concatenate([updated, v_updated])
     rows = len(row_contact)
-    tier = loyalty_tier(trailing_spend(orders, row_contact, row_updated, n))
+    tier = loyalty_tier(trailing_spend(orders, row_contact, row_updated))
     opted_in = c["email_opt_in"][row_contact] & (c["opt_in_at"][row_contact] <= row_updated)
     mask = np.zeros(rows, dtype=np.uint64)
     mask[n:] |= draw.bit("contact_versions")
@@ -705,7 +705,7 @@ def product_rows(plan: Plan, rates: DirtConfig) -> Batch:
     image = text.concat(vocab.CDN_URL + "/", pc.utf8_lower(ids), ".jpg")
     columns = {
         "product_id": ids,
-        "name": pa.array(catalog.names, pa.string()),
+        "name": catalog.names,
         "category": text.take(list(vocab.CATEGORY_NAMES), catalog.category),
         "subcategory": text.take(catalog.subcategory_names, catalog.subcategory),
         "price": text.money(catalog.price_cents),
