@@ -8,7 +8,7 @@ Definitions (the classic ones, in DAYS):
 - T = days between the first purchase day and as_of;
 - monetary_value = mean revenue of the repeat purchase days (the first is excluded, as in
   Fader, Hardie & Lee 2005), 0 when frequency = 0.
-Transactions strictly after as_of are ignored.
+Only transactions strictly before as_of count (the marts' convention for features).
 
 BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way") and Gamma-Gamma
 (Fader, Hardie & Lee 2005, "RFM and CLV") are fit by maximum likelihood over log-parameters with
@@ -120,7 +120,7 @@ def rfm_summary(transactions: pd.DataFrame, as_of) -> pd.DataFrame:
     if getattr(at.dt, "tz", None) is not None:
         at = at.dt.tz_convert("UTC").dt.tz_localize(None)
         as_of = as_of.tz_convert("UTC").tz_localize(None) if as_of.tzinfo else as_of
-    keep = (at <= as_of).to_numpy()
+    keep = (at < as_of).to_numpy()
     codes, uniques = pd.factorize(transactions[KEY].astype(str).to_numpy()[keep], sort=True)
     day = ((at[keep].dt.floor("D") - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy(np.int64)
     rev = pd.to_numeric(transactions["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)[keep]

@@ -1,10 +1,10 @@
 """Point-in-time training sets: features as of a cutoff, labels from the window after it.
 
-Conventions (shared with the marts): a feature at cutoff t may only use events at or before t;
-the label of that row describes the window (t, t + horizon]. A label is usable only when its
-window ends at or before the run's as_of. Time-aware validation trains on cutoffs whose label
-windows end at or before the validation cutoff, so no training label has seen the period the
-model is asked to predict.
+Conventions (those of marts.customer_features / customer_labels): a feature at cutoff t may only
+use events strictly before t; the label of that row describes the window [t, t + horizon). A
+label is usable only when its window ends at or before the run's as_of. Time-aware validation
+trains on cutoffs whose label windows end at or before the validation cutoff, so no training
+label has seen the period the model is asked to predict.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def build_training_set(
 
 
 def check_label_windows(cutoffs: pd.Series, *, as_of, horizon_days: int) -> None:
-    """Every label window (t, t + horizon] must have ended by as_of; otherwise the label is a
+    """Every label window [t, t + horizon) must have ended by as_of; otherwise the label is a
     partial count that looks like churn."""
     as_of = _ts(as_of)
     ends = _as_utc_naive(cutoffs) + pd.Timedelta(days=horizon_days)
@@ -124,9 +124,9 @@ def validate_point_in_time(
             or isinstance(frame[col].dtype, pd.DatetimeTZDtype)
         ):
             continue
-        later = (_as_utc_naive(frame[col]) > cutoff).sum()
+        later = (_as_utc_naive(frame[col]) >= cutoff).sum()
         if later:
-            problems.append(f"{col}: {later} timestamps after feature_as_of")
+            problems.append(f"{col}: {later} timestamps at or after feature_as_of")
 
     for col in (*RECENCY_FEATURES, "tenure_days"):
         if col in frame.columns:
@@ -161,12 +161,13 @@ def _order_count_violations(
     rows = pd.DataFrame({KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy()})
     rows["row"] = np.arange(len(rows))
     joined = rows.merge(tx, on=KEY, how="inner")
-    joined = joined[joined["at"] <= joined["cutoff"]]
+    joined = joined[joined["at"] < joined["cutoff"]]
     age_days = (joined["cutoff"] - joined["at"]) / pd.Timedelta(days=1)
     problems = []
     for col in cols:
         window = ORDER_COUNT_WINDOWS[col]
-        in_window = joined if window is None else joined[age_days < window]
+        # inclusive at the far edge: a boundary convention must not look like a leak
+        in_window = joined if window is None else joined[age_days <= window]
         observed = np.bincount(in_window["row"].to_numpy(), minlength=len(rows))
         value = pd.to_numeric(frame[col], errors="coerce").fillna(0).to_numpy()
         share = float(np.mean(value > observed + 0.5))
@@ -204,7 +205,7 @@ class CutoffFold:
 
 def cutoff_folds(cutoffs: Sequence, *, horizon_days: int = 30, n_folds: int = 3) -> list[CutoffFold]:
     """Expanding-window folds over cutoffs: validate on each of the last `n_folds` cutoffs, train
-    on every cutoff whose label window (t, t + horizon] ends at or before the validation cutoff."""
+    on every cutoff whose label window [t, t + horizon) ends at or before the validation cutoff."""
     uniq = sorted({_ts(c) for c in cutoffs})
     gap = pd.Timedelta(days=horizon_days)
     folds = []

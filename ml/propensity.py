@@ -68,9 +68,9 @@ class PropensityConfig:
     cv_rows_per_cutoff: int = 40_000
     max_train_rows: int = 600_000
     monotonic: dict[str, int] = field(default_factory=lambda: {"recency_days": -1})
-    rf_trees: int = 150
+    rf_trees: int = 100
     hgb_max_iter: int = 150
-    importance_rows: int = 5_000
+    importance_rows: int = 3_000
     importance_repeats: int = 3
     random_state: int = 42
     n_jobs: int = 2
@@ -117,7 +117,7 @@ def make_candidate(name: str, spec: FeatureSpec, cfg: PropensityConfig) -> Pipel
             n_estimators=cfg.rf_trees,
             min_samples_leaf=25,
             max_features="sqrt",
-            max_samples=0.5,
+            max_samples=0.3,
             n_jobs=cfg.n_jobs,
             random_state=rs,
         )

@@ -132,7 +132,7 @@ def make_synthetic(
     rev = np.round(rev, 2)
 
     keys = _keys(n, "C", 7)
-    obs = tt <= H
+    obs = tt < H
     transactions = pd.DataFrame(
         {
             KEY: pd.array(keys[tc[obs]], dtype="str"),
@@ -190,9 +190,9 @@ def make_synthetic(
         customer_features = customer_features.drop(columns=EMAIL_COLUMNS)
     customer_labels = pd.concat(labels, ignore_index=True)
 
-    fut30 = (tt > H) & (tt <= H + 30)
-    fut90 = (tt > H) & (tt <= H + 90)
-    fut365 = (tt > H) & (tt <= H + 365)
+    fut30 = (tt >= H) & (tt < H + 30)
+    fut90 = (tt >= H) & (tt < H + 90)
+    fut365 = (tt >= H) & (tt < H + 365)
     truth = pd.DataFrame(
         {
             KEY: pd.array(keys, dtype="str"),
@@ -226,7 +226,7 @@ def make_synthetic(
 
 
 def _window(tc, tt, vals, lo, hi, n):
-    m = (tt > lo) & (tt <= hi)
+    m = (tt >= lo) & (tt < hi)
     if vals is None:
         return np.bincount(tc[m], minlength=n).astype(float)
     return np.bincount(tc[m], weights=vals[m], minlength=n)
@@ -253,7 +253,7 @@ def _features_at(
     fav_cat,
 ):
     seen = signup <= c
-    past = tt <= c
+    past = tt < c
     pc, pt = tc[past], tt[past]
     cnt = np.bincount(pc, minlength=n).astype(float)
     total = np.bincount(pc, weights=rev[past], minlength=n)
@@ -332,7 +332,7 @@ def _features_at(
             "favourite_category": fav,
         }
     )
-    nxt = (tt > c) & (tt <= c + 30)
+    nxt = (tt >= c) & (tt < c + 30)
     orders_next = np.bincount(tc[nxt], minlength=n)
     lab = pd.DataFrame(
         {
