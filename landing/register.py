@@ -1,9 +1,9 @@
 """Register the landing files as views in the warehouse, so dbt reads them in place.
 
 For every contract table this creates `landing.<source>__<table>`: all contract columns as text
-plus `_landing_file`, over every CSV / Parquet / JSON-lines file of that table. A CSV or JSON line
-that cannot be parsed is not dropped: it is recorded in `landing.rejected_lines` (and staging
-quarantines it), and `landing.landing_files` lists every file with its parsed and rejected counts,
+plus `_landing_file` and `_landing_row` (position in file order), over every CSV / Parquet /
+JSON-lines file of that table. A CSV or JSON line that cannot be parsed is not dropped: it is
+recorded in `landing.rejected_lines` (and staging quarantines it), and `landing.landing_files` lists every file with its parsed and rejected counts,
 which the reconciliation model balances against staging.
 
 Why views written here rather than dbt-duckdb `external_location`: that location is fixed when dbt
@@ -88,10 +88,15 @@ def _csv_reader(paths: list[Path], header: list[str], delimiter: str, capture: b
 
 
 def _jsonl_lines(paths: list[Path]) -> str:
+    """Every non-blank line of the files, with its line number in its file."""
+    reader = (
+        f"read_csv({_sql_list(paths)}, columns={{'json_line': 'VARCHAR'}}, header=false, auto_detect=false, "
+        f"delim={_sql_string(JSON_LINE_DELIMITER)}, quote='', escape='', filename=true)"
+    )
     return (
-        f"(select json_line, filename from read_csv({_sql_list(paths)}, columns={{'json_line': 'VARCHAR'}}, "
-        f"header=false, auto_detect=false, delim={_sql_string(JSON_LINE_DELIMITER)}, quote='', escape='', "
-        "filename=true) where trim(coalesce(json_line, '')) <> '')"
+        f"(select json_line, filename, row_number() over (partition by filename order by line_ordinal) "
+        f"as _landing_row from (select *, row_number() over () as line_ordinal from {reader}) "
+        "where trim(coalesce(json_line, '')) <> '')"
     )
 
 
@@ -110,6 +115,12 @@ def _projection(table: LandingTable, present: set[str], expression) -> str:
     ]
     parts.append("filename as _landing_file")
     return ", ".join(parts)
+
+
+def _numbered(reader: str, row_number: str = "row_number() over ()") -> str:
+    """The reader's rows with `_landing_row`: their position in file order (DuckDB preserves
+    insertion order), so that "the later row of a file wins" can be applied downstream."""
+    return f"(select *, {row_number} as _landing_row from {reader})"
 
 
 def _check_columns(path: Path, table: LandingTable, found: list[str], report: TableReport) -> None:
@@ -151,10 +162,8 @@ def _register_csv(con, table, files, report, rejects) -> list[str]:
             rejects.append((table.source, table.table, path, line, error_type, message, raw))
         report.rows_rejected += len(rejected)
         present = set(header) & set(table.columns)
-        selects.append(
-            f"select {_projection(table, present, _identifier)} "
-            f"from {_csv_reader(paths, list(header), delimiter, False)}"
-        )
+        reader = _numbered(_csv_reader(paths, list(header), delimiter, False))
+        selects.append(f"select {_projection(table, present, _identifier)}, _landing_row from {reader}")
     return selects
 
 
@@ -177,7 +186,9 @@ def _register_parquet(con, table, files, report) -> list[str]:
     }
     report.rows_parsed += con.execute(f"select count(*) from {reader}").fetchone()[0]
     present = set(actual) & set(table.columns)
-    return [f"select {_projection(table, present, lambda c: _identifier(actual[c]))} from {reader}"]
+    numbered = f"read_parquet({_sql_list(paths)}, union_by_name=true, filename=true, file_row_number=true)"
+    projection = _projection(table, present, lambda c: _identifier(actual[c]))
+    return [f"select {projection}, file_row_number + 1 as _landing_row from {numbered}"]
 
 
 def _register_jsonl(con, table, files, report, rejects) -> list[str]:
@@ -191,7 +202,7 @@ def _register_jsonl(con, table, files, report, rejects) -> list[str]:
             "group by 1"
         ).fetchall()
         bad = con.execute(
-            f"select filename, json_line from {lines} "
+            f"select filename, _landing_row, json_line from {lines} "
             f"where not coalesce(case when json_valid(json_line) then {is_object} end, false)"
         ).fetchall()
         report.rows_parsed += con.execute(
@@ -202,16 +213,20 @@ def _register_jsonl(con, table, files, report, rejects) -> list[str]:
     keys = {path: [k.strip().lower() for k in found] for path, found in keys_by_file}
     for f in files:
         _check_columns(f.path, table, keys.get(str(f.path), []), report)
-    for path, raw in bad:
-        rejects.append((table.source, table.table, path, None, "INVALID JSON", "not a JSON object", raw))
+    for path, line_number, raw in bad:
+        rejects.append(
+            (table.source, table.table, path, line_number, "INVALID JSON", "not a JSON object", raw)
+        )
     report.rows_rejected += len(bad)
     projection = _projection(table, set(table.columns), _json_field)
-    return [f"select {projection} from {lines} where case when json_valid(json_line) then {is_object} end"]
+    parsed = f"case when json_valid(json_line) then {is_object} end"
+    return [f"select {projection}, _landing_row from {lines} where {parsed}"]
 
 
 def _empty_view(table: LandingTable) -> str:
     columns = ", ".join(f"cast(null as varchar) as {_identifier(c)}" for c in table.columns)
-    return f"select {columns}, cast(null as varchar) as _landing_file where false"
+    lineage = "cast(null as varchar) as _landing_file, cast(null as bigint) as _landing_row"
+    return f"select {columns}, {lineage} where false"
 
 
 def register_landing(

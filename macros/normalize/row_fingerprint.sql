@@ -1,4 +1,4 @@
-{#- The landed row (every contract column as text, without the file name) as JSON text: kept in
+{#- The landed row (every contract column as text, without its file and position) as JSON text: kept in
     quarantine so a rejected row can be read and fixed, and hashed into a stable id for rows that
     have no usable key. Call it in a select whose FROM is the landing source alone. -#}
 {% macro landed_row_json() -%}
@@ -10,5 +10,5 @@
 {%- endmacro %}
 
 {% macro duckdb__landed_row_json() -%}
-    cast(to_json(struct_pack(*columns(c -> c <> '_landing_file'))) as varchar)
+    cast(to_json(struct_pack(*columns(c -> c not in ('_landing_file', '_landing_row')))) as varchar)
 {%- endmacro %}

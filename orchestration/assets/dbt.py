@@ -20,9 +20,16 @@ translator = AudienceWarehouseTranslator()
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
     as_of = resolve_as_of(context, config)
     context.log.info("dbt build with as_of %s", as_of.isoformat())
-    yield from dbt.cli(
-        ["build", "--vars", json.dumps({"as_of": as_of.isoformat(sep=" ")})], context=context
-    ).stream()
+    # buildable: a test runs only when all its parents are built in this step or before it, so a
+    # subset (say, staging alone) never tests a model it did not build.
+    args = [
+        "build",
+        "--indirect-selection",
+        "buildable",
+        "--vars",
+        json.dumps({"as_of": as_of.isoformat(sep=" ")}),
+    ]
+    yield from dbt.cli(args, context=context).stream()
 
 
 @dbt_assets(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +18,7 @@ from orchestration.resources import WarehouseResource
 from orchestration.run_config import as_of_run_config
 
 AS_OF = "2026-06-30T00:00:00"
+AS_OF_DATETIME = datetime(2026, 6, 30)
 STAGING_GROUPS = ("landing", "reference", "staging", "quarantine")
 
 CONTACT_HEADER = [
@@ -103,3 +105,20 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> str:
 def query(warehouse: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def table_fingerprints(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """(rows, hash of the sorted rows) of every table in the schemas: equal fingerprints mean equal
+    tables, whatever the physical row order."""
+    fingerprints = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            f"where table_type = 'BASE TABLE' and table_schema in ({', '.join(repr(s) for s in schemas)})"
+        ).fetchall()
+        for schema, table in tables:
+            rows = "string_agg(cast(t as varchar), '|' order by cast(t as varchar))"
+            fingerprints[f"{schema}.{table}"] = con.execute(
+                f'select count(*), coalesce(md5({rows}), \'\') from "{schema}"."{table}" as t'
+            ).fetchone()
+    return fingerprints

@@ -19,7 +19,8 @@ with versions as (
         opt_in_at,
         tracking_consent,
         updated_at,
-        landing_row_hash
+        _landing_file,
+        _landing_row
     from {{ ref('base_crm__contacts') }}
     where
         rejection_rule is null
@@ -31,7 +32,7 @@ deduplicated as (
         *,
         row_number() over (
             partition by contact_id, updated_at
-            order by landing_row_hash desc
+            order by _landing_file desc, _landing_row desc
         ) as copy_rank
     from versions
 )

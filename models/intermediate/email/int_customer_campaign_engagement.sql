@@ -4,7 +4,7 @@
 select
     customer_key,
     campaign_id,
-    min(case when event_type in ('delivered', 'sent') then event_at end) as delivered_at,
+    min(delivered_at) as delivered_at,
     min(case when event_type = 'open' and not is_machine_open then event_at end) as first_human_open_at,
     min(case when event_type = 'click' then event_at end) as first_click_at,
     sum(case when event_type = 'open' and not is_machine_open then 1 else 0 end) as human_opens,

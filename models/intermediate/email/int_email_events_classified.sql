@@ -1,6 +1,7 @@
 {#- Every e-mail event before as_of with its customer (by contact id, else by the e-mail of a known
     contact or guest) and, for opens, whether a privacy proxy made it: an open within
-    var machine_open_max_seconds_after_delivery of the delivery is not a person reading. -#}
+    var machine_open_max_seconds_after_delivery of the delivery is not a person reading. Delivery is
+    the `delivered` event; an export without one falls back to `sent`, unless the e-mail bounced. -#}
 with events as (
     select *
     from {{ ref('stg_email__events') }}
@@ -41,9 +42,15 @@ deliveries as (
     select
         campaign_id,
         recipient_key,
-        min(event_at) as delivered_at
+        coalesce(
+            min(case when event_type = 'delivered' then event_at end),
+            case
+                when max(case when event_type = 'bounce' then 1 else 0 end) = 0
+                    then min(case when event_type = 'sent' then event_at end)
+            end
+        ) as delivered_at
     from attributed
-    where event_type in ('delivered', 'sent')
+    where event_type in ('delivered', 'sent', 'bounce')
     group by campaign_id, recipient_key
 )
 

@@ -2,7 +2,8 @@
     before it), with every feature the models use, computed only from what happened strictly
     before that cutoff: orders before it, web and e-mail activity on days before its date, the CRM
     record in effect at it. Customers appear from the first cutoff after they signed up or first
-    ordered. Identity and tracking consent are resolved once, at as_of, and applied to history. -#}
+    ordered. Decayed scores are rounded to 6 decimals so that parallel summation order can never
+    change a value or a ranking between two runs. Identity and tracking consent are resolved once, at as_of, and applied to history. -#}
 with cutoffs as (
     select * from {{ ref('int_feature_cutoffs_generated') }}
 ),
@@ -143,7 +144,7 @@ web_features as (
         )
             as add_to_cart_30d,
         max(web.last_event_at) as last_web_event_at,
-        sum(web.weighted_actions * {{ decay_weight('web.activity_date', 'population.cutoff_date') }})
+        round(sum(web.weighted_actions * {{ decay_weight('web.activity_date', 'population.cutoff_date') }}), 6)
             as behaviour_score
     from population
     inner join {{ ref('int_customer_web_activity_daily') }} as web
@@ -232,8 +233,10 @@ category_ranks as (
         row_number() over (
             partition by population.customer_key, population.feature_as_of
             order by
-                sum(interest.weighted_interest * {{ decay_weight('interest.activity_date', 'population.cutoff_date') }})
-                desc,
+                round(
+                    sum(interest.weighted_interest * {{ decay_weight('interest.activity_date', 'population.cutoff_date') }}),
+                    6
+                ) desc,
                 interest.category
         ) as category_rank
     from population

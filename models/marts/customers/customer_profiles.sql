@@ -49,7 +49,7 @@ category_scores as (
         category,
         row_number() over (
             partition by customer_key
-            order by sum(weighted_interest * {{ decay_weight('activity_date', as_of()) }}) desc, category
+            order by round(sum(weighted_interest * {{ decay_weight('activity_date', as_of()) }}), 6) desc, category
         ) as category_rank
     from {{ ref('int_customer_category_interest_daily') }}
     group by customer_key, category

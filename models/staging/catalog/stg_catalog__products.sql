@@ -1,5 +1,5 @@
 {#- One row per product. The catalog has no version timestamp: the row from the latest landing file
-    (files sorted by path) wins, so export later versions to later-named files. -#}
+    (files sorted by path) wins, and within a file the later row. -#}
 with valid_versions as (
     select *
     from {{ ref('base_catalog__products') }}
@@ -12,7 +12,7 @@ ranked as (
         count(*) over (partition by product_id) as versions_landed,
         row_number() over (
             partition by product_id
-            order by _landing_file desc, landing_row_hash desc
+            order by _landing_file desc, _landing_row desc
         ) as version_rank
     from valid_versions
 )

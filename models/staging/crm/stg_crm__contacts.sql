@@ -12,7 +12,7 @@ ranked as (
         count(*) over (partition by contact_id) as versions_landed,
         row_number() over (
             partition by contact_id
-            order by updated_at desc, _landing_file desc, landing_row_hash desc
+            order by updated_at desc, _landing_file desc, _landing_row desc
         ) as version_rank
     from valid_versions
 )

@@ -10,7 +10,7 @@ ranked as (
         *,
         row_number() over (
             partition by campaign_id
-            order by sent_at desc nulls last, _landing_file desc, landing_row_hash desc
+            order by sent_at desc nulls last, _landing_file desc, _landing_row desc
         ) as version_rank
     from valid_versions
 )

@@ -10,7 +10,7 @@ ranked as (
         *,
         row_number() over (
             partition by order_line_key
-            order by _landing_file desc, landing_row_hash desc
+            order by _landing_file desc, _landing_row desc
         ) as version_rank
     from valid_lines
 )

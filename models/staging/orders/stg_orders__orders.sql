@@ -13,7 +13,7 @@ ranked as (
         count(*) over (partition by order_id) as versions_landed,
         row_number() over (
             partition by order_id
-            order by status_precedence desc, ordered_at desc, _landing_file desc, landing_row_hash desc
+            order by status_precedence desc, ordered_at desc, _landing_file desc, _landing_row desc
         ) as version_rank
     from valid_versions
 )

@@ -13,7 +13,7 @@ ranked as (
         *,
         row_number() over (
             partition by request_key
-            order by requested_at nulls first, _landing_file, landing_row_hash
+            order by requested_at nulls first, _landing_file, _landing_row
         ) as copy_rank
     from valid_requests
 )

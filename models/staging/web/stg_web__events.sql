@@ -11,7 +11,7 @@ ranked as (
         *,
         row_number() over (
             partition by event_id
-            order by event_at, _landing_file, landing_row_hash
+            order by event_at, _landing_file, _landing_row
         ) as copy_rank
     from valid_events
 )

@@ -23,6 +23,7 @@ parsed as (
         ), '') as invalid_value_columns,
         {{ clean_text('price') }} as price_text,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed

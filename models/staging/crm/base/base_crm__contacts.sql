@@ -41,6 +41,7 @@ parsed as (
             end
         ), '') as unparsed_value_columns,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed

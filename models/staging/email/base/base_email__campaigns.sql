@@ -16,6 +16,7 @@ parsed as (
         {{ clean_text('sent_at') }} as sent_at_text,
         {{ clean_text('segment_name') }} as segment_name,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed

@@ -18,6 +18,7 @@ parsed as (
         {{ clean_text('event_at') }} as event_at_text,
         {{ clean_text('url') }} as url,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed

@@ -19,6 +19,7 @@ parsed as (
         case when {{ given_but_invalid('line_number', parse_integer('line_number')) }} then 'line_number' end
             as invalid_value_columns,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed

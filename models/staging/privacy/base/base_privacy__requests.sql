@@ -24,6 +24,7 @@ parsed as (
         end as request_type,
         {{ parse_timestamp('requested_at') }} as requested_at,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed

@@ -23,6 +23,7 @@ parsed as (
         lower({{ clean_text('utm_medium') }}) as utm_medium,
         {{ clean_text('utm_campaign') }} as utm_campaign,
         _landing_file,
+        _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
         landed_row
     from landed
