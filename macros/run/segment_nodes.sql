@@ -25,8 +25,18 @@
     {{ return(nodes) }}
 {%- endmacro %}
 
+{#- The built table of a segment. dbt cannot order the catalog after segments it discovers at run
+    time, so a segment that was never built is a clear error saying what to run. -#}
 {% macro segment_relation(node) -%}
-    {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- if relation is none -%}
+        {{ exceptions.raise_compiler_error(
+            "Segment " ~ node.name ~ " has not been built yet, so the catalog cannot read it. Build the segments "
+            ~ "first, then the catalog: `dbt build --exclude tag:segment_catalog+` and then "
+            ~ "`dbt build --select tag:segment_catalog+` (Dagster and `make run` do this order for you)."
+        ) }}
+    {%- endif -%}
+    {{ return(relation) }}
 {%- endmacro %}
 
 {% macro sql_text(value) -%}
