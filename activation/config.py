@@ -20,6 +20,7 @@ ENV_VARS: dict[str, str] = {
     "AW_KLAVIYO_API_KEY": "Klaviyo private API key",
     "AW_KLAVIYO_BASE_URL": "override (default https://a.klaviyo.com)",
     "AW_KLAVIYO_REVISION": "Klaviyo API revision header (default 2024-10-15)",
+    "AW_KLAVIYO_POLL_SECONDS": "first wait between polls of a Klaviyo import job (default 0.5)",
     "AW_HUBSPOT_TOKEN": "HubSpot private-app access token",
     "AW_HUBSPOT_BASE_URL": "override (default https://api.hubapi.com)",
     "AW_<ESP>_TIMEOUT": "per-request timeout in seconds (ESP = MAILCHIMP, KLAVIYO, HUBSPOT)",

@@ -641,7 +641,8 @@ class SyncEngine:
         with ThreadPoolExecutor(max_workers=max(1, destination.max_concurrency)) as pool:
             pending: dict[Future, pd.DataFrame] = {}
             queue = iter(batches)
-            window = max(1, destination.max_concurrency) * 2
+            # enough batches in flight that the workers keep sending while this thread writes
+            window = max(8, max(1, destination.max_concurrency) * 4)
 
             def submit_next() -> bool:
                 batch = next(queue, None)

@@ -58,7 +58,9 @@ class HubSpotDestination(Destination):
     def __init__(self, config: HubSpotConfig):
         token = config.token.reveal()
         self.config = config
-        self.batch_size = min(config.upsert_batch_size, MAX_UPSERT)
+        self.upsert_size = min(config.upsert_batch_size, MAX_UPSERT)
+        # one engine batch = several 100-contact upserts and one list add, so list calls stay few
+        self.batch_size = max(self.upsert_size, config.list_batch_size)
         self.max_concurrency = max(1, config.http.max_concurrency)
         self.api = ApiClient(
             "hubspot",
@@ -98,8 +100,12 @@ class HubSpotDestination(Destination):
     def push(self, handle: ListHandle, creates: list[Member], updates: list[Member]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
         ids: dict[str, str] = {}
-        for group in chunks([*creates, *updates], self.batch_size):
-            upserted, rejected = self._upsert(group)
+        for group in chunks([*creates, *updates], self.upsert_size):
+            try:
+                upserted, rejected = self._upsert(group)
+            except ESPRequestError as error:
+                outcomes.update({m.member_key: Outcome(FAILED, f"upsert failed: {error}") for m in group})
+                continue
             ids.update(upserted)
             outcomes.update(rejected)
         for member in updates:
@@ -162,7 +168,7 @@ class HubSpotDestination(Destination):
         unknown = [m.member_key for m in members if not m.esp_record_id]
         resolved: dict[str, str] = {}
         try:
-            for group in chunks(unknown, MAX_UPSERT):
+            for group in chunks(unknown, self.upsert_size):
                 body = self.api.request(
                     "POST",
                     "/crm/v3/objects/contacts/batch/read",

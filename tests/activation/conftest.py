@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.activation.fake_esp import FakeESP
@@ -14,7 +18,17 @@ def fake():
 
 @pytest.fixture
 def wh(tmp_path):
-    return tmp_path / "warehouse.duckdb"
+    """A real DuckDB warehouse file, on tmpfs when the machine has one: every open-write-close
+    fsyncs, and on a disk that alone would double the suite's time."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and shutil.disk_usage(shm).free > 2**30):
+        yield tmp_path / "warehouse.duckdb"
+        return
+    folder = Path(tempfile.mkdtemp(prefix="aw-activation-", dir=shm))
+    try:
+        yield folder / "warehouse.duckdb"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -932,9 +932,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
     fake = FakeESP(args.host, args.port, log_bodies=False).start()
-    print(f"fake ESP listening on {fake.url}; point the pipeline at it with:")
+    print(f"fake ESP listening on {fake.url}; point the pipeline at it with:", flush=True)
     for key, value in fake.env().items():
-        print(f"export {key}={value}")
+        print(f"export {key}={value}", flush=True)
     try:
         while True:
             time.sleep(3600)
