@@ -1,0 +1,1 @@
+"""Warehouse-level operations that are neither landing nor dbt: the published snapshot."""
