@@ -440,6 +440,14 @@ class SyncEngine:
             result.status = "failed"
             result.message = (result.message + "; " if result.message else "") + str(error)
             log.error("%s %s failed: %s", route.source_destination, route.list_key, error)
+        except BaseException as error:
+            result.status = "failed"
+            result.message = (
+                result.message + "; " if result.message else ""
+            ) + f"crashed: {type(error).__name__}"
+            result.duration_seconds = time.monotonic() - clock
+            self._write_run(result, route, started, force, handle)
+            raise
         else:
             if result.failed == 0:
                 result.status = "success"
@@ -459,12 +467,13 @@ class SyncEngine:
     @staticmethod
     def _run_row(result: SyncResult, route: Route, started: datetime, force: bool, handle) -> dict:
         c = result.counts
+        plan_list = result.plan.known_list if result.plan else None
         finished = None if result.status == "running" else utcnow()
         return {
             "run_id": result.run_id,
             "destination": route.destination,
             "list_key": route.state_list_key,
-            "esp_list_id": handle.esp_list_id if handle else None,
+            "esp_list_id": handle.esp_list_id if handle else (plan_list[0] if plan_list else None),
             "started_at": started,
             "finished_at": finished,
             "status": result.status,
