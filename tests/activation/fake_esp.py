@@ -114,6 +114,8 @@ class FakeESP:
         self.faults: list[Fault] = []
         self.log: list[LoggedRequest] = []
         self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
         self.rejections: dict[str, dict[str, str]] = {"mailchimp": {}, "klaviyo": {}, "hubspot": {}}
         self._ids = itertools.count(1001)
         self.mc_members: dict[str, dict[str, Any]] = {}
@@ -366,6 +368,15 @@ class FakeESP:
         with self.lock:
             self.counts[(esp, method, re.sub(r"\d+|[0-9a-f]{32}", "#", rest))] += 1
             fault = self._take_fault(esp, method, rest)
+            self.in_flight[esp] += 1
+            self.max_in_flight[esp] = max(self.max_in_flight[esp], self.in_flight[esp])
+        try:
+            self._handle(handler, esp, method, rest, query, body, raw, fault)
+        finally:
+            with self.lock:
+                self.in_flight[esp] -= 1
+
+    def _handle(self, handler, esp, method, rest, query, body, raw, fault) -> None:
         status, payload, headers = 500, None, {}
         if fault and fault.kind == "hang":
             if fault.apply:

@@ -160,3 +160,25 @@ def test_a_destination_that_keeps_failing_stops_the_list_early(fake, wh, tmp_pat
     runs = sql(wh, "SELECT status, failed FROM activation.sync_runs WHERE NOT dry_run")
     assert runs == [("failed", 1000)]
     assert sql(wh, "SELECT count(*) FROM activation.sync_results WHERE status = 'failed'")[0][0] == 1000
+
+
+@pytest.mark.parametrize(("esp", "cap"), [("mailchimp", 10), ("mailchimp", 3), ("hubspot", 2)])
+def test_concurrency_never_exceeds_the_cap(fake, wh, tmp_path, esp, cap):
+    config = small_batches(
+        fake_config(fake, tmp_path / "files", **{f"AW_{esp.upper()}_MAX_CONCURRENCY": str(cap)})
+    )
+    fake.inject("slow", esp=esp, seconds=0.05, times=10_000)
+    results = sync_audiences(audience(esp, "vip", range(400)), no_suppressions(), warehouse=wh, config=config)
+    assert results[0].status == "success"
+    assert 2 <= fake.max_in_flight[esp] <= cap
+
+
+def test_requests_per_second_cap_spaces_requests():
+    from activation.http import Throttle
+
+    throttle = Throttle(max_concurrency=4, rps=20)
+    started = time.monotonic()
+    for _ in range(11):
+        with throttle.slot():
+            pass
+    assert time.monotonic() - started >= 0.49  # 10 intervals of 50 ms after the first start
