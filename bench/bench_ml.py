@@ -347,7 +347,8 @@ def main() -> None:
 
     print()
     header = (
-        f"{'customers':>10} {'stage':<16} {'train s':>8} {'score s':>8} {'peak RSS MB':>12} {'load avg':>9}"
+        f"{'customers':>10} {'stage':<16} {'train s':>8} {'cpu s':>8} {'score s':>8} {'cpu s':>8} "
+        f"{'peak RSS MB':>12} {'load avg':>9}"
     )
     print(header)
     print("-" * len(header))

@@ -67,6 +67,25 @@ def data_fingerprint(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def _finite(o):
+    """NaN/inf become null: metadata.json must be strict JSON for DuckDB and other readers."""
+    if isinstance(o, float | np.floating):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.ndarray):
+        return _finite(o.tolist())
+    if isinstance(o, np.integer | np.bool_):
+        return o.item()
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_finite(v) for v in o]
+    return o
+
+
+def _dumps(o, **kw) -> str:
+    return json.dumps(_finite(o), default=_json_default, allow_nan=False, **kw)
+
+
 def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()
@@ -112,14 +131,14 @@ class ModelRegistry:
         joblib.dump(model, path / "model.joblib", compress=3)
         _atomic_write(
             path / "metadata.json",
-            json.dumps({**metadata, "version": version}, indent=2, default=_json_default),
+            _dumps({**metadata, "version": version}, indent=2),
         )
         return ModelVersion(model_name, version, path)
 
     def update_metadata(self, mv: ModelVersion, **fields) -> None:
         meta = json.loads((mv.path / "metadata.json").read_text())
         meta.update(fields)
-        _atomic_write(mv.path / "metadata.json", json.dumps(meta, indent=2, default=_json_default))
+        _atomic_write(mv.path / "metadata.json", _dumps(meta, indent=2))
 
     def champion_version(self, model_name: str) -> str | None:
         ptr = self.root / model_name / "champion.json"
@@ -258,7 +277,7 @@ def register_model(
         "training_window_end": window.get("label_window_end") or window.get("end"),
         "data_fingerprint": fp,
         "n_train": n_train,
-        "metrics": json.dumps(metrics or {}, default=_json_default, sort_keys=True),
+        "metrics": _dumps(metrics or {}, sort_keys=True),
         "holdout_metric": metric_name,
         "holdout_score": challenger_score,
         "champion_version": champ_version,

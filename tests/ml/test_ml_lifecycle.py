@@ -175,3 +175,21 @@ def test_psi_handles_empty_bins_and_missing_features():
     assert rep.loc[0, "status"] == "fail"
     missing_more = drift_report(ref, pd.DataFrame({"a": [np.nan] * 50 + list(range(50))}), numeric=["a"])
     assert missing_more.loc[0, "status"] == "fail"
+
+
+def test_metadata_is_strict_json_even_with_nan_metrics(tmp_path):
+    reg = ModelRegistry(tmp_path)
+    run = register_model(
+        reg,
+        "m",
+        Fixed(0.5),
+        challenger_score=0.5,
+        evaluate=None,
+        metric_name="score",
+        metrics={"p_value": float("nan"), "curve": np.array([1.0, np.inf])},
+        trained_at=T0,
+    )
+    text = (tmp_path / "m" / run["version"] / "metadata.json").read_text()
+    meta = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert meta["metrics"] == {"p_value": None, "curve": [1.0, None]}
+    assert json.loads(run["metrics"])["p_value"] is None
