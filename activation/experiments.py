@@ -214,3 +214,30 @@ def analyze_holdout(
         confidence=confidence,
         notes=notes,
     )
+
+
+def holdout_outcomes(
+    assignments: pd.DataFrame, purchases: pd.DataFrame, *, window_days: int, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """One row per assigned member whose window [first_assigned_at, + window_days) has closed by
+    as_of: campaign_key, customer_key, arm, converted (bought in the window), revenue (spent in it).
+    Purchases: customer_key, ordered_at, revenue. Members still inside their window are left out,
+    so a campaign is analysed on complete outcomes only."""
+    for column in ("campaign_key", "customer_key", "arm", "first_assigned_at"):
+        if column not in assignments.columns:
+            raise InputError(f"holdout assignments need a {column!r} column")
+    window = pd.Timedelta(days=window_days)
+    closed = assignments[pd.to_datetime(assignments["first_assigned_at"]) + window <= as_of].copy()
+    closed["window_start"] = pd.to_datetime(closed["first_assigned_at"])
+    joined = closed[["campaign_key", "customer_key", "window_start"]].merge(
+        purchases[["customer_key", "ordered_at", "revenue"]], on="customer_key", how="inner"
+    )
+    ordered_at = pd.to_datetime(joined["ordered_at"])
+    in_window = joined[(ordered_at >= joined["window_start"]) & (ordered_at < joined["window_start"] + window)]
+    spent = in_window.groupby(["campaign_key", "customer_key"])["revenue"].agg(["size", "sum"])
+    outcomes = closed[["campaign_key", "customer_key", "arm"]].merge(
+        spent.reset_index(), on=["campaign_key", "customer_key"], how="left"
+    )
+    outcomes["converted"] = outcomes["size"].fillna(0) > 0
+    outcomes["revenue"] = outcomes["sum"].fillna(0.0).astype(float)
+    return outcomes[["campaign_key", "customer_key", "arm", "converted", "revenue"]].reset_index(drop=True)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pandas as pd
 
 from landing import settings
 
@@ -31,6 +33,34 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def landing(self) -> Path:
         return Path(self.landing_dir) if self.landing_dir else settings.landing_dir()
+
+    def frame(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
+        """The result of a query, from a read-only connection closed before returning."""
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(sql, parameters or []).df()
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            found = con.execute(
+                "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+        return found > 0
+
+    def replace_tables(self, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+        """Write DataFrames as tables of `schema`, all in one transaction (a reader sees all or
+        none of them), and return their row counts."""
+        counts = {}
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("begin transaction")
+            con.execute(f'create schema if not exists "{schema}"')
+            for name, table in tables.items():
+                con.register("incoming", table)
+                con.execute(f'create or replace table "{schema}"."{name}" as select * from incoming')
+                con.unregister("incoming")
+                counts[name] = len(table)
+            con.execute("commit")
+        return counts
 
 
 class AsOfConfig(dg.Config):

@@ -122,3 +122,29 @@ def test_analysis_matches_a_hand_computation():
 def test_analysis_needs_both_arms():
     with pytest.raises(InputError):
         analyze_holdout(pd.DataFrame({"arm": [TREATMENT], "converted": [1], "revenue": [1.0]}))
+
+
+def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only():
+    from activation.experiments import holdout_outcomes
+
+    assignments = pd.DataFrame(
+        {
+            "campaign_key": ["c1", "c1", "c1", "c1"],
+            "customer_key": ["bought", "bought_late", "none", "too_recent"],
+            "arm": ["treatment", "control", "treatment", "control"],
+            "first_assigned_at": pd.to_datetime(["2026-05-01", "2026-05-01", "2026-05-01", "2026-06-25"]),
+        }
+    )
+    purchases = pd.DataFrame(
+        {
+            "customer_key": ["bought", "bought", "bought_late", "too_recent"],
+            "ordered_at": pd.to_datetime(["2026-05-02", "2026-05-30", "2026-05-31", "2026-06-26"]),
+            "revenue": [10.0, 5.0, 99.0, 7.0],
+        }
+    )
+    outcomes = holdout_outcomes(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-06-30"))
+    by_customer = outcomes.set_index("customer_key")
+    assert list(by_customer.index) == ["bought", "bought_late", "none"]
+    assert by_customer.loc["bought", "converted"] and by_customer.loc["bought", "revenue"] == 15.0
+    assert not by_customer.loc["bought_late", "converted"] and by_customer.loc["bought_late", "revenue"] == 0.0
+    assert not by_customer.loc["none", "converted"]

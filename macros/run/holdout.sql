@@ -1,0 +1,34 @@
+{#- The holdout bucket in [0, 1) of a customer in a campaign: the first 8 hex digits of
+    md5(salt || ':' || campaign_key || ':' || customer_key) / 16^8 — the same hash as
+    activation.experiments.holdout_bucket, so SQL and the sync engine always agree. -#}
+{% macro holdout_bucket(campaign_key, customer_key) -%}
+    {{ return(adapter.dispatch('holdout_bucket', 'audience_warehouse')(campaign_key, customer_key)) }}
+{%- endmacro %}
+
+{% macro default__holdout_bucket(campaign_key, customer_key) -%}
+    {{ exceptions.raise_compiler_error("holdout_bucket has no implementation for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__holdout_bucket(campaign_key, customer_key) -%}
+    cast(
+        ('0x' || substr(md5('{{ var("holdout_salt") }}' || ':' || {{ campaign_key }} || ':' || {{ customer_key }}), 1, 8))
+        as ubigint
+    ) / 4294967296.0
+{%- endmacro %}
+
+{#- A JSON array of objects, one per row of the group, ordered: e-mail blocks read it as is. -#}
+{% macro json_array_agg(fields, order_by) -%}
+    {{ return(adapter.dispatch('json_array_agg', 'audience_warehouse')(fields, order_by)) }}
+{%- endmacro %}
+
+{% macro default__json_array_agg(fields, order_by) -%}
+    {{ exceptions.raise_compiler_error("json_array_agg has no implementation for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__json_array_agg(fields, order_by) -%}
+    cast(to_json(list(struct_pack(
+        {%- for name, expression in fields.items() %}
+        "{{ name }}" := {{ expression }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ) order by {{ order_by }})) as varchar)
+{%- endmacro %}

@@ -1,0 +1,139 @@
+{#- Every segment member for every destination list it is meant for, with its merge fields, holdout
+    arm and — when it must not be sent this run — the reason: no consent (consent_status), a higher-
+    priority segment of the same campaign group, or the frequency cap (already sent
+    var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
+    var frequency_cap_days days). audience_members keeps the rows without a reason. -#}
+{%- set segments = segment_nodes() %}
+
+with segment_destinations as (
+    {% for segment in segments %}
+        {% for destination in segment.config.meta.segment.get('destinations', var('audience_destinations')) %}
+            select
+                {{ sql_text(segment.name) }} as segment_name,
+                {{ sql_text(destination) }} as destination
+            {% if not loop.last %}union all{% endif %}
+        {% endfor %}
+        {% if not loop.last %}union all{% endif %}
+    {% else %}
+        select
+            cast(null as varchar) as segment_name,
+            cast(null as varchar) as destination
+        where false
+    {% endfor %}
+),
+
+members as (
+    select
+        membership.segment_name,
+        membership.customer_key,
+        catalog.priority,
+        catalog.target_list,
+        catalog.campaign_group,
+        catalog.offer,
+        row_number() over (
+            partition by membership.customer_key, catalog.campaign_group
+            order by catalog.priority, membership.segment_name
+        ) as rank_in_campaign_group
+    from {{ ref('segment_membership') }} as membership
+    inner join {{ ref('segments') }} as catalog
+        on membership.segment_name = catalog.segment_name
+),
+
+recent_sends as (
+    select
+        customer_key,
+        count(*) as emails_sent
+    from {{ ref('int_customer_campaign_engagement') }}
+    where delivered_at >= {{ dbt.dateadd('day', -var('frequency_cap_days'), as_of()) }}
+    group by customer_key
+),
+
+recommended_products as (
+    select
+        recommendations.customer_key,
+        {{ json_array_agg({
+            'product_id': 'recommendations.product_id',
+            'name': 'products.product_name',
+            'image_url': 'products.image_url',
+            'price': 'cast(products.price as double)',
+        }, 'recommendations.rank') }} as recommended_products
+    from {{ source('ml', 'recommendations') }} as recommendations
+    left join {{ ref('stg_catalog__products') }} as products
+        on recommendations.product_id = products.product_id
+    where recommendations.rank <= {{ var('recommendations_per_customer') }}
+    group by recommendations.customer_key
+),
+
+candidates as (
+    select
+        segment_destinations.destination,
+        members.target_list as list_key,
+        members.target_list as campaign_key,
+        members.segment_name,
+        members.campaign_group,
+        members.priority,
+        members.rank_in_campaign_group,
+        profiles.customer_key,
+        profiles.email,
+        profiles.first_name,
+        profiles.last_name,
+        rfm.rfm_segment,
+        clusters.cluster_name,
+        profiles.loyalty_tier,
+        members.offer,
+        profiles.preferred_send_hour,
+        recommended_products.recommended_products,
+        profiles.is_contactable,
+        profiles.consent_status,
+        coalesce(recent_sends.emails_sent, 0) as emails_sent_recently,
+        least(
+            {{ var('frequency_cap_emails') }},
+            greatest(1, cast(ceil(coalesce(engagement.recommended_sends_per_week, 1)) as integer))
+        ) as frequency_cap,
+        {{ holdout_bucket('members.target_list', 'profiles.customer_key') }} as holdout_bucket
+    from members
+    inner join segment_destinations
+        on members.segment_name = segment_destinations.segment_name
+    inner join {{ ref('customer_profiles') }} as profiles
+        on members.customer_key = profiles.customer_key
+    left join {{ ref('customer_rfm') }} as rfm
+        on members.customer_key = rfm.customer_key
+    left join {{ ref('customer_engagement') }} as engagement
+        on members.customer_key = engagement.customer_key
+    left join {{ source('ml', 'customer_clusters') }} as clusters
+        on members.customer_key = clusters.customer_key
+    left join recommended_products
+        on members.customer_key = recommended_products.customer_key
+    left join recent_sends
+        on members.customer_key = recent_sends.customer_key
+)
+
+select
+    destination,
+    list_key,
+    campaign_key,
+    segment_name,
+    campaign_group,
+    priority,
+    customer_key,
+    email,
+    first_name,
+    last_name,
+    rfm_segment,
+    cluster_name,
+    loyalty_tier,
+    offer,
+    preferred_send_hour,
+    recommended_products,
+    consent_status,
+    emails_sent_recently,
+    frequency_cap,
+    holdout_bucket,
+    case when holdout_bucket < {{ var('holdout_share') }} then 'control' else 'treatment' end as holdout_arm,
+    case
+        when not is_contactable then 'consent_' || consent_status
+        when rank_in_campaign_group > 1 then 'lower_priority_in_campaign_group'
+        when emails_sent_recently >= frequency_cap then 'frequency_cap'
+    end as exclusion_reason,
+    {{ as_of() }} as as_of
+from candidates

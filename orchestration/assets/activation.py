@@ -1,0 +1,229 @@
+"""Activation: erasures propagated to every ESP, then one export per destination, each syncing only
+what changed (activation/). The audience carries two blocking checks — nobody without consent, and
+no list collapsing beyond the volume guard — so a failing check stops every export of the run."""
+
+import dagster as dg
+import pandas as pd
+
+from activation import ActivationConfig, format_results, plan_sync, propagate_erasures, sync_audiences
+from activation.experiments import analyze_holdout, holdout_outcomes
+from orchestration.resources import DUCKDB_POOL, AsOfConfig, WarehouseResource, resolve_as_of
+
+AUDIENCE = dg.AssetKey(["audiences", "audience_members"])
+SUPPRESSIONS = dg.AssetKey(["audiences", "audience_suppressions"])
+ERASURE_REQUESTS = dg.AssetKey(["audiences", "erasure_requests"])
+ERASURE_PROPAGATION = dg.AssetKey(["activation", "erasure_propagation"])
+DESTINATIONS = ("mailchimp", "klaviyo", "hubspot", "file")
+
+
+class ExportConfig(dg.Config):
+    """dry_run: plan and log, send nothing. force: let lists shrink past the volume guard."""
+
+    dry_run: bool = False
+    force: bool = False
+
+
+class VolumeGuardConfig(dg.Config):
+    """force: pass the check even when a list would shrink past AW_ACTIVATION_MAX_SHRINK."""
+
+    force: bool = False
+
+
+class HoldoutConfig(AsOfConfig):
+    """Days after assignment in which a purchase counts as the campaign's outcome."""
+
+    window_days: int = 30
+
+
+def _flat(summary: dict) -> dict:
+    """Confidence intervals (low, high) as two columns each, for a table."""
+    flat = {}
+    for name, value in summary.items():
+        if isinstance(value, tuple):
+            flat[f"{name}_low"], flat[f"{name}_high"] = value
+        else:
+            flat[name] = value
+    return flat
+
+
+def _audience(warehouse: WarehouseResource, destination: str | None = None) -> pd.DataFrame:
+    where = "where destination = ?" if destination else ""
+    return warehouse.frame(
+        f"select * exclude (as_of) from audiences.audience_members {where}",
+        [destination] if destination else None,
+    )
+
+
+def _suppressions(warehouse: WarehouseResource) -> pd.DataFrame:
+    return warehouse.frame("select email, customer_key, reason from audiences.audience_suppressions")
+
+
+def _erasures(warehouse: WarehouseResource) -> pd.DataFrame:
+    return warehouse.frame(
+        "select request_id, customer_key, email, requested_at from audiences.erasure_requests"
+    )
+
+
+@dg.asset_check(
+    asset=AUDIENCE,
+    blocking=True,
+    additional_deps=[SUPPRESSIONS],
+    description="No audience member is suppressed (no consent, unsubscribed, bounced, complained, "
+    "invalid e-mail, erasure or opt-out), by e-mail or by customer.",
+)
+def audience_respects_consent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    violations = warehouse.frame(
+        "select members.destination, members.list_key, suppressions.reason, count(*) as members "
+        "from audiences.audience_members as members "
+        "inner join audiences.audience_suppressions as suppressions "
+        "on members.email = suppressions.email or members.customer_key = suppressions.customer_key "
+        "group by all order by all"
+    )
+    return dg.AssetCheckResult(
+        passed=violations.empty,
+        metadata={
+            "violations": int(violations["members"].sum()) if not violations.empty else 0,
+            "by_list": dg.MetadataValue.md(
+                violations.to_markdown(index=False) if not violations.empty else "none"
+            ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=AUDIENCE,
+    blocking=True,
+    additional_deps=[SUPPRESSIONS, ERASURE_REQUESTS],
+    pool=DUCKDB_POOL,
+    description="A dry run of every list: none would shrink beyond AW_ACTIVATION_MAX_SHRINK (or be "
+    "emptied) for reasons other than consent, unless forced.",
+)
+def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfig) -> dg.AssetCheckResult:
+    results = plan_sync(
+        _audience(warehouse),
+        _suppressions(warehouse),
+        _erasures(warehouse),
+        warehouse=warehouse.path,
+        config=ActivationConfig.from_env(),
+    )
+    refused = [r for r in results if r.status == "refused"]
+    return dg.AssetCheckResult(
+        passed=not refused or config.force,
+        metadata={
+            "lists": len(results),
+            "refused": len(refused),
+            "forced": config.force,
+            "plan": dg.MetadataValue.md("```\n" + format_results(results) + "\n```"),
+        },
+    )
+
+
+@dg.asset(
+    key=ERASURE_PROPAGATION,
+    deps=[ERASURE_REQUESTS],
+    group_name="activation",
+    pool=DUCKDB_POOL,
+    kinds={"python"},
+    description="Every erasure request sent to each configured ESP's deletion API, and logged "
+    "(activation.erasure_log); an erased person is never exported again.",
+)
+def erasure_propagation(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    log = propagate_erasures(
+        _erasures(warehouse),
+        warehouse=warehouse.path,
+        config=ActivationConfig.from_env(),
+        run_id=context.run_id,
+    )
+    by_status = log["status"].value_counts().to_dict() if not log.empty else {}
+    return dg.MaterializeResult(
+        metadata={"requests": len(log), **{f"status_{k}": int(v) for k, v in by_status.items()}}
+    )
+
+
+def _export_asset(destination: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"export_{destination}",
+        key_prefix=["activation"],
+        deps=[AUDIENCE, SUPPRESSIONS, ERASURE_REQUESTS, ERASURE_PROPAGATION],
+        group_name="activation",
+        pool=DUCKDB_POOL,
+        kinds={"python", destination},
+        description=f"Diff sync of the {destination} lists of audiences.audience_members: adds, changed "
+        "fields and removes of our own members only; files when the ESP has no credentials.",
+    )
+    def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):
+        results = sync_audiences(
+            _audience(warehouse, destination),
+            _suppressions(warehouse),
+            _erasures(warehouse),
+            warehouse=warehouse.path,
+            config=ActivationConfig.from_env(),
+            dry_run=config.dry_run,
+            force=config.force,
+            destinations=[destination],
+            run_id=context.run_id,
+        )
+        summary = format_results(results)
+        context.log.info("%s\n%s", destination, summary)
+        metadata = {
+            "lists": len(results),
+            "creates": sum(r.counts.get("creates", 0) for r in results),
+            "updates": sum(r.counts.get("updates", 0) for r in results),
+            "removes": sum(r.counts.get("removes", 0) for r in results),
+            "excluded": sum(r.counts.get("excluded", 0) for r in results),
+            "sent": sum(r.sent for r in results),
+            "rejected": sum(r.rejected for r in results),
+            "failed": sum(r.failed for r in results),
+            "requests_made": sum(r.requests_made for r in results),
+            "duration_seconds": round(sum(r.duration_seconds for r in results), 2),
+            "dry_run": config.dry_run,
+            "results": dg.MetadataValue.md("```\n" + summary + "\n```"),
+        }
+        if any(r.status in ("failed", "refused") for r in results):
+            raise dg.Failure(
+                description=f"{destination} sync did not complete:\n{summary}", metadata=metadata
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return export
+
+
+export_assets = [_export_asset(destination) for destination in DESTINATIONS]
+
+
+@dg.asset(
+    key=["activation", "holdout_analysis"],
+    deps=[asset.key for asset in export_assets],
+    group_name="activation",
+    pool=DUCKDB_POOL,
+    kinds={"python", "duckdb"},
+    description="Per campaign with a holdout: conversion and revenue per arm on members whose outcome "
+    "window has closed, absolute and relative lift with confidence intervals, z-test and Welch test.",
+)
+def holdout_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: HoldoutConfig):
+    as_of = pd.Timestamp(resolve_as_of(context, config))
+    if not warehouse.table_exists("activation", "holdout_assignments"):
+        return dg.MaterializeResult(metadata={"campaigns": 0, "note": "no assignments yet"})
+    assignments = warehouse.frame("select * from activation.holdout_assignments")
+    purchases = warehouse.frame(
+        "select customer_key, ordered_at, cast(total_reporting as double) as revenue "
+        "from intermediate.int_orders_attributed where is_purchase and customer_key is not null"
+    )
+    outcomes = holdout_outcomes(assignments, purchases, window_days=config.window_days, as_of=as_of)
+    summaries, arms = [], []
+    for campaign_key, campaign in outcomes.groupby("campaign_key"):
+        if campaign["arm"].nunique() < 2:
+            continue
+        analysis = analyze_holdout(campaign)
+        summaries.append(
+            {"campaign_key": campaign_key, "window_days": config.window_days, **analysis.summary()}
+        )
+        arms.append(analysis.arms.assign(campaign_key=campaign_key))
+    tables = {
+        "holdout_analysis": pd.DataFrame(summaries),
+        "holdout_arm_results": pd.concat(arms, ignore_index=True) if arms else pd.DataFrame(),
+    }
+    counts = warehouse.replace_tables("activation", {k: v for k, v in tables.items() if not v.empty})
+    return dg.MaterializeResult(
+        metadata={"campaigns": len(summaries), "members_with_closed_windows": len(outcomes), **counts}
+    )
