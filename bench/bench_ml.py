@@ -8,7 +8,8 @@ Input: by default synthetic frames with exactly the columns of the ml/ input con
 (ml.synthetic: customer_features with 6 monthly cutoffs, customer_labels, transactions,
 interactions over 5,000 products, products), generated once per size into a temporary Parquet
 cache. With --warehouse the same frames are read from a DuckDB file (marts.customer_features,
-marts.customer_labels and the queries below, each overridable).
+marts.customer_labels, marts.ml_transactions, marts.ml_interactions, marts.ml_products; each
+query overridable with --sql-<table>).
 
 Measurement: every stage runs in a fresh Python subprocess that reads only the Parquet columns
 and rows it needs; wall-clock times of training and scoring are taken inside it, and its peak
@@ -44,22 +45,9 @@ TABLES = ("customer_features", "customer_labels", "transactions", "interactions"
 WAREHOUSE_SQL = {
     "customer_features": "select * from marts.customer_features",
     "customer_labels": "select * from marts.customer_labels",
-    "transactions": (
-        "select customer_key, ordered_at, total_reporting as revenue from intermediate.int_orders_attributed "
-        "where is_purchase and customer_key is not null"
-    ),
-    "interactions": (
-        "select customer_key, product_id, 'purchase' as interaction, ordered_at as occurred_at "
-        "from intermediate.int_order_lines_enriched where is_purchase and customer_key is not null "
-        "union all select customer_key, product_id, "
-        "case when event_type = 'add_to_cart' then 'cart' else 'view' end, event_at "
-        "from intermediate.int_web_events_attributed where is_usable and customer_key is not null "
-        "and product_id is not null and event_type in ('product_view', 'add_to_cart')"
-    ),
-    "products": (
-        "select product_id, product_name as name, category, is_active as active "
-        "from staging.stg_catalog__products"
-    ),
+    "transactions": "select customer_key, ordered_at, revenue from marts.ml_transactions",
+    "interactions": "select customer_key, product_id, interaction, occurred_at from marts.ml_interactions",
+    "products": "select product_id, name, category, active from marts.ml_products",
 }
 
 
