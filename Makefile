@@ -6,6 +6,8 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export DBT_PROFILES_DIR := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+# Parallel numeric libraries spin while waiting; on a shared 2-core box that costs minutes.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
 SCALE ?= small

@@ -116,3 +116,16 @@ def read_csv_header(path: Path) -> tuple[list[str], str]:
     if duplicates:
         raise LandingError(f"{path}: the header repeats column(s) {duplicates}.")
     return columns, delimiter
+
+
+def landing_fingerprint(landing_dir: Path) -> str:
+    """Changes whenever a data file under the landing folder is added, removed or rewritten: what
+    the file-arrival sensor compares between ticks (names, sizes and modification times only, so
+    a tick costs a directory walk, never a read)."""
+    if not landing_dir.is_dir():
+        return "absent"
+    entries = []
+    for path in sorted(p for p in landing_dir.rglob("*") if p.is_file() and file_format(p)):
+        stat = path.stat()
+        entries.append(f"{path.relative_to(landing_dir)}|{stat.st_size}|{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]

@@ -3,8 +3,9 @@
 For every contract table this creates `landing.<source>__<table>`: all contract columns as text
 plus `_landing_file` and `_landing_row` (position in file order), over every CSV / Parquet /
 JSON-lines file of that table. A CSV or JSON line that cannot be parsed is not dropped: it is
-recorded in `landing.rejected_lines` (and staging quarantines it), and `landing.landing_files` lists every file with its parsed and rejected counts,
-which the reconciliation model balances against staging.
+recorded in `landing.rejected_lines` (and staging quarantines it), and `landing.landing_files`
+lists every file with its parsed and rejected counts, which the reconciliation model balances
+against staging.
 
 Why views written here rather than dbt-duckdb `external_location`: that location is fixed when dbt
 parses the project, so it can neither union files of several formats, nor stand in an empty

@@ -10,6 +10,8 @@ from landing.contract import PROJECT_DIR
 
 WAREHOUSE_ENV = "AW_WAREHOUSE_PATH"
 LANDING_ENV = "AW_LANDING_DIR"
+MODELS_ENV = "AW_MODELS_DIR"
+PUBLISHED_ENV = "AW_PUBLISHED_PATH"
 
 
 def _resolve(value: str) -> Path:
@@ -23,3 +25,11 @@ def warehouse_path() -> Path:
 
 def landing_dir() -> Path:
     return _resolve(os.environ.get(LANDING_ENV, "data/landing"))
+
+
+def models_dir() -> Path:
+    return _resolve(os.environ.get(MODELS_ENV, "data/models"))
+
+
+def published_path() -> Path:
+    return _resolve(os.environ.get(PUBLISHED_ENV, "data/published/warehouse.duckdb"))

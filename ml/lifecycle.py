@@ -383,3 +383,40 @@ def drift_report(
     training scores vs today's scores: pass the score column in `numeric`)."""
     prof = reference_profile(reference, numeric, categorical, bins=bins)
     return psi_table(prof, current, warn=warn, fail=fail)
+
+
+MODEL_RUN_TYPES = {
+    "run_id": "string",
+    "model_name": "string",
+    "version": "string",
+    "trained_at": "datetime64[us, UTC]",
+    "training_window_start": "string",
+    "training_window_end": "string",
+    "data_fingerprint": "string",
+    "n_train": "Int64",
+    "metrics": "string",
+    "holdout_metric": "string",
+    "holdout_score": "Float64",
+    "champion_version": "string",
+    "champion_score": "Float64",
+    "promoted": "boolean",
+    "reason": "string",
+    "artifact_path": "string",
+}
+
+
+def model_runs_frame(runs: list[dict]) -> pd.DataFrame:
+    """model_runs records with one fixed type per column, so that runs of different models (a
+    clustering run has no training window end, a BTYD run no start) append to one table."""
+    frame = pd.DataFrame(runs)
+    for column, dtype in MODEL_RUN_TYPES.items():
+        if column not in frame.columns:
+            frame[column] = None
+        if dtype.startswith("datetime"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        elif dtype == "string":
+            frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v)).astype(dtype)
+        else:
+            frame[column] = frame[column].astype(dtype)
+    extra = [c for c in frame.columns if c not in MODEL_RUN_TYPES]
+    return frame[[*MODEL_RUN_TYPES, *extra]]

@@ -1,26 +1,66 @@
 """The one Definitions object: `dagster dev` loads it, `make run` executes its full_pipeline job."""
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets.dbt import dbt_after_core, dbt_core
-from orchestration.assets.landing import landing_files
-from orchestration.project import dbt_project
-from orchestration.resources import WarehouseResource
-
-full_pipeline = dg.define_asset_job(
-    "full_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Landing files → staging and quarantine → marts.",
+from orchestration.assets.activation import (
+    audience_respects_consent,
+    audience_volume_guard,
+    erasure_propagation,
+    export_assets,
+    holdout_analysis,
 )
+from orchestration.assets.dbt import dbt_steps
+from orchestration.assets.landing import landing_files
+from orchestration.assets.ml import ml_assets
+from orchestration.assets.publish import published_snapshot_asset
+from orchestration.automation import (
+    daily_refresh,
+    daily_schedule,
+    full_pipeline,
+    landing_files_arrived,
+    ml_training,
+    weekly_training_schedule,
+)
+from orchestration.project import dbt_project
+from orchestration.resources import ModelStoreResource, WarehouseResource
+from warehouse.publish import PUBLISHED_SCHEMAS
+
+PUBLISHED_GROUPS = ("marts", "segments", "audiences", "ml")
+
+
+def _published_upstream(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    """Every asset of the groups whose tables the snapshot copies."""
+    return sorted(
+        {
+            key
+            for asset in assets
+            for key in asset.keys
+            if asset.specs_by_key[key].group_name in PUBLISHED_GROUPS
+        },
+        key=lambda key: key.to_user_string(),
+    )
+
+
+_assets = [
+    landing_files,
+    *dbt_steps,
+    *ml_assets,
+    erasure_propagation,
+    *export_assets,
+    holdout_analysis,
+]
+assert set(PUBLISHED_SCHEMAS) <= set(PUBLISHED_GROUPS), "every published schema has an asset group"
 
 defs = dg.Definitions(
-    assets=[landing_files, dbt_core, dbt_after_core],
-    jobs=[full_pipeline],
+    assets=[*_assets, published_snapshot_asset(_published_upstream(_assets))],
+    asset_checks=[audience_respects_consent, audience_volume_guard],
+    jobs=[full_pipeline, daily_refresh, ml_training],
+    schedules=[daily_schedule, weekly_training_schedule],
+    sensors=[landing_files_arrived],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project),
         "warehouse": WarehouseResource(),
+        "model_store": ModelStoreResource(),
     },
 )

@@ -62,6 +62,28 @@ class WarehouseResource(dg.ConfigurableResource):
             con.execute("commit")
         return counts
 
+    def append_rows(self, schema: str, table: str, rows: pd.DataFrame) -> None:
+        """Add rows to a log table, creating it from the first rows' columns."""
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(f'create schema if not exists "{schema}"')
+            con.register("incoming", rows)
+            con.execute(
+                f'create table if not exists "{schema}"."{table}" as select * from incoming where false'
+            )
+            con.execute(f'insert into "{schema}"."{table}" by name select * from incoming')
+            con.unregister("incoming")
+
+
+class ModelStoreResource(dg.ConfigurableResource):
+    """Where trained models live (ml.lifecycle.ModelRegistry); empty means AW_MODELS_DIR, else
+    data/models."""
+
+    models_dir: str = ""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.models_dir) if self.models_dir else settings.models_dir()
+
 
 class AsOfConfig(dg.Config):
     """The run's "now" for every recency, window and label. Leave empty to use AW_AS_OF, else the

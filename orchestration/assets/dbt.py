@@ -1,7 +1,11 @@
-"""Every dbt model, seed and test as Dagster assets and asset checks, built with `dbt build` and
-the run's as_of as a dbt var, in two steps: the core (staging to marts and segments), then what
-must come after it — the segment catalog, which reads every segment, and (once the ML assets
-exist) the models that read their scores. The split is by dbt selectors, never by model names."""
+"""Every dbt model, seed and test as Dagster assets and asset checks, built with `dbt build` and the
+run's as_of as a dbt var, in three steps split by dbt selectors (never by model names):
+
+1. core: staging to marts and the segments that need no ML;
+2. after_ml: what reads the ML tables (`source:ml+`), run after the ML assets;
+3. catalog: the segment catalog and what follows it (membership, history, overlap, audiences),
+   which reads every segment at run time, so it must come after both (the translator adds those
+   dependencies from meta.reads_models_tagged)."""
 
 import json
 
@@ -12,45 +16,35 @@ from orchestration.project import dbt_project
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, resolve_as_of
 from orchestration.translator import AudienceWarehouseTranslator
 
-AFTER_CORE_SELECTION = "tag:segment_catalog+"
+CATALOG = "tag:segment_catalog+"
+AFTER_ML = "source:ml+"
 
 translator = AudienceWarehouseTranslator()
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
-    as_of = resolve_as_of(context, config)
-    context.log.info("dbt build with as_of %s", as_of.isoformat())
-    # buildable: a test runs only when all its parents are built in this step or before it, so a
-    # subset (say, staging alone) never tests a model it did not build.
-    args = [
-        "build",
-        "--indirect-selection",
-        "buildable",
-        "--vars",
-        json.dumps({"as_of": as_of.isoformat(sep=" ")}),
-    ]
-    yield from dbt.cli(args, context=context).stream()
+def _dbt_step(name: str, select: str, exclude: str | None) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        select=select,
+        exclude=exclude,
+        pool=DUCKDB_POOL,
+        name=name,
+    )
+    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
+        as_of = resolve_as_of(context, config)
+        context.log.info("dbt build with as_of %s", as_of.isoformat())
+        # buildable: a test runs only when all its parents are built in this step or before it, so
+        # a subset (say, staging alone) never tests a model it did not build.
+        args = ["build", "--indirect-selection", "buildable"]
+        args += ["--vars", json.dumps({"as_of": as_of.isoformat(sep=" ")})]
+        yield from dbt.cli(args, context=context).stream()
+
+    return build
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    exclude=AFTER_CORE_SELECTION,
-    pool=DUCKDB_POOL,
-    name="dbt_core",
-)
-def dbt_core(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
-    yield from _build(context, dbt, config)
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=AFTER_CORE_SELECTION,
-    pool=DUCKDB_POOL,
-    name="dbt_after_core",
-)
-def dbt_after_core(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
-    yield from _build(context, dbt, config)
+dbt_core = _dbt_step("dbt_core", "fqn:*", f"{CATALOG} {AFTER_ML}")
+dbt_after_ml = _dbt_step("dbt_after_ml", AFTER_ML, CATALOG)
+dbt_catalog = _dbt_step("dbt_catalog", CATALOG, None)
+dbt_steps = [dbt_core, dbt_after_ml, dbt_catalog]

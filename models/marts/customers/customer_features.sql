@@ -1,7 +1,9 @@
 {#- One row per customer and cutoff (feature_as_of: as_of and every var feature_cutoff_step_days
     before it), with every feature the models use, computed only from what happened strictly
     before that cutoff: orders before it, web and e-mail activity on days before its date, the CRM
-    record in effect at it. Customers appear from the first cutoff after they signed up or first
+    record in effect at it (for a customer known before the first CRM version we hold, that first
+    version: slowly changing attributes such as country would otherwise be missing only at old
+    cutoffs, and the model would learn a difference that scoring never sees). Customers appear from the first cutoff after they signed up or first
     ordered. Decayed scores are rounded to 6 decimals so that parallel summation order can never
     change a value or a ranking between two runs. Identity and tracking consent are resolved once, at as_of, and applied to history. -#}
 with cutoffs as (
@@ -245,20 +247,28 @@ category_ranks as (
     group by population.customer_key, population.feature_as_of, interest.category
 ),
 
-attributes as (
+attributes_ranked as (
     select
         population.customer_key,
         population.feature_as_of,
         versions.country_code,
         versions.loyalty_tier,
         versions.income_band,
-        versions.birth_date
+        versions.birth_date,
+        row_number() over (
+            partition by population.customer_key, population.feature_as_of
+            order by
+                case when versions.valid_from <= population.feature_as_of then 0 else 1 end,
+                case when versions.valid_from <= population.feature_as_of then versions.valid_from end desc,
+                versions.valid_from
+        ) as version_rank
     from population
     inner join {{ ref('int_contact_versions_tracked') }} as versions
-        on
-            population.contact_id = versions.contact_id
-            and population.feature_as_of >= versions.valid_from
-            and population.feature_as_of < versions.valid_to
+        on population.contact_id = versions.contact_id
+),
+
+attributes as (
+    select * from attributes_ranked where version_rank = 1
 )
 
 select

@@ -1,0 +1,275 @@
+"""Machine learning: training (group ml_training, its own weekly schedule) and daily scoring with
+the champions (group ml). The models are in ml/; this module only reads the marts, calls it, writes
+the tables of the `ml` schema and shows metrics and plots in the Dagster UI."""
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from ml.champion import NoChampionError, score_clusters, score_customers, score_recommendations
+from ml.features import KEY, latest_cutoff
+from ml.lifecycle import ModelRegistry, model_runs_frame
+from ml.runner import run_btyd, run_clustering, run_propensity, run_recommendations
+from orchestration.resources import (
+    DUCKDB_POOL,
+    AsOfConfig,
+    ModelStoreResource,
+    WarehouseResource,
+    resolve_as_of,
+)
+
+FEATURES = dg.AssetKey(["marts", "customer_features"])
+LABELS = dg.AssetKey(["marts", "customer_labels"])
+TRANSACTIONS = dg.AssetKey(["marts", "ml_transactions"])
+INTERACTIONS = dg.AssetKey(["marts", "ml_interactions"])
+PRODUCTS = dg.AssetKey(["marts", "ml_products"])
+DRIFT_WARN_CHECK = "features_and_score_are_stable"
+
+
+@dataclass
+class Inputs:
+    features: pd.DataFrame
+    labels: pd.DataFrame
+    transactions: pd.DataFrame
+    interactions: pd.DataFrame
+    products: pd.DataFrame
+
+    @property
+    def customers(self) -> pd.Series:
+        return latest_cutoff(self.features)[KEY]
+
+
+def _inputs(warehouse: WarehouseResource) -> Inputs:
+    return Inputs(
+        features=warehouse.frame("select * from marts.customer_features"),
+        labels=warehouse.frame("select * from marts.customer_labels"),
+        transactions=warehouse.frame("select customer_key, ordered_at, revenue from marts.ml_transactions"),
+        interactions=warehouse.frame("select * from marts.ml_interactions"),
+        products=warehouse.frame("select * from marts.ml_products"),
+    )
+
+
+def _plots_metadata(plots: dict[str, bytes], directory: Path) -> dict:
+    """Each PNG saved beside the model and shown inline (markdown image)."""
+    metadata = {}
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, png in plots.items():
+        path = directory / f"{name}.png"
+        path.write_bytes(png)
+        encoded = base64.b64encode(png).decode()
+        metadata[f"plot_{name}"] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{encoded})")
+    return metadata
+
+
+TRAINERS = {
+    "clustering": lambda inputs, registry, as_of: run_clustering(inputs.features, registry),
+    "propensity": lambda inputs, registry, as_of: run_propensity(
+        inputs.features, inputs.labels, registry, as_of=as_of, transactions=inputs.transactions
+    ),
+    "btyd": lambda inputs, registry, as_of: run_btyd(
+        inputs.transactions, registry, as_of=as_of, customers=inputs.customers
+    ),
+    "recommendations": lambda inputs, registry, as_of: run_recommendations(
+        inputs.interactions, inputs.products, registry, as_of=as_of, customers=inputs.customers
+    ),
+}
+
+
+def _training_asset(model_name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["ml", "models", model_name],
+        deps=[FEATURES, LABELS, TRANSACTIONS, INTERACTIONS, PRODUCTS],
+        group_name="ml_training",
+        pool=DUCKDB_POOL,
+        kinds={"python", "scikitlearn"},
+        description=f"Train a {model_name} challenger, compare it with the champion on the same holdout "
+        "and promote it only if it is not worse by more than the tolerance; log the run in ml.model_runs.",
+    )
+    def train(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        model_store: ModelStoreResource,
+        config: AsOfConfig,
+    ):
+        as_of = pd.Timestamp(resolve_as_of(context, config))
+        registry = ModelRegistry(model_store.path)
+        stage = TRAINERS[model_name](_inputs(warehouse), registry, as_of)
+        run = stage.model_run
+        warehouse.append_rows(
+            "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run_id}])
+        )
+        metadata = {
+            "version": run["version"],
+            "promoted": bool(run["promoted"]),
+            "reason": run["reason"],
+            "champion_version": run.get("champion_version") or "none",
+            "holdout_metric": run["holdout_metric"],
+            "holdout_score": run["holdout_score"],
+            "n_train": run["n_train"],
+            "report": dg.MetadataValue.json(stage.report),
+            **_plots_metadata(stage.plots, Path(run["artifact_path"]).parent / "plots"),
+        }
+        return dg.MaterializeResult(metadata=metadata)
+
+    return train
+
+
+training_assets = [_training_asset(name) for name in TRAINERS]
+
+
+def _champions_or_fail(error: NoChampionError):
+    raise dg.Failure(description=str(error)) from error
+
+
+CLUSTERING_DEPS = [FEATURES, dg.AssetKey(["ml", "models", "clustering"])]
+SCORING_DEPS = [
+    FEATURES,
+    TRANSACTIONS,
+    dg.AssetKey(["ml", "models", "propensity"]),
+    dg.AssetKey(["ml", "models", "btyd"]),
+]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["ml", "customer_clusters"],
+            group_name="ml",
+            kinds={"python", "duckdb"},
+            deps=CLUSTERING_DEPS,
+            description="Each customer's micro-segment by the champion clustering.",
+        ),
+        dg.AssetSpec(
+            ["ml", "cluster_profiles"],
+            group_name="ml",
+            kinds={"python", "duckdb"},
+            deps=CLUSTERING_DEPS,
+            description="Size, name and feature profile of each cluster.",
+        ),
+    ],
+    pool=DUCKDB_POOL,
+    name="cluster_customers",
+)
+def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResource):
+    features = warehouse.frame("select * from marts.customer_features")
+    try:
+        tables = score_clusters(features, ModelRegistry(model_store.path))
+    except NoChampionError as error:
+        _champions_or_fail(error)
+    counts = warehouse.replace_tables("ml", tables)
+    sizes = tables["customer_clusters"]["cluster_name"].value_counts().to_dict()
+    yield dg.MaterializeResult(
+        asset_key=["ml", "customer_clusters"], metadata={"rows": counts["customer_clusters"], "sizes": sizes}
+    )
+    yield dg.MaterializeResult(
+        asset_key=["ml", "cluster_profiles"], metadata={"rows": counts["cluster_profiles"]}
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["ml", "customer_scores"],
+            group_name="ml",
+            kinds={"python", "duckdb"},
+            deps=SCORING_DEPS,
+            description="Purchase propensity and decile, churn risk, probability alive, expected "
+            "purchases and predicted CLV over 365 days, with model versions.",
+        ),
+        dg.AssetSpec(
+            ["ml", "score_drift"],
+            group_name="ml",
+            kinds={"python", "duckdb"},
+            deps=SCORING_DEPS,
+            description="Population stability index of every feature and of the score, the "
+            "champion's training population against today's.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            DRIFT_WARN_CHECK,
+            asset=["ml", "customer_scores"],
+            description="No feature nor the score drifted past the PSI fail threshold (0.25); "
+            "warns past 0.1.",
+        ),
+    ],
+    pool=DUCKDB_POOL,
+    name="score_customers",
+)
+def score_customers_asset(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+    config: AsOfConfig,
+):
+    as_of = pd.Timestamp(resolve_as_of(context, config))
+    features = warehouse.frame("select * from marts.customer_features")
+    transactions = warehouse.frame("select customer_key, ordered_at, revenue from marts.ml_transactions")
+    try:
+        tables = score_customers(features, transactions, ModelRegistry(model_store.path), as_of=as_of)
+    except NoChampionError as error:
+        _champions_or_fail(error)
+    drift = tables["drift"]
+    counts = warehouse.replace_tables(
+        "ml", {"customer_scores": tables["customer_scores"], "score_drift": drift}
+    )
+    scores = tables["customer_scores"]
+    yield dg.MaterializeResult(
+        asset_key=["ml", "customer_scores"],
+        metadata={
+            "rows": counts["customer_scores"],
+            "mean_purchase_propensity": float(scores["purchase_propensity"].mean()),
+            "clv_methods": scores["clv_method"].value_counts().to_dict(),
+        },
+    )
+    yield dg.MaterializeResult(asset_key=["ml", "score_drift"], metadata={"rows": counts["score_drift"]})
+    failing = drift[drift["status"] == "fail"]
+    warning = drift[drift["status"] == "warn"]
+    yield dg.AssetCheckResult(
+        asset_key=["ml", "customer_scores"],
+        check_name=DRIFT_WARN_CHECK,
+        passed=failing.empty and warning.empty,
+        severity=dg.AssetCheckSeverity.ERROR if not failing.empty else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "failing": ", ".join(failing["feature"]) or "none",
+            "warning": ", ".join(warning["feature"]) or "none",
+            "max_psi": float(drift["psi"].max()) if len(drift) else 0.0,
+            "psi": dg.MetadataValue.md(drift.to_markdown(index=False)),
+        },
+    )
+
+
+@dg.asset(
+    key=["ml", "recommendations"],
+    deps=[INTERACTIONS, FEATURES, dg.AssetKey(["ml", "models", "recommendations"])],
+    group_name="ml",
+    pool=DUCKDB_POOL,
+    kinds={"python", "duckdb"},
+    description="Top products per customer (item-to-item collaborative filtering, popularity fallback), "
+    "never what they already bought nor inactive products.",
+)
+def recommendations(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+    config: AsOfConfig,
+):
+    as_of = pd.Timestamp(resolve_as_of(context, config))
+    interactions = warehouse.frame("select * from marts.ml_interactions")
+    customers = latest_cutoff(
+        warehouse.frame("select customer_key, feature_as_of from marts.customer_features")
+    )[KEY]
+    try:
+        table = score_recommendations(interactions, customers, ModelRegistry(model_store.path), as_of=as_of)
+    except NoChampionError as error:
+        _champions_or_fail(error)
+    counts = warehouse.replace_tables("ml", {"recommendations": table})
+    return dg.MaterializeResult(
+        metadata={"rows": counts["recommendations"], "sources": table["source"].value_counts().to_dict()}
+    )
+
+
+ml_assets = [*training_assets, cluster_customers, score_customers_asset, recommendations]

@@ -1,0 +1,36 @@
+"""The read-only snapshot BI tools open (warehouse/publish.py), refreshed at the end of a run."""
+
+import dagster as dg
+
+from landing import settings
+from orchestration.resources import DUCKDB_POOL, WarehouseResource
+from warehouse.publish import PUBLISHED_SCHEMAS, publish_snapshot
+
+PUBLISHED = dg.AssetKey(["published", "warehouse_snapshot"])
+
+
+def published_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """Depends on every asset of the published schemas, so it runs last and only when they all
+    materialized in the run (a failed step or a failed blocking check stops it)."""
+
+    @dg.asset(
+        key=PUBLISHED,
+        deps=upstream,
+        group_name="published",
+        pool=DUCKDB_POOL,
+        kinds={"duckdb"},
+        description=f"Read-only copy of the schemas {', '.join(PUBLISHED_SCHEMAS)} for BI tools "
+        "(AW_PUBLISHED_PATH, default data/published/warehouse.duckdb), swapped in atomically.",
+    )
+    def warehouse_snapshot(warehouse: WarehouseResource):
+        snapshot = publish_snapshot(warehouse.path, settings.published_path())
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(snapshot.path)),
+                "tables": len(snapshot.tables),
+                "rows": snapshot.rows,
+                "published_at": snapshot.published_at.isoformat(),
+            }
+        )
+
+    return warehouse_snapshot

@@ -1,0 +1,60 @@
+"""Jobs, schedules and the file-arrival sensor."""
+
+import dagster as dg
+
+from landing.files import landing_fingerprint
+from orchestration.resources import WarehouseResource
+
+TRAINING_GROUP = "ml_training"
+
+full_pipeline = dg.define_asset_job(
+    "full_pipeline",
+    selection=dg.AssetSelection.all(),
+    description="Everything: landing, staging, marts, segments, ML training and scoring, audiences, "
+    "exports, published snapshot. What `make run` executes.",
+)
+daily_refresh = dg.define_asset_job(
+    "daily_refresh",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(TRAINING_GROUP),
+    description="Every asset except model training: scores with the current champions.",
+)
+ml_training = dg.define_asset_job(
+    "ml_training",
+    selection=dg.AssetSelection.groups(TRAINING_GROUP),
+    description="Train challengers and promote them only when they are not worse than the champions.",
+)
+
+
+# Scheduled and sensed runs leave as_of empty: it is then the time the run was created, the same
+# for every step of the run (orchestration.resources.resolve_as_of).
+daily_schedule = dg.ScheduleDefinition(
+    name="daily_refresh_schedule",
+    job=daily_refresh,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 06:00 UTC.",
+)
+weekly_training_schedule = dg.ScheduleDefinition(
+    name="ml_training_schedule",
+    job=ml_training,
+    cron_schedule="0 3 * * 0",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Sundays at 03:00 UTC: retraining, separate from daily scoring.",
+)
+
+
+@dg.sensor(
+    job=daily_refresh,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts daily_refresh when files under the landing folder are added, removed or "
+    "rewritten (names, sizes and modification times are compared each minute).",
+)
+def landing_files_arrived(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    fingerprint = landing_fingerprint(warehouse.landing)
+    if fingerprint in ("absent", context.cursor):
+        return dg.SkipReason(f"no change under {warehouse.landing}")
+    context.update_cursor(fingerprint)
+    return dg.RunRequest(run_key=f"landing-{fingerprint}")
