@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from datagen import GeneratorConfig, generate
@@ -17,10 +18,20 @@ def workspace(tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     landing.mkdir()
     warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("AW_LANDING_DIR", str(landing))
-    monkeypatch.setenv("AW_WAREHOUSE_PATH", str(warehouse))
-    monkeypatch.delenv("AW_AS_OF", raising=False)
+    for name, value in _run_environment(tmp_path, landing, warehouse).items():
+        monkeypatch.setenv(name, value)
     return landing, warehouse
+
+
+def _run_environment(root: Path, landing: Path, warehouse: Path) -> dict[str, str]:
+    """Where one pipeline run reads and writes, all under `root`."""
+    return {
+        "AW_LANDING_DIR": str(landing),
+        "AW_WAREHOUSE_PATH": str(warehouse),
+        "AW_MODELS_DIR": str(root / "models"),
+        "AW_PUBLISHED_PATH": str(root / "published" / "warehouse.duckdb"),
+        "AW_ACTIVATION_FILE_DIR": str(root / "exports"),
+    }
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,11 @@ class DemoRun:
     truth: Path
     warehouse: Path
     as_of: datetime
+    result: dg.ExecuteInProcessResult | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.warehouse.parent
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +56,8 @@ def demo_run(tmp_path_factory) -> DemoRun:
     run = DemoRun(root / "landing", root / "ground_truth", root / "warehouse.duckdb", AS_OF_DATETIME)
     generate(GeneratorConfig(out=run.landing, truth_out=run.truth, scale="tiny", seed=7, progress=False))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AW_LANDING_DIR", str(run.landing))
-        patch.setenv("AW_WAREHOUSE_PATH", str(run.warehouse))
-        patch.delenv("AW_AS_OF", raising=False)
+        for name, value in _run_environment(root, run.landing, run.warehouse).items():
+            patch.setenv(name, value)
         result = materialize(groups=None, as_of=AS_OF)
     assert result.success, failure_messages(result)
-    return run
+    return DemoRun(run.landing, run.truth, run.warehouse, run.as_of, result)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster_dbt import DbtCliResource
 
 from orchestration.definitions import defs
-from orchestration.project import dbt_project
-from orchestration.resources import WarehouseResource
 from orchestration.run_config import as_of_run_config
 
 AS_OF = "2026-06-30T00:00:00"
@@ -78,17 +76,15 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
 def materialize(
     groups: tuple[str, ...] | None = STAGING_GROUPS, as_of: str = AS_OF
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the real assets of orchestration.definitions (all of them when groups is None),
-    in process, against the warehouse and landing folder named by the environment."""
-    assets = list(defs.assets)
+    """Materialize the real assets, checks and resources of orchestration.definitions (all of them
+    when groups is None) in process, against the places the environment names."""
     selection = dg.AssetSelection.groups(*groups) if groups else dg.AssetSelection.all()
     job = dg.define_asset_job("test_job", selection=selection)
-    resolved = dg.Definitions(assets=assets, jobs=[job], resources=_resources()).resolve_job_def("test_job")
+    definitions = dg.Definitions(
+        assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=[job], resources=defs.resources
+    )
+    resolved = definitions.resolve_job_def("test_job")
     return resolved.execute_in_process(run_config=as_of_run_config(resolved, as_of), raise_on_error=False)
-
-
-def _resources() -> dict:
-    return {"dbt": DbtCliResource(project_dir=dbt_project), "warehouse": WarehouseResource()}
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> str:
@@ -122,3 +118,19 @@ def table_fingerprints(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, t
                 f'select count(*), coalesce(md5({rows}), \'\') from "{schema}"."{table}" as t'
             ).fetchone()
     return fingerprints
+
+
+def copy_run(run, destination: Path, monkeypatch) -> Path:
+    """A copy of a finished run (warehouse, models, exports) that a test may run again and change,
+    with the environment pointing at it; returns the copied warehouse."""
+    for folder in ("models", "exports"):
+        if (run.root / folder).exists():
+            shutil.copytree(run.root / folder, destination / folder)
+    warehouse = destination / "warehouse.duckdb"
+    shutil.copy(run.warehouse, warehouse)
+    monkeypatch.setenv("AW_LANDING_DIR", str(run.landing))
+    monkeypatch.setenv("AW_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("AW_MODELS_DIR", str(destination / "models"))
+    monkeypatch.setenv("AW_PUBLISHED_PATH", str(destination / "published" / "warehouse.duckdb"))
+    monkeypatch.setenv("AW_ACTIVATION_FILE_DIR", str(destination / "exports"))
+    return warehouse

@@ -3,14 +3,13 @@ the generator's hidden truth, plus idempotency and membership history across run
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.pipeline.helpers import failure_messages, materialize, query, table_fingerprints
+from tests.pipeline.helpers import copy_run, failure_messages, materialize, query, table_fingerprints
 
 REBUILT_SCHEMAS = ("staging", "intermediate", "marts", "segments", "audit")
 
@@ -195,10 +194,7 @@ def test_every_public_mart_is_built(demo_run):
 
 
 def test_a_second_run_gives_the_same_tables_and_a_later_run_records_history(demo_run, tmp_path, monkeypatch):
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo_run.warehouse, warehouse)
-    monkeypatch.setenv("AW_LANDING_DIR", str(demo_run.landing))
-    monkeypatch.setenv("AW_WAREHOUSE_PATH", str(warehouse))
+    warehouse = copy_run(demo_run, tmp_path, monkeypatch)
     before = table_fingerprints(warehouse, REBUILT_SCHEMAS)
 
     again = materialize(groups=None, as_of=demo_run.as_of.isoformat())

@@ -1,0 +1,32 @@
+"""Every test runs in its own places: nothing reads or writes the repository's data/ folder, and no
+real ESP credential from the developer's environment can reach a test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from activation.config import ENV_VARS
+
+PATH_VARIABLES = {
+    "AW_WAREHOUSE_PATH": "warehouse.duckdb",
+    "AW_LANDING_DIR": "landing",
+    "AW_MODELS_DIR": "models",
+    "AW_PUBLISHED_PATH": "published/warehouse.duckdb",
+    "AW_ACTIVATION_FILE_DIR": "exports",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory):
+    root = tmp_path_factory.mktemp("environment")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ENV_VARS:
+            if name.startswith("AW_") and name not in PATH_VARIABLES:
+                patch.delenv(name, raising=False)
+        for name, relative in PATH_VARIABLES.items():
+            patch.setenv(name, str(root / relative))
+        patch.delenv("AW_AS_OF", raising=False)
+        patch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+        yield root
