@@ -233,7 +233,8 @@ def holdout_outcomes(
         purchases[["customer_key", "ordered_at", "revenue"]], on="customer_key", how="inner"
     )
     ordered_at = pd.to_datetime(joined["ordered_at"])
-    in_window = joined[(ordered_at >= joined["window_start"]) & (ordered_at < joined["window_start"] + window)]
+    window_end = joined["window_start"] + window
+    in_window = joined[(ordered_at >= joined["window_start"]) & (ordered_at < window_end)]
     spent = in_window.groupby(["campaign_key", "customer_key"])["revenue"].agg(["size", "sum"])
     outcomes = closed[["campaign_key", "customer_key", "arm"]].merge(
         spent.reset_index(), on=["campaign_key", "customer_key"], how="left"

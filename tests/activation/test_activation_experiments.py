@@ -146,5 +146,7 @@ def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only
     by_customer = outcomes.set_index("customer_key")
     assert list(by_customer.index) == ["bought", "bought_late", "none"]
     assert by_customer.loc["bought", "converted"] and by_customer.loc["bought", "revenue"] == 15.0
-    assert not by_customer.loc["bought_late", "converted"] and by_customer.loc["bought_late", "revenue"] == 0.0
+    assert (
+        not by_customer.loc["bought_late", "converted"] and by_customer.loc["bought_late", "revenue"] == 0.0
+    )
     assert not by_customer.loc["none", "converted"]
