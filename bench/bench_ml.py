@@ -47,7 +47,7 @@ WAREHOUSE_SQL = {
     "customer_labels": "select * from marts.customer_labels",
     "transactions": "select customer_key, ordered_at, revenue from marts.ml_transactions",
     "interactions": "select customer_key, product_id, interaction, occurred_at from marts.ml_interactions",
-    "products": "select product_id, name, category, active from marts.ml_products",
+    "products": "select product_id, product_name, category, active from marts.ml_products",
 }
 
 

@@ -358,7 +358,7 @@ def _catalog_and_interactions(
     products = pd.DataFrame(
         {
             "product_id": pd.array(_keys(n_products, "SKU-", 5), dtype="str"),
-            "name": pd.array(np.char.add("Product ", np.arange(n_products).astype(str)), dtype="str"),
+            "product_name": pd.array(np.char.add("Product ", np.arange(n_products).astype(str)), dtype="str"),
             "category": pd.array(np.array(CATEGORIES, dtype=object)[pcat], dtype="str"),
             "active": rng.random(n_products) >= 0.05,
         }

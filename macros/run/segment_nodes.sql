@@ -26,9 +26,13 @@
 {%- endmacro %}
 
 {#- The built table of a segment. dbt cannot order the catalog after segments it discovers at run
-    time, so a segment that was never built is a clear error saying what to run. -#}
+    time, so a segment that was never built is a clear error saying what to run. `dbt compile` (and
+    sqlfluff, which compiles) only renders SQL, so there the relation's name is enough. -#}
 {% macro segment_relation(node) -%}
     {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- if relation is none and flags.WHICH == 'compile' -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endif -%}
     {%- if relation is none -%}
         {{ exceptions.raise_compiler_error(
             "Segment " ~ node.name ~ " has not been built yet, so the catalog cannot read it. Build the segments "

@@ -236,7 +236,10 @@ category_ranks as (
             partition by population.customer_key, population.feature_as_of
             order by
                 round(
-                    sum(interest.weighted_interest * {{ decay_weight('interest.activity_date', 'population.cutoff_date') }}),
+                    sum(
+                        interest.weighted_interest
+                        * {{ decay_weight('interest.activity_date', 'population.cutoff_date') }}
+                    ),
                     6
                 ) desc,
                 interest.category
@@ -268,7 +271,8 @@ attributes_ranked as (
 ),
 
 attributes as (
-    select * from attributes_ranked where version_rank = 1
+    select * from attributes_ranked
+    where version_rank = 1
 )
 
 select
