@@ -68,6 +68,10 @@ format: .venv/.synced  ## Apply ruff and sqlfluff fixes
 	$(UV) run ruff check --fix .
 	$(UV) run sqlfluff fix models --processes 2
 
+previews: .venv/.synced  ## Render 3 personalized e-mails per segment to data/previews/ (after make run)
+	$(UV) run python -m activation.previews --warehouse $${AW_WAREHOUSE_PATH:-data/warehouse.duckdb} \
+		--out data/previews --per-segment 3 --segment-column segment_name
+
 example-online-retail: setup  ## Run the pipeline on the real UCI Online Retail export
 	$(UV) run python -m examples.online_retail
 
