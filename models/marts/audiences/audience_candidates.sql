@@ -2,7 +2,9 @@
     arm and — when it must not be sent this run — the reason: no consent (consent_status), a higher-
     priority segment of the same campaign group, or the frequency cap (already sent
     var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
-    var frequency_cap_days days). audience_members keeps the rows without a reason. -#}
+    var frequency_cap_days days). An address on the suppression list is excluded even when its
+    customer is contactable (another customer sharing it is not). audience_members keeps the rows
+    without a reason. -#}
 {%- set segments = segment_nodes() %}
 
 with segment_destinations as (
@@ -48,6 +50,14 @@ recent_sends as (
     group by customer_key
 ),
 
+suppressed_addresses as (
+    select
+        email,
+        min(reason) as reason
+    from {{ ref('audience_suppressions') }}
+    group by email
+),
+
 recommended_products as (
     select
         recommendations.customer_key,
@@ -85,6 +95,7 @@ candidates as (
         recommended_products.recommended_products,
         profiles.is_contactable,
         profiles.consent_status,
+        suppressed_addresses.reason as address_suppressed_for,
         coalesce(recent_sends.emails_sent, 0) as emails_sent_recently,
         least(
             {{ var('frequency_cap_emails') }},
@@ -106,6 +117,8 @@ candidates as (
         on members.customer_key = recommended_products.customer_key
     left join recent_sends
         on members.customer_key = recent_sends.customer_key
+    left join suppressed_addresses
+        on profiles.email = suppressed_addresses.email
 )
 
 select
@@ -132,6 +145,7 @@ select
     case when holdout_bucket < {{ var('holdout_share') }} then 'control' else 'treatment' end as holdout_arm,
     case
         when not is_contactable then 'consent_' || consent_status
+        when address_suppressed_for is not null then 'address_' || address_suppressed_for
         when rank_in_campaign_group > 1 then 'lower_priority_in_campaign_group'
         when emails_sent_recently >= frequency_cap then 'frequency_cap'
     end as exclusion_reason,
