@@ -30,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "AW_ACTIVATION_BACKOFF_SECONDS": "first back-off step of the exponential retry (default 0.5)",
     "AW_ACTIVATION_FILE_DIR": "folder of the file destination (default data/activation)",
     "AW_ACTIVATION_MAX_SHRINK": "volume guard: largest share of a list removed in one run (default 0.2)",
+    "AW_ACTIVATION_GUARD_MIN_MEMBERS": "volume guard: fewer leaving than this never trip it (default 25)",
     "AW_ACTIVATION_UNCONFIGURED": "what to do with audiences of an unconfigured ESP: file, skip, error",
     "AW_HOLDOUT_SALT": "salt of the holdout hash (default audience-warehouse)",
     "AW_HOLDOUT_SHARE": "default control share per campaign (default 0.1)",
@@ -151,6 +152,9 @@ class ActivationConfig:
     file: FileConfig = field(default_factory=FileConfig)
     holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
     max_shrink_share: float = 0.2
+    # Small lists churn by nature (a cart-abandoner list of 3 may empty overnight); the guard is for
+    # collapses, so a shrink of fewer members than this goes through.
+    guard_min_members: int = 25
     unconfigured: str = "file"
 
     def configured(self) -> tuple[str, ...]:
@@ -225,6 +229,9 @@ class ActivationConfig:
         max_shrink = _float(env, "AW_ACTIVATION_MAX_SHRINK", 0.2)
         if not 0.0 <= max_shrink <= 1.0:
             raise ConfigError("AW_ACTIVATION_MAX_SHRINK must be a share between 0 and 1")
+        guard_min_members = _float(env, "AW_ACTIVATION_GUARD_MIN_MEMBERS", 25)
+        if guard_min_members < 0 or guard_min_members != int(guard_min_members):
+            raise ConfigError("AW_ACTIVATION_GUARD_MIN_MEMBERS must be a whole number of members, 0 or more")
         if not 0.0 <= holdout.default_share < 1.0:
             raise ConfigError("AW_HOLDOUT_SHARE must be a share in [0, 1)")
         return cls(
@@ -234,6 +241,7 @@ class ActivationConfig:
             file=file_cfg,
             holdout=holdout,
             max_shrink_share=max_shrink,
+            guard_min_members=int(guard_min_members),
             unconfigured=unconfigured,
         )
 

@@ -10,8 +10,9 @@ ourselves). Crash safety comes from three rules:
 
 A re-run after a crash therefore re-sends what was not acknowledged, and a pending member who is
 no longer wanted is removed like one of ours. A volume guard refuses to remove more than
-`max_shrink_share` of a list in one run (or to empty it) unless forced; removals required by
-consent (suppression, erasure) are never held back by the guard."""
+`max_shrink_share` of a list in one run (or to empty it) unless forced, once at least
+`guard_min_members` would leave; removals required by consent (suppression, erasure) are never
+held back by the guard."""
 
 from __future__ import annotations
 
@@ -339,7 +340,8 @@ class SyncEngine:
         share = non_consent / size if size else 0.0
         refused = False
         message = ""
-        if size and non_consent and (len(eligible) == 0 or share > self.config.max_shrink_share):
+        collapsing = len(eligible) == 0 or share > self.config.max_shrink_share
+        if size and non_consent and non_consent >= self.config.guard_min_members and collapsing:
             message = (
                 f"volume guard: {non_consent} of {size} members ({share:.1%}) would leave {route.list_key}, "
                 f"above the {self.config.max_shrink_share:.0%} limit"

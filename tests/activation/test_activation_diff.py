@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from activation import InputError, format_results, plan_sync, sync_audiences
-from tests.activation.helpers import audience, email_of, no_suppressions, sql, suppressions
+from tests.activation.helpers import audience, email_of, fake_config, no_suppressions, sql, suppressions
 
 ESPS = ("mailchimp", "klaviyo", "hubspot")
 UPSERT_PATHS = {
@@ -64,7 +64,7 @@ def test_volume_guard_refuses_a_collapse_unless_forced(fake, wh, config, tmp_pat
     assert "volume guard" in refused[0].message
     assert fake.request_count() == 0
     # the audience disappears entirely (the list is absent from the frame): refused too
-    other = audience(esp, "someone_else", range(3))
+    other = audience(esp, "someone_else", range(200, 230))
     gone = sync_audiences(other, no_suppressions(), warehouse=wh, config=config)
     assert {r.list_key: r.status for r in gone} == {"vip": "refused", "someone_else": "success"}
     if esp == "file":
@@ -89,6 +89,25 @@ def test_volume_guard_refuses_a_collapse_unless_forced(fake, wh, config, tmp_pat
         "SELECT forced FROM activation.sync_runs WHERE status = 'success' AND list_key = 'vip' "
         "ORDER BY started_at DESC LIMIT 1",
     ) == [(True,)]
+
+
+def test_a_small_list_may_empty_but_the_floor_is_configurable(fake, wh, tmp_path):
+    small_lists_free = fake_config(fake, tmp_path / "files")
+    assert small_lists_free.guard_min_members == 25
+    sync_audiences(
+        audience("file", "cart", range(10)), no_suppressions(), warehouse=wh, config=small_lists_free
+    )
+    emptied = sync_audiences(
+        audience("file", "cart", []), no_suppressions(), warehouse=wh, config=small_lists_free
+    )
+    assert emptied[0].status == "success"
+    assert len(pd.read_csv(tmp_path / "files" / "cart.csv")) == 0
+
+    no_floor = fake_config(fake, tmp_path / "files", AW_ACTIVATION_GUARD_MIN_MEMBERS="10")
+    sync_audiences(audience("file", "vip", range(10)), no_suppressions(), warehouse=wh, config=no_floor)
+    refused = sync_audiences(audience("file", "vip", []), no_suppressions(), warehouse=wh, config=no_floor)
+    assert refused[0].status == "refused" and "the audience is empty" in refused[0].message
+    assert len(pd.read_csv(tmp_path / "files" / "vip.csv")) == 10
 
 
 def test_empty_audience_with_consent_removals_only_is_not_a_collapse(fake, wh, config):
