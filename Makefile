@@ -16,7 +16,7 @@ AS_OF ?= 2026-06-30T00:00:00Z
 LANDING := data/landing
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup run test dev data lint format example-online-retail previews bench clean
+.PHONY: help setup run test dev data lint format example-online-retail previews clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
