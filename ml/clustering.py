@@ -483,7 +483,7 @@ DESCRIPTORS = {
     "tenure": ("Long-Standing", "Newer"),
     "email": ("Email-Engaged", "Email-Quiet"),
 }
-ARCHETYPE_THRESHOLD = 0.25
+ARCHETYPE_THRESHOLD = 0.2
 
 
 def trait_scores(df: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
@@ -523,11 +523,13 @@ def _archetype_scores(t: pd.Series) -> dict[str, float]:
     """How well a cluster fits each archetype; a name applies only above ARCHETYPE_THRESHOLD."""
     g = t.get
     s = {
-        "High-Value Loyalists": min(g("spend", 0), g("frequent", 0)) if g("recent", 0) > -0.3 else 0.0,
-        "New Customers": -g("tenure", 0),
+        "High-Value Loyalists": min(g("spend", 0), g("frequent", 0)) if g("recent", 0) > 0 else 0.0,
+        "New Customers": -g("tenure", 0) - max(g("frequent", 0), 0.0),
         "Lapsed Buyers": -g("recent", 0) if g("buyer_share", 1) >= 0.5 else 0.0,
         "Bargain Hunters": g("discount", 0) if g("buyer_share", 1) >= 0.5 else 0.0,
-        "Window Shoppers": g("browsing", 0) - max(g("frequent", 0), 0.0),
+        # browse more and buy less than the average customer: heavy browsers who also buy a lot are
+        # best customers, not window shoppers
+        "Window Shoppers": min(g("browsing", 0), -g("frequent", 0)),
         "Prospects": 2 * (0.5 - g("buyer_share", 1)),
         "Engaged Subscribers": g("email", 0) - max(g("frequent", 0), 0.0),
     }
