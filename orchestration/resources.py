@@ -107,6 +107,6 @@ def resolve_as_of(context: dg.AssetExecutionContext, config: AsOfConfig) -> date
     text = config.as_of or os.environ.get("AW_AS_OF", "")
     if text:
         return parse_as_of(text)
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     created = record.create_timestamp if record else datetime.now(UTC)
     return created.astimezone(UTC).replace(tzinfo=None, microsecond=0)

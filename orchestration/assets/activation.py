@@ -132,7 +132,7 @@ def erasure_propagation(context: dg.AssetExecutionContext, warehouse: WarehouseR
         _erasures(warehouse),
         warehouse=warehouse.path,
         config=ActivationConfig.from_env(),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
     )
     by_status = log["status"].value_counts().to_dict() if not log.empty else {}
     return dg.MaterializeResult(
@@ -161,7 +161,7 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
             dry_run=config.dry_run,
             force=config.force,
             destinations=[destination],
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         summary = format_results(results)
         context.log.info("%s\n%s", destination, summary)

@@ -99,7 +99,7 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
         stage = TRAINERS[model_name](_inputs(warehouse), registry, as_of)
         run = stage.model_run
         warehouse.append_rows(
-            "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run_id}])
+            "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run.run_id}])
         )
         metadata = {
             "version": run["version"],
