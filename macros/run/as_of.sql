@@ -12,7 +12,7 @@
         {{ exceptions.raise_compiler_error("as_of must be an ISO date or date-time such as 2026-06-30 or 2026-06-30T00:00:00Z, got: " ~ value) }}
     {%- endif -%}
     {%- if parsed.tzinfo is not none -%}
-        {%- set parsed = parsed.astimezone(modules.datetime.timezone.utc).replace(tzinfo=none) -%}
+        {%- set parsed = parsed.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
     {%- endif -%}
     {{ return(parsed.strftime('%Y-%m-%d %H:%M:%S')) }}
 {%- endmacro %}
