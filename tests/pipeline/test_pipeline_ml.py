@@ -38,6 +38,7 @@ def test_every_customer_is_scored_and_clustered_by_a_champion(demo_run):
         "select count(*) from marts.customer_features where feature_as_of = (select max(feature_as_of) "
         "from marts.customer_features)",
     )[0][0]
+    assert query(demo_run.warehouse, "select count(*) from marts.customer_profiles") == [(latest,)]
     assert query(
         demo_run.warehouse, "select count(*), count(distinct customer_key) from ml.customer_scores"
     ) == [(latest, latest)]

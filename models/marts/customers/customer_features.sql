@@ -3,9 +3,12 @@
     before that cutoff: orders before it, web and e-mail activity on days before its date, the CRM
     record in effect at it (for a customer known before the first CRM version we hold, that first
     version: slowly changing attributes such as country would otherwise be missing only at old
-    cutoffs, and the model would learn a difference that scoring never sees). Customers appear from the first cutoff after they signed up or first
-    ordered. Decayed scores are rounded to 6 decimals so that parallel summation order can never
-    change a value or a ranking between two runs. Identity and tracking consent are resolved once, at as_of, and applied to history. -#}
+    cutoffs, and the model would learn a difference that scoring never sees). Customers appear from
+    the first cutoff after they signed up or first ordered; a contact whose sign-up date is
+    unreadable counts from its first CRM version, so no customer of the profiles goes unscored.
+    Decayed scores are rounded to 6 decimals so that parallel summation order can never change a
+    value or a ranking between two runs. Identity and tracking consent are resolved once, at as_of,
+    and applied to history. -#}
 with cutoffs as (
     select * from {{ ref('int_feature_cutoffs_generated') }}
 ),
@@ -23,7 +26,7 @@ customers as (
 signups as (
     select
         merged.customer_key,
-        min(versions.signup_at) as signup_at
+        coalesce(min(versions.signup_at), min(versions.valid_from)) as signup_at
     from {{ ref('int_contact_versions_tracked') }} as versions
     inner join {{ ref('int_contacts_merged') }} as merged
         on versions.contact_id = merged.contact_id
