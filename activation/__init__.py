@@ -1,10 +1,12 @@
 """Audience activation: consent-checked, incremental sync of the audience marts to Mailchimp,
 Klaviyo, HubSpot and files; personalised content; holdout experiments. Plain Python, no Dagster.
 
-The Dagster glue calls `propagate_erasures` first, then `sync_audiences` (see docs in
+The Dagster glue calls `propagate_erasures` and `purge_erased_residue` first, then
+`sync_audiences` (see docs in
 activation/README.md)."""
 
 from activation.config import ENV_VARS, ActivationConfig
+from activation.erasure import propagate_erasures, purge_erased_residue
 from activation.errors import ActivationError, ConfigError, ESPRequestError, InputError
 from activation.experiments import analyze_holdout, assign_arms, holdout_bucket
 from activation.sync import (
@@ -12,7 +14,6 @@ from activation.sync import (
     SyncResult,
     format_results,
     plan_sync,
-    propagate_erasures,
     sync_audiences,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "holdout_bucket",
     "plan_sync",
     "propagate_erasures",
+    "purge_erased_residue",
     "sync_audiences",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ SUPPRESSION_REASONS = frozenset(
         "invalid_email",
         "erasure_requested",
         "opted_out",
+        "suppressed_on_doubt",
     }
 )
 CONSENT_REASONS = SUPPRESSION_REASONS
@@ -51,21 +51,12 @@ def normalize_email(values: pd.Series) -> pd.Series:
     return text.astype(object).where(text.notna(), None)
 
 
-def email_sha256(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
 class SuppressionIndex:
-    """Everyone who must never be exported: the suppression frame, the erasure requests and every
-    person already erased (the erasure log keeps a SHA-256 of the e-mail, never the e-mail)."""
+    """Everyone who must never be exported: the suppression frame (restricted.suppressed_addresses)
+    and the addresses of erased people (restricted.erasure_targets, or any frame with an `email`
+    or `customer_key` column)."""
 
-    def __init__(
-        self,
-        suppressions: pd.DataFrame | None,
-        erasure_requests: pd.DataFrame | None = None,
-        erased_hashes: Iterable[str] = (),
-        erased_customer_keys: Iterable[str] = (),
-    ):
+    def __init__(self, suppressions: pd.DataFrame | None, erasure_requests: pd.DataFrame | None = None):
         self.by_email: dict[str, str] = {}
         self.by_customer: dict[str, str] = {}
         if suppressions is not None and not suppressions.empty:
@@ -95,18 +86,12 @@ class SuppressionIndex:
                 for key in erasure_requests["customer_key"]:
                     if isinstance(key, str) and key:
                         self.by_customer[key] = "erasure_requested"
-        self.erased_hashes = set(erased_hashes)
-        for key in erased_customer_keys:
-            self.by_customer[key] = "erasure_requested"
 
     def reasons(self, emails: pd.Series, customer_keys: pd.Series) -> pd.Series:
-        """The exclusion reason per row (None when the person may be exported)."""
+        """The exclusion reason per row (None when the person may be exported); erasure wins."""
         reason = emails.map(self.by_email)
         by_key = customer_keys.map(self.by_customer)
         reason = reason.where(reason.notna(), by_key)
-        if self.erased_hashes:
-            erased = emails.map(lambda e: isinstance(e, str) and email_sha256(e) in self.erased_hashes)
-            reason = reason.where(~erased.astype(bool), "erasure_requested")
         erasure = (emails.map(self.by_email) == "erasure_requested") | (
             customer_keys.map(self.by_customer) == "erasure_requested"
         )

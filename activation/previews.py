@@ -2,7 +2,7 @@
 
     python -m activation.previews --warehouse data/warehouse.duckdb --out data/previews --per-segment 3
 
-Reads `audiences.audience_members` (read-only); `render_previews` takes a DataFrame instead."""
+Reads `restricted.audience_export` (read-only); `render_previews` takes a DataFrame instead."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from activation.content import DEFAULT_TEMPLATE, environment, render_email
 from activation.destinations.file import safe_name
 from activation.errors import InputError
 
-DEFAULT_TABLE = "audiences.audience_members"
+DEFAULT_TABLE = "restricted.audience_export"
 
 
 def load_audience(warehouse: str | Path, table: str = DEFAULT_TABLE) -> pd.DataFrame:

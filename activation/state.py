@@ -74,11 +74,8 @@ DDL = (
         recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
         PRIMARY KEY (destination, list_key))""",
     """CREATE TABLE IF NOT EXISTS activation.erasure_log (
-        request_id VARCHAR NOT NULL,
+        email_hash VARCHAR NOT NULL,
         destination VARCHAR NOT NULL,
-        customer_key VARCHAR,
-        email_sha256 VARCHAR,
-        requested_at TIMESTAMP,
         processed_at TIMESTAMP NOT NULL,
         status VARCHAR NOT NULL,
         reason VARCHAR,
@@ -167,6 +164,15 @@ class Warehouse:
         if self._schema_ready:
             return
         with self.connect() as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS activation")
+            legacy = con.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'activation' "
+                "AND table_name = 'erasure_log' AND column_name = 'customer_key'"
+            ).fetchone()[0]
+            if legacy:
+                # The first erasure log kept customer keys in plain text: an erased person's
+                # residue. Dropping it only means the next run re-sends idempotent deletions.
+                con.execute("DROP TABLE activation.erasure_log")
             for statement in DDL:
                 con.execute(statement)
         self._schema_ready = True
@@ -178,19 +184,9 @@ class Warehouse:
 
     # state ---------------------------------------------------------------------------------------
 
-    def run_context(self) -> tuple[set[str], set[str], pd.DataFrame]:
-        """What a run reads once, in one connection: erased e-mail hashes, erased customer keys
-        and the (destination, list) pairs the state knows."""
-        self.ensure_schema()
-        with self.connect() as con:
-            hashes = con.execute(
-                "SELECT DISTINCT email_sha256 FROM activation.erasure_log WHERE email_sha256 IS NOT NULL"
-            ).fetchall()
-            keys = con.execute(
-                "SELECT DISTINCT customer_key FROM activation.erasure_log WHERE customer_key IS NOT NULL"
-            ).fetchall()
-            lists = con.execute("SELECT DISTINCT destination, list_key FROM activation.sync_state").df()
-        return {h for (h,) in hashes}, {k for (k,) in keys}, lists
+    def state_lists(self) -> pd.DataFrame:
+        """The (destination, list) pairs the state knows."""
+        return self.query("SELECT DISTINCT destination, list_key FROM activation.sync_state")
 
     def list_context(self, destination: str, list_key: str) -> tuple[pd.DataFrame, tuple[str, bool] | None]:
         """The list's sync state and its ESP id (if known), read together."""
@@ -226,9 +222,6 @@ class Warehouse:
                FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
             [destination, list_key],
         )
-
-    def state_lists(self) -> pd.DataFrame:
-        return self.query("SELECT DISTINCT destination, list_key FROM activation.sync_state")
 
     def insert_pending(self, destination: str, list_key: str, rows: pd.DataFrame, run_id: str) -> None:
         """Mark members about to be added, before any add is sent, so a crash between the ESP's
@@ -349,52 +342,36 @@ class Warehouse:
 
     # erasure ---------------------------------------------------------------------------------------
 
-    def erased_hashes(self) -> set[str]:
-        found = self.query(
-            "SELECT DISTINCT email_sha256 FROM activation.erasure_log WHERE email_sha256 IS NOT NULL"
-        )
-        return set(found["email_sha256"])
-
-    def erased_customer_keys(self) -> set[str]:
-        found = self.query(
-            "SELECT DISTINCT customer_key FROM activation.erasure_log WHERE customer_key IS NOT NULL"
-        )
-        return set(found["customer_key"])
-
     def erasures_done(self) -> set[tuple[str, str]]:
+        """(tombstone hash, destination) pairs already erased."""
         found = self.query(
-            "SELECT DISTINCT request_id, destination FROM activation.erasure_log WHERE status = 'done'"
+            "SELECT DISTINCT email_hash, destination FROM activation.erasure_log WHERE status = 'done'"
         )
-        return set(zip(found["request_id"], found["destination"], strict=True))
+        return set(zip(found["email_hash"], found["destination"], strict=True))
 
-    def forget_member(
-        self, destination: str, email: str | None, customer_key: str | None, log_row: dict
-    ) -> int:
-        """Drop every state row of one person for one destination and log the erasure, together."""
+    def forget_member(self, destination: str, email: str, log_row: dict) -> int:
+        """Drop every state row of one address for one destination and log the erasure, together."""
         with self.transaction() as con:
             removed = con.execute(
-                """DELETE FROM activation.sync_state WHERE destination = ?
-                   AND (member_key = ? OR customer_key = ?)""",
-                [destination, email, customer_key],
+                "DELETE FROM activation.sync_state WHERE destination = ? AND member_key = ?",
+                [destination, email],
             ).fetchone()
             count = int(removed[0]) if removed else 0
-            row = {**log_row, "state_rows_removed": count}
-            columns = list(row)
-            con.execute(
-                f"INSERT INTO activation.erasure_log ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})",
-                [row[c] for c in columns],
-            )
+            self._insert_erasure(con, {**log_row, "state_rows_removed": count})
         return count
 
     def log_erasure(self, row: dict) -> None:
-        columns = list(row)
         with self.transaction() as con:
-            con.execute(
-                f"INSERT INTO activation.erasure_log ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})",
-                [row[c] for c in columns],
-            )
+            self._insert_erasure(con, row)
+
+    @staticmethod
+    def _insert_erasure(con: duckdb.DuckDBPyConnection, row: dict) -> None:
+        columns = list(row)
+        con.execute(
+            f"INSERT INTO activation.erasure_log ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [row[c] for c in columns],
+        )
 
     # holdout ---------------------------------------------------------------------------------------
 

@@ -31,9 +31,7 @@ from activation.audience import (
     CONSENT_REASONS,
     PreparedAudience,
     SuppressionIndex,
-    email_sha256,
     member_fields,
-    normalize_email,
     prepare_audience,
     validate_frame,
 )
@@ -263,7 +261,7 @@ class SyncEngine:
         if suppressions is None:
             raise InputError("a suppression frame is required (an empty one is fine)")
         run_id = run_id or new_run_id()
-        erased_hashes, erased_keys, state_lists = self.warehouse.run_context()
+        state_lists = self.warehouse.state_lists()
         if destinations is not None:
             scope = set(destinations)
         else:
@@ -275,7 +273,7 @@ class SyncEngine:
         unknown = scope - set(DESTINATION_NAMES)
         if unknown:
             raise InputError(f"unknown destinations {sorted(unknown)}; expected one of {DESTINATION_NAMES}")
-        suppression = SuppressionIndex(suppressions, erasure_requests, erased_hashes, erased_keys)
+        suppression = SuppressionIndex(suppressions, erasure_requests)
         pairs = self._routes(desired, scope, state_lists)
         routes = []
         for source, list_key in pairs:
@@ -787,83 +785,6 @@ class SyncEngine:
         result.rejected += sum(1 for s in statuses if s == REJECTED)
         result.failed += sum(1 for s in statuses if s == FAILED)
 
-    # erasure ---------------------------------------------------------------------------------------
-
-    def erase(self, erasure_requests: pd.DataFrame, run_id: str | None = None) -> pd.DataFrame:
-        """Propagate erasure requests to every configured destination, drop the person from the sync
-        state and log it. Requests already done for a destination are skipped; failures are logged
-        and retried by the next call."""
-        if erasure_requests is None or erasure_requests.empty:
-            return pd.DataFrame(columns=["request_id", "destination", "status", "reason"])
-        missing = {"request_id"} - set(erasure_requests.columns)
-        if missing or not ({"email", "customer_key"} & set(erasure_requests.columns)):
-            raise InputError("erasure frame needs request_id and an email or customer_key column")
-        run_id = run_id or new_run_id()
-        done = self.warehouse.erasures_done()
-        targets = [d for d in (*ESP_NAMES, "file") if self.is_configured(d)]
-        emails = (
-            normalize_email(erasure_requests["email"])
-            if "email" in erasure_requests.columns
-            else pd.Series(None, index=erasure_requests.index)
-        )
-        report = []
-        for index, request in erasure_requests.iterrows():
-            request_id = str(request["request_id"])
-            customer_key = request.get("customer_key")
-            customer_key = customer_key if isinstance(customer_key, str) and customer_key else None
-            known = [emails[index]] if isinstance(emails[index], str) and emails[index] else []
-            if not known and customer_key:
-                found = self.warehouse.query(
-                    "SELECT DISTINCT member_key FROM activation.sync_state WHERE customer_key = ?",
-                    [customer_key],
-                )
-                known = list(found["member_key"])
-            requested_at = pd.to_datetime(request.get("requested_at"), errors="coerce", utc=True)
-            requested_at = None if pd.isna(requested_at) else requested_at.tz_convert(None).to_pydatetime()
-            for name in targets:
-                if (request_id, name) in done:
-                    continue
-                row = {
-                    "request_id": request_id,
-                    "destination": name,
-                    "customer_key": customer_key,
-                    "email_sha256": None,
-                    "requested_at": requested_at,
-                    "processed_at": utcnow(),
-                    "status": "done",
-                    "reason": None,
-                    "run_id": run_id,
-                }
-                if not known:
-                    row.update(status="done", reason="no e-mail known: suppressed by customer key only")
-                    removed = self.warehouse.forget_member(name, None, customer_key, row)
-                    report.append({**row, "state_rows_removed": removed})
-                    continue
-                status, reasons = "done", []
-                for email in known:
-                    try:
-                        outcome = self.destination(name).erase(email, customer_key)
-                        if outcome.reason:
-                            reasons.append(outcome.reason)
-                    except ActivationError as error:
-                        status = "failed"
-                        reasons.append(str(error))
-                for email in known:
-                    entry = {
-                        **row,
-                        "email_sha256": email_sha256(email),
-                        "status": status,
-                        "reason": "; ".join(reasons) or None,
-                        "processed_at": utcnow(),
-                    }
-                    if status == "done":
-                        removed = self.warehouse.forget_member(name, email, customer_key, entry)
-                    else:
-                        self.warehouse.log_erasure({**entry, "state_rows_removed": 0})
-                        removed = 0
-                    report.append({**entry, "state_rows_removed": removed})
-        return pd.DataFrame(report)
-
 
 def sync_audiences(
     desired: pd.DataFrame,
@@ -901,17 +822,3 @@ def plan_sync(
 ) -> list[SyncResult]:
     """A dry run: the plan per list (creates, updates, removes), nothing sent, only a sync_runs row."""
     return sync_audiences(desired, suppressions, erasure_requests, dry_run=True, **kwargs)
-
-
-def propagate_erasures(
-    erasure_requests: pd.DataFrame,
-    *,
-    warehouse: str | Path | None = None,
-    config: ActivationConfig | None = None,
-    run_id: str | None = None,
-) -> pd.DataFrame:
-    """Send each erasure request to every configured destination's deletion API, forget the person
-    in the sync state and write `activation.erasure_log`. Returns one row per request and
-    destination."""
-    with SyncEngine(warehouse, config) as engine:
-        return engine.erase(erasure_requests, run_id=run_id)

@@ -12,6 +12,7 @@ WAREHOUSE_ENV = "AW_WAREHOUSE_PATH"
 LANDING_ENV = "AW_LANDING_DIR"
 MODELS_ENV = "AW_MODELS_DIR"
 PUBLISHED_ENV = "AW_PUBLISHED_PATH"
+PUBLISH_IDENTIFIERS_ENV = "AW_PUBLISH_IDENTIFIERS"
 
 
 def _resolve(value: str) -> Path:
@@ -33,3 +34,8 @@ def models_dir() -> Path:
 
 def published_path() -> Path:
     return _resolve(os.environ.get(PUBLISHED_ENV, "data/published/warehouse.duckdb"))
+
+
+def publish_identifiers() -> bool:
+    """Whether the published snapshot also carries the restricted schema (e-mail, names, phone)."""
+    return os.environ.get(PUBLISH_IDENTIFIERS_ENV, "").strip().lower() in ("1", "true", "yes")

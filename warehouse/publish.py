@@ -16,6 +16,13 @@ from pathlib import Path
 import duckdb
 
 PUBLISHED_SCHEMAS = ("marts", "segments", "ml", "audiences")
+# Direct identifiers (e-mail, names, phone, CRM id): published only when asked for on purpose.
+IDENTIFIER_SCHEMAS = ("restricted",)
+
+
+def published_schemas(include_identifiers: bool = False) -> tuple[str, ...]:
+    """The schemas a snapshot copies: the public ones, plus the restricted one only on request."""
+    return PUBLISHED_SCHEMAS + (IDENTIFIER_SCHEMAS if include_identifiers else ())
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
     must not guess, like consent, quarantine a non-blank value that is null here). -#}
 {% macro parse_boolean(expression) -%}
     (case
-        when lower(trim({{ expression }})) in ('yes', 'y', 'true', 't', '1') then true
-        when lower(trim({{ expression }})) in ('no', 'n', 'false', 'f', '0') then false
+        when lower({{ clean_text(expression) }}) in ('yes', 'y', 'true', 't', '1') then true
+        when lower({{ clean_text(expression) }}) in ('no', 'n', 'false', 'f', '0') then false
     end)
 {%- endmacro %}
 

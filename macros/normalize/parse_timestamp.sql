@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 {% macro duckdb__parse_timestamp(expression) -%}
-    {%- set text = "trim(" ~ expression ~ ")" -%}
+    {%- set text = trim_blanks(expression) -%}
     {%- set year = "(19|20)[0-9]{2}" -%}
     (case
         when regexp_full_match({{ text }}, '1[0-9]{9}')
@@ -27,5 +27,13 @@
             then try_strptime({{ text }}, '%d/%m/%Y')
         when regexp_full_match({{ text }}, '[0-9]{2}\.[0-9]{2}\.{{ year }}')
             then try_strptime({{ text }}, '%d.%m.%Y')
+    end)
+{%- endmacro %}
+
+{#- A timestamp that is also believable: null when it does not parse or lies beyond
+    latest_plausible_time() (a 2099 opt-in is an export error, never a fact that wins). -#}
+{% macro plausible_timestamp(expression) -%}
+    (case
+        when {{ parse_timestamp(expression) }} <= {{ latest_plausible_time() }} then {{ parse_timestamp(expression) }}
     end)
 {%- endmacro %}

@@ -20,3 +20,11 @@
 {% macro as_of() -%}
     cast('{{ as_of_text() }}' as timestamp)
 {%- endmacro %}
+
+{#- The latest time a landed date may carry and still be believed: var plausible_future_days after
+    the later of as_of and the build's own wall-clock start. Later dates are export errors (a 2099
+    opt-in, a 2030 order), not the future: staging flags them instead of letting them win. -#}
+{% macro latest_plausible_time() -%}
+    {%- set started = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
+    {{ dbt.dateadd('day', var('plausible_future_days'), 'greatest(' ~ as_of() ~ ', ' ~ started ~ ')') }}
+{%- endmacro %}

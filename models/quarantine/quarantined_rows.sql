@@ -20,16 +20,22 @@ with staging_rejects as (
 
 landing_rejects as (
     select
-        source as source_name,
-        table_name,
+        rejected.source as source_name,
+        rejected.table_name,
         'landing' as rejected_at,
-        file_path || ':' || coalesce(cast(line_number as varchar), '?') as row_key,
+        rejected.file_path || ':' || coalesce(cast(rejected.line_number as varchar), '?') as row_key,
         'malformed_line' as rejection_rule,
-        error_type || ': ' || error_message as rejection_detail,
-        file_path as landing_file,
-        {{ dbt.hash("coalesce(raw_line, '')") }} as landing_row_hash,
-        raw_line as landed_row
-    from {{ source('landing_audit', 'rejected_lines') }}
+        case
+            when erased.file_path is not null then 'line of an erased person: text removed'
+            else rejected.error_type || ': ' || rejected.error_message
+        end as rejection_detail,
+        rejected.file_path as landing_file,
+        {{ dbt.hash("coalesce(rejected.file_path || ':' || cast(rejected.line_number as varchar), '') || coalesce(case when erased.file_path is null then rejected.raw_line end, '')") }}
+            as landing_row_hash,
+        case when erased.file_path is null then rejected.raw_line end as landed_row
+    from {{ source('landing_audit', 'rejected_lines') }} as rejected
+    left join {{ ref('erased_rejected_lines') }} as erased
+        on rejected.file_path = erased.file_path and rejected.line_number = erased.line_number
 ),
 
 all_rejects as (

@@ -1,17 +1,25 @@
-"""Activation: erasures propagated to every ESP, then one export per destination, each syncing only
-what changed (activation/). The audience carries two blocking checks — nobody without consent, and
-no list collapsing beyond the volume guard — so a failing check stops every export of the run."""
+"""Activation: erasures propagated to every ESP and their residue purged, then one export per
+destination, each syncing only what changed (activation/). The audience carries two blocking checks
+— nobody without consent, and no list collapsing beyond the volume guard — so a failing check stops
+every export of the run."""
 
 import dagster as dg
 import pandas as pd
 
-from activation import ActivationConfig, format_results, plan_sync, propagate_erasures, sync_audiences
+from activation import (
+    ActivationConfig,
+    format_results,
+    plan_sync,
+    propagate_erasures,
+    purge_erased_residue,
+    sync_audiences,
+)
 from activation.experiments import analyze_holdout, holdout_outcomes
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, WarehouseResource, resolve_as_of
 
-AUDIENCE = dg.AssetKey(["audiences", "audience_members"])
-SUPPRESSIONS = dg.AssetKey(["audiences", "audience_suppressions"])
-ERASURE_REQUESTS = dg.AssetKey(["audiences", "erasure_requests"])
+AUDIENCE = dg.AssetKey(["restricted", "audience_export"])
+SUPPRESSIONS = dg.AssetKey(["restricted", "suppressed_addresses"])
+ERASURE_TARGETS = dg.AssetKey(["restricted", "erasure_targets"])
 ERASURE_PROPAGATION = dg.AssetKey(["activation", "erasure_propagation"])
 DESTINATIONS = ("mailchimp", "klaviyo", "hubspot", "file")
 
@@ -49,19 +57,41 @@ def _flat(summary: dict) -> dict:
 def _audience(warehouse: WarehouseResource, destination: str | None = None) -> pd.DataFrame:
     where = "where destination = ?" if destination else ""
     return warehouse.frame(
-        f"select * exclude (as_of) from audiences.audience_members {where}",
+        f"select * exclude (as_of) from restricted.audience_export {where}",
         [destination] if destination else None,
     )
 
 
 def _suppressions(warehouse: WarehouseResource) -> pd.DataFrame:
-    return warehouse.frame("select email, customer_key, reason from audiences.audience_suppressions")
+    return warehouse.frame("select email, customer_key, reason from restricted.suppressed_addresses")
 
 
 def _erasures(warehouse: WarehouseResource) -> pd.DataFrame:
-    return warehouse.frame(
-        "select request_id, customer_key, email, requested_at from audiences.erasure_requests"
-    )
+    """Addresses of erased people an ESP may still hold (a view: plain text only in memory)."""
+    return warehouse.frame("select email, email_hash from restricted.erasure_targets")
+
+
+# Two equality joins, never one OR join: an OR join is planned as a nested loop (hours at 1M).
+CONSENT_VIOLATIONS_SQL = """
+with members as (
+    select destination, list_key, customer_key, email from restricted.audience_export
+),
+matches as (
+    select members.destination, members.list_key, suppressions.reason, members.customer_key
+    from members
+    inner join restricted.suppressed_addresses as suppressions
+        on members.email = suppressions.email
+    union
+    select members.destination, members.list_key, suppressions.reason, members.customer_key
+    from members
+    inner join restricted.suppressed_addresses as suppressions
+        on members.customer_key = suppressions.customer_key
+)
+select destination, list_key, reason, count(distinct customer_key) as members
+from matches
+group by all
+order by all
+"""
 
 
 @dg.asset_check(
@@ -72,13 +102,7 @@ def _erasures(warehouse: WarehouseResource) -> pd.DataFrame:
     "invalid e-mail, erasure or opt-out), by e-mail or by customer.",
 )
 def audience_respects_consent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    violations = warehouse.frame(
-        "select members.destination, members.list_key, suppressions.reason, count(*) as members "
-        "from audiences.audience_members as members "
-        "inner join audiences.audience_suppressions as suppressions "
-        "on members.email = suppressions.email or members.customer_key = suppressions.customer_key "
-        "group by all order by all"
-    )
+    violations = warehouse.frame(CONSENT_VIOLATIONS_SQL)
     return dg.AssetCheckResult(
         passed=violations.empty,
         metadata={
@@ -93,7 +117,7 @@ def audience_respects_consent(warehouse: WarehouseResource) -> dg.AssetCheckResu
 @dg.asset_check(
     asset=AUDIENCE,
     blocking=True,
-    additional_deps=[SUPPRESSIONS, ERASURE_REQUESTS],
+    additional_deps=[SUPPRESSIONS, ERASURE_TARGETS],
     pool=DUCKDB_POOL,
     description="A dry run of every list: none would shrink beyond AW_ACTIVATION_MAX_SHRINK (or be "
     "emptied) for reasons other than consent, unless forced.",
@@ -120,12 +144,13 @@ def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfi
 
 @dg.asset(
     key=ERASURE_PROPAGATION,
-    deps=[ERASURE_REQUESTS],
+    deps=[ERASURE_TARGETS],
     group_name="activation",
     pool=DUCKDB_POOL,
     kinds={"python"},
-    description="Every erasure request sent to each configured ESP's deletion API, and logged "
-    "(activation.erasure_log); an erased person is never exported again.",
+    description="Every erased person's addresses sent to each configured ESP's deletion API and "
+    "logged by hash (activation.erasure_log); then every trace they left in tables dbt does not "
+    "rebuild is deleted and the warehouse file rewritten (activation.erasure_purges).",
 )
 def erasure_propagation(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     log = propagate_erasures(
@@ -134,9 +159,19 @@ def erasure_propagation(context: dg.AssetExecutionContext, warehouse: WarehouseR
         config=ActivationConfig.from_env(),
         run_id=context.run.run_id,
     )
+    purge = purge_erased_residue(warehouse.path, run_id=context.run.run_id)
     by_status = log["status"].value_counts().to_dict() if not log.empty else {}
     return dg.MaterializeResult(
-        metadata={"requests": len(log), **{f"status_{k}": int(v) for k, v in by_status.items()}}
+        metadata={
+            "deletions_sent": len(log),
+            **{f"status_{k}": int(v) for k, v in by_status.items()},
+            "tombstones": purge.tombstones,
+            "residue_rows_deleted": purge.total_deleted,
+            "rejected_lines_blanked": purge.lines_blanked,
+            "messages_scrubbed": purge.texts_scrubbed,
+            "warehouse_compacted": purge.compacted,
+            "sweep": purge.skipped or "ran",
+        }
     )
 
 
@@ -144,11 +179,11 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"export_{destination}",
         key_prefix=["activation"],
-        deps=[AUDIENCE, SUPPRESSIONS, ERASURE_REQUESTS, ERASURE_PROPAGATION],
+        deps=[AUDIENCE, SUPPRESSIONS, ERASURE_TARGETS, ERASURE_PROPAGATION],
         group_name="activation",
         pool=DUCKDB_POOL,
         kinds={"python", destination},
-        description=f"Diff sync of the {destination} lists of audiences.audience_members: adds, changed "
+        description=f"Diff sync of the {destination} lists of restricted.audience_export: adds, changed "
         "fields and removes of our own members only; files when the ESP has no credentials.",
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):

@@ -4,7 +4,7 @@ import dagster as dg
 
 from landing import settings
 from orchestration.resources import DUCKDB_POOL, WarehouseResource
-from warehouse.publish import PUBLISHED_SCHEMAS, publish_snapshot
+from warehouse.publish import PUBLISHED_SCHEMAS, publish_snapshot, published_schemas
 
 PUBLISHED = dg.AssetKey(["published", "warehouse_snapshot"])
 
@@ -20,10 +20,13 @@ def published_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition
         pool=DUCKDB_POOL,
         kinds={"duckdb"},
         description=f"Read-only copy of the schemas {', '.join(PUBLISHED_SCHEMAS)} for BI tools "
-        "(AW_PUBLISHED_PATH, default data/published/warehouse.duckdb), swapped in atomically.",
+        "(AW_PUBLISHED_PATH, default data/published/warehouse.duckdb), swapped in atomically; the "
+        "restricted schema (direct identifiers) only when AW_PUBLISH_IDENTIFIERS is set.",
     )
     def warehouse_snapshot(warehouse: WarehouseResource):
-        snapshot = publish_snapshot(warehouse.path, settings.published_path())
+        snapshot = publish_snapshot(
+            warehouse.path, settings.published_path(), published_schemas(settings.publish_identifiers())
+        )
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(snapshot.path)),

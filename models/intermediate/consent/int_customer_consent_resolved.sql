@@ -1,9 +1,11 @@
 {#- Each customer's effective permission to be e-mailed at as_of, from the consent timeline in
-    time order. A fact recorded against a contact applies to that contact's customer; an ESP or
-    privacy fact recorded against an e-mail address applies to every customer who has had that
-    address (a shared inbox unsubscribes everyone on it), except bounces, which only suppress an
-    address the customer still uses. Precedence: erasure > complaint > bounce > invalid e-mail >
-    unverifiable CRM history > the latest opt-in or opt-out (a tie goes to the opt-out). -#}
+    time order. A fact recorded against a contact applies to that contact's customer; a fact
+    recorded against an e-mail address only (ESP, privacy, unreadable lines, CRM rows without a
+    contact id) applies to every customer who has had that address (a shared inbox unsubscribes
+    everyone on it), except bounces, which only suppress an address the customer still uses.
+    Precedence: complaint > bounce > suppressed on doubt (a consent fact whose time or type could
+    not be trusted: no opt-in overrides it) > invalid e-mail > the latest opt-in or opt-out (a tie
+    goes to the opt-out). Erased people never get here: staging drops them. -#}
 with customers as (
     select
         customer_key,
@@ -54,7 +56,7 @@ matched_by_email as (
     from consent_events
     inner join customer_emails
         on consent_events.email = customer_emails.email
-    where consent_events.consent_source not like 'crm_%'
+    where consent_events.contact_id is null or consent_events.consent_source not like 'crm_%'
 ),
 
 matched as (
@@ -75,10 +77,9 @@ matched as (
 suppressions as (
     select
         customer_key,
-        max(case when consent_effect = 'erasure' then effective_at end) as erasure_requested_at,
         max(case when consent_effect = 'complaint' then effective_at end) as complained_at,
         max(case when consent_effect = 'bounce' then effective_at end) as bounced_at,
-        max(case when consent_effect = 'ambiguous' then 1 else 0 end) = 1 as has_unverifiable_history
+        max(case when is_suppressed_on_doubt then 1 else 0 end) = 1 as has_doubtful_fact
     from matched
     group by customer_key
 ),
@@ -94,7 +95,7 @@ ranked_choices as (
             order by effective_at desc, case when consent_effect = 'opt_out' then 0 else 1 end
         ) as choice_rank
     from matched
-    where consent_effect in ('opt_in', 'opt_out')
+    where consent_effect in ('opt_in', 'opt_out') and not is_suppressed_on_doubt
 ),
 
 latest_choice as (
@@ -107,21 +108,18 @@ statuses as (
         customers.customer_key,
         customers.email,
         {{ is_valid_email('customers.email') }} as is_email_valid,
-        suppressions.erasure_requested_at,
         latest_choice.effective_at as latest_choice_at,
         case
-            when suppressions.erasure_requested_at is not null then 'erasure_requested'
             when suppressions.complained_at is not null then 'complained'
             when suppressions.bounced_at is not null then 'bounced'
+            when coalesce(suppressions.has_doubtful_fact, false) then 'suppressed_on_doubt'
             when not {{ is_valid_email('customers.email') }} then 'invalid_email'
-            when coalesce(suppressions.has_unverifiable_history, false) then 'consent_unverifiable'
             when latest_choice.consent_effect = 'opt_in' then 'opted_in'
             when latest_choice.consent_source = 'esp_unsubscribe' then 'unsubscribed'
             when latest_choice.consent_source = 'privacy_opt_out' then 'opted_out'
             else 'not_opted_in'
         end as consent_status,
         case
-            when suppressions.erasure_requested_at is not null then suppressions.erasure_requested_at
             when suppressions.complained_at is not null then suppressions.complained_at
             when suppressions.bounced_at is not null then suppressions.bounced_at
             else latest_choice.effective_at
@@ -139,6 +137,5 @@ select
     is_email_valid,
     consent_status,
     consent_status_since,
-    consent_status = 'opted_in' as is_contactable,
-    consent_status = 'erasure_requested' as is_erased
+    consent_status = 'opted_in' as is_contactable
 from statuses

@@ -4,7 +4,8 @@
     var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
     var frequency_cap_days days). An address on the suppression list is excluded even when its
     customer is contactable (another customer sharing it is not). audience_members keeps the rows
-    without a reason. -#}
+    without a reason. No direct identifier here: restricted.audience_export adds the address and the
+    names for the sync engine. -#}
 {%- set segments = segment_nodes() %}
 
 with segment_destinations as (
@@ -54,7 +55,7 @@ suppressed_addresses as (
     select
         email,
         min(reason) as reason
-    from {{ ref('audience_suppressions') }}
+    from {{ ref('suppressed_addresses') }}
     group by email
 ),
 
@@ -84,9 +85,6 @@ candidates as (
         members.priority,
         members.rank_in_campaign_group,
         profiles.customer_key,
-        profiles.email,
-        profiles.first_name,
-        profiles.last_name,
         rfm.rfm_segment,
         clusters.cluster_name,
         profiles.loyalty_tier,
@@ -117,8 +115,10 @@ candidates as (
         on members.customer_key = recommended_products.customer_key
     left join recent_sends
         on members.customer_key = recent_sends.customer_key
+    left join {{ ref('customer_contact_details') }} as contact_details
+        on members.customer_key = contact_details.customer_key
     left join suppressed_addresses
-        on profiles.email = suppressed_addresses.email
+        on contact_details.email = suppressed_addresses.email
 )
 
 select
@@ -129,9 +129,6 @@ select
     campaign_group,
     priority,
     customer_key,
-    email,
-    first_name,
-    last_name,
     rfm_segment,
     cluster_name,
     loyalty_tier,

@@ -5,11 +5,8 @@
     > 50 % with a purchase in var engagement_recent_purchase_days; Moderately: opens >= 50 % and
     clicks >= 20 %; else Low, which includes no recent activity), with its recommended sends. -#}
 with customers as (
-    select customers.customer_key
-    from {{ ref('int_customers_resolved') }} as customers
-    inner join {{ ref('int_customer_consent_resolved') }} as consent
-        on customers.customer_key = consent.customer_key
-    where not consent.is_erased
+    select customer_key
+    from {{ ref('int_customers_resolved') }}
 ),
 
 campaigns as (

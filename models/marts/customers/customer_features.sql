@@ -15,12 +15,9 @@ with cutoffs as (
 
 customers as (
     select
-        customers.customer_key,
-        customers.contact_id
-    from {{ ref('int_customers_resolved') }} as customers
-    inner join {{ ref('int_customer_consent_resolved') }} as consent
-        on customers.customer_key = consent.customer_key
-    where not consent.is_erased
+        customer_key,
+        contact_id
+    from {{ ref('int_customers_resolved') }}
 ),
 
 signups as (

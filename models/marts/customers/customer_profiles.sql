@@ -1,4 +1,5 @@
-{#- One row per customer (erased customers excluded): who they are, whether they may be e-mailed,
+{#- One row per customer: who they are (without direct identifiers: e-mail, names, phone and CRM id
+    live in restricted.customer_contact_details), whether they may be e-mailed,
     what they bought and browsed, and when they like to read e-mail. Everything is as of the run's
     as_of. The preferred send hour and weekday are the customer's own when backed by at least
     var send_time_min_engagements human opens or clicks, else the most common preference of their
@@ -13,7 +14,6 @@ customers as (
         customers.customer_type,
         customers.contact_id,
         customers.merged_contacts,
-        consent.email,
         consent.is_email_valid,
         consent.consent_status,
         consent.consent_status_since,
@@ -21,7 +21,6 @@ customers as (
     from {{ ref('int_customers_resolved') }} as customers
     inner join {{ ref('int_customer_consent_resolved') }} as consent
         on customers.customer_key = consent.customer_key
-    where not consent.is_erased
 ),
 
 attributes as (
@@ -155,12 +154,8 @@ send_times as (
 select
     customers.customer_key,
     customers.customer_type,
-    customers.contact_id,
     cast(customers.merged_contacts as bigint) as merged_contacts,
-    customers.email,
     customers.is_email_valid,
-    attributes.first_name,
-    attributes.last_name,
     attributes.gender,
     attributes.birth_date,
     {{ age_in_years('attributes.birth_date', 'run_parameters.as_of') }} as age_years,

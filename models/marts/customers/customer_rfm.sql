@@ -7,13 +7,10 @@
     scores: score = least(5, 1 + floor(5 * (rank - 1) / (buyers - 1))) in integer arithmetic,
     recency ranked so that the most recent buyers score 5. fm_score = round half up of (f + m) / 2; the segment comes from
     seeds/rfm_segment_map.csv on (r_score, fm_score). Customers without a purchase in the window
-    are `No Purchases Yet`, with null scores. Erased customers are left out of the ranking too. -#}
+    are `No Purchases Yet`, with null scores. -#}
 with customers as (
-    select customers.customer_key
-    from {{ ref('int_customers_resolved') }} as customers
-    inner join {{ ref('int_customer_consent_resolved') }} as consent
-        on customers.customer_key = consent.customer_key
-    where not consent.is_erased
+    select customer_key
+    from {{ ref('int_customers_resolved') }}
 ),
 
 purchases as (

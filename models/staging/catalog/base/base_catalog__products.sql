@@ -1,9 +1,6 @@
 {#- Every landed product row, parsed, with the first rule it breaks. -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('catalog', 'products') }}
+    {{ landed_rows('catalog', 'products') }}
 ),
 
 parsed as (

@@ -3,10 +3,7 @@
     neither yes nor no is not a reason to drop the version (an older, opted-in version would win):
     it stays null, which every consent rule downstream reads as "not opted in". -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('crm', 'contacts') }}
+    {{ landed_rows('crm', 'contacts', {'contact_id': 'contact_id', 'email': 'email'}) }}
 ),
 
 parsed as (
@@ -15,7 +12,7 @@ parsed as (
         {{ normalize_email('email') }} as email,
         {{ clean_text('first_name') }} as first_name,
         {{ clean_text('last_name') }} as last_name,
-        nullif(regexp_replace(coalesce(phone, ''), '[^0-9+]', '', 'g'), '') as phone,
+        nullif({{ regexp_replace_all("coalesce(phone, '')", '[^0-9+]', '') }}, '') as phone,
         cast({{ parse_timestamp('birth_date') }} as date) as birth_date,
         {{ normalize_gender('gender') }} as gender,
         upper({{ clean_text('country') }}) as country_spelling,
@@ -23,9 +20,9 @@ parsed as (
         upper({{ clean_text('postal_code') }}) as postal_code,
         lower({{ clean_text('income_band') }}) as income_band,
         lower({{ clean_text('loyalty_tier') }}) as loyalty_tier,
-        {{ parse_timestamp('signup_at') }} as signup_at,
+        {{ plausible_timestamp('signup_at') }} as signup_at,
         {{ parse_boolean('email_opt_in') }} as email_opt_in,
-        {{ parse_timestamp('opt_in_at') }} as opt_in_at,
+        {{ plausible_timestamp('opt_in_at') }} as opt_in_at,
         {{ parse_boolean('tracking_consent') }} as tracking_consent,
         {{ parse_timestamp('updated_at') }} as updated_at,
         {{ clean_text('updated_at') }} as updated_at_text,
@@ -33,8 +30,8 @@ parsed as (
             ',',
             case when {{ given_but_invalid('email_opt_in', parse_boolean('email_opt_in')) }} then 'email_opt_in' end,
             case when {{ given_but_invalid('birth_date', parse_timestamp('birth_date')) }} then 'birth_date' end,
-            case when {{ given_but_invalid('signup_at', parse_timestamp('signup_at')) }} then 'signup_at' end,
-            case when {{ given_but_invalid('opt_in_at', parse_timestamp('opt_in_at')) }} then 'opt_in_at' end,
+            case when {{ given_but_invalid('signup_at', plausible_timestamp('signup_at')) }} then 'signup_at' end,
+            case when {{ given_but_invalid('opt_in_at', plausible_timestamp('opt_in_at')) }} then 'opt_in_at' end,
             case
                 when {{ given_but_invalid('tracking_consent', parse_boolean('tracking_consent')) }}
                     then 'tracking_consent'
@@ -70,11 +67,14 @@ checked as (
             when contact_id is null then 'missing_contact_id'
             when updated_at_text is null then 'missing_updated_at'
             when updated_at is null then 'unparseable_updated_at'
+            when updated_at > {{ latest_plausible_time() }} then 'implausible_future_updated_at'
         end as rejection_rule
     from with_country
 )
 
 select
     *,
-    case rejection_rule when 'unparseable_updated_at' then updated_at_text end as rejection_detail
+    case
+        when rejection_rule in ('unparseable_updated_at', 'implausible_future_updated_at') then updated_at_text
+    end as rejection_detail
 from checked

@@ -1,10 +1,7 @@
 {#- Every landed campaign row, parsed, with the first rule it breaks. A campaign with no send time
     is a draft and stays (sent_at null). -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('email', 'campaigns') }}
+    {{ landed_rows('email', 'campaigns') }}
 ),
 
 parsed as (

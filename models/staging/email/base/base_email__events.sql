@@ -1,10 +1,11 @@
 {#- Every landed e-mail engagement event, parsed, with the first rule it breaks. Machine opens are
-    recognized downstream; here an event is only checked for being well-formed and addressable. -#}
+    recognized downstream; here an event is only checked for being well-formed and addressable.
+    Types are read as ESPs spell them (var email_event_type_spellings), and any spelling that
+    carries consent (var email_consent_type_patterns: 'Unsubscribed', 'spam_report', 'HardBounce')
+    is that consent fact. A consent event that breaks a rule here is still a consent fact:
+    int_consent_events_collected reads every row of this model, not only the valid ones. -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('email', 'events') }}
+    {{ landed_rows('email', 'events', {'contact_id': 'contact_id', 'email': 'email'}) }}
 ),
 
 parsed as (
@@ -13,7 +14,9 @@ parsed as (
         {{ clean_text('campaign_id') }} as campaign_id,
         {{ clean_text('contact_id') }} as contact_id,
         {{ normalize_email('email') }} as email,
-        lower({{ clean_text('event_type') }}) as event_type,
+        {{ canonical_type('event_type', var('email_event_type_spellings'), var('email_consent_type_patterns')) }}
+            as event_type,
+        {{ clean_text('event_type') }} as event_type_text,
         {{ parse_timestamp('event_at') }} as event_at,
         {{ clean_text('event_at') }} as event_at_text,
         {{ clean_text('url') }} as url,
@@ -33,8 +36,9 @@ checked as (
             when event_id is null then 'missing_event_id'
             when event_at_text is null then 'missing_event_at'
             when event_at is null then 'unparseable_event_at'
-            when event_type is null then 'missing_event_type'
-            when not {{ is_one_of('event_type', var('email_event_types')) }} then 'unknown_event_type'
+            when event_at > {{ latest_plausible_time() }} then 'implausible_future_event_at'
+            when event_type_text is null then 'missing_event_type'
+            when event_type is null then 'unknown_event_type'
             when contact_id is null and not {{ is_valid_email('email') }} then 'missing_recipient'
         end as rejection_rule
     from parsed
@@ -44,7 +48,8 @@ select
     *,
     case rejection_rule
         when 'unparseable_event_at' then event_at_text
-        when 'unknown_event_type' then event_type
+        when 'implausible_future_event_at' then event_at_text
+        when 'unknown_event_type' then event_type_text
         when 'missing_recipient' then email
     end as rejection_detail
 from checked

@@ -1,10 +1,7 @@
 {#- Every landed order row, parsed, converted to the reporting currency at the rate of its date,
     with the first rule it breaks (null when valid). -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('orders', 'orders') }}
+    {{ landed_rows('orders', 'orders', {'order_id': 'order_id', 'contact_id': 'contact_id', 'email': 'email'}) }}
 ),
 
 parsed as (
@@ -87,6 +84,7 @@ ruled as (
             when order_id is null then 'missing_order_id'
             when ordered_at_text is null then 'missing_ordered_at'
             when ordered_at is null then 'unparseable_ordered_at'
+            when ordered_at > {{ latest_plausible_time() }} then 'implausible_future_ordered_at'
             when not is_known_status then 'unknown_status'
             when total_text is null then 'missing_total'
             when total is null then 'unparseable_total'
@@ -102,6 +100,7 @@ select
     *,
     case rejection_rule
         when 'unparseable_ordered_at' then ordered_at_text
+        when 'implausible_future_ordered_at' then ordered_at_text
         when 'unknown_status' then order_status
         when 'unparseable_total' then total_text
         when 'unknown_currency' then currency_code

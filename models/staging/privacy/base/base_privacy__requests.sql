@@ -1,12 +1,12 @@
 {#- Every landed data-subject request, parsed. A request is never rejected for its timestamp: an
-    erasure must be honoured even when its date is unreadable, so such a request takes effect from
-    the beginning of time (requested_at null, is_requested_at_known false). Common spellings of the
-    two request types are accepted; anything else is quarantined for a person to read. -#}
+    erasure or opt-out must be honoured even when its date is unreadable (or implausibly in the
+    future), so such a request takes effect from the beginning of time (requested_at null,
+    is_requested_at_known false). Types are read as people spell them (var
+    privacy_request_type_patterns); a type that matches none is quarantined for a person to read,
+    and int_consent_events_collected still suppresses whoever the request names. Erasure requests
+    never reach this model: their people are tombstoned (privacy.erasure_tombstones) and dropped. -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('privacy', 'requests') }}
+    {{ landed_rows('privacy', 'requests', {'contact_id': 'contact_id', 'email': 'email'}) }}
 ),
 
 parsed as (
@@ -14,15 +14,10 @@ parsed as (
         {{ clean_text('request_id') }} as request_id,
         {{ clean_text('contact_id') }} as contact_id,
         {{ normalize_email('email') }} as email,
-        lower({{ clean_text('request_type') }}) as request_type_text,
-        case
-            when lower(trim(request_type)) in (
-                    'erasure', 'erase', 'delete', 'deletion', 'forget', 'right_to_be_forgotten', 'right_to_erasure'
-                ) then 'erasure'
-            when lower(trim(request_type)) in ('opt_out', 'opt-out', 'optout', 'unsubscribe', 'do_not_contact')
-                then 'opt_out'
-        end as request_type,
-        {{ parse_timestamp('requested_at') }} as requested_at,
+        {{ clean_text('request_type') }} as request_type_text,
+        {{ canonical_type('request_type', var('privacy_request_type_spellings'), var('privacy_request_type_patterns')) }}
+            as request_type,
+        {{ parse_timestamp('requested_at') }} as requested_at_parsed,
         _landing_file,
         _landing_row,
         {{ dbt.hash('landed_row') }} as landing_row_hash,
@@ -33,7 +28,8 @@ parsed as (
 checked as (
     select
         *,
-        requested_at is not null as is_requested_at_known,
+        case when requested_at_parsed <= {{ latest_plausible_time() }} then requested_at_parsed end as requested_at,
+        coalesce(requested_at_parsed <= {{ latest_plausible_time() }}, false) as is_requested_at_known,
         {{ is_valid_email('email') }} as is_email_valid,
         coalesce(request_id, landing_row_hash) as row_key,
         case
@@ -44,9 +40,22 @@ checked as (
 )
 
 select
-    *,
+    request_id,
+    contact_id,
+    email,
+    request_type_text,
+    request_type,
+    requested_at,
+    is_requested_at_known,
+    is_email_valid,
+    row_key,
+    rejection_rule,
     case rejection_rule
         when 'unknown_request_type' then request_type_text
         when 'missing_requester' then email
-    end as rejection_detail
+    end as rejection_detail,
+    _landing_file,
+    _landing_row,
+    landing_row_hash,
+    landed_row
 from checked

@@ -1,10 +1,7 @@
 {#- Every landed web event, parsed, with the first rule it breaks. Bots, consent and identity are
     dealt with downstream: here an event is only checked for being well-formed. -#}
 with landed as (
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source('web', 'events') }}
+    {{ landed_rows('web', 'events', {'contact_id': 'contact_id', 'anonymous_id': 'anonymous_id'}) }}
 ),
 
 parsed as (
@@ -37,6 +34,7 @@ checked as (
             when event_id is null then 'missing_event_id'
             when event_at_text is null then 'missing_event_at'
             when event_at is null then 'unparseable_event_at'
+            when event_at > {{ latest_plausible_time() }} then 'implausible_future_event_at'
             when event_type is null then 'missing_event_type'
             when not {{ is_one_of('event_type', var('web_event_types')) }} then 'unknown_event_type'
             when anonymous_id is null and contact_id is null then 'missing_visitor_id'
@@ -48,6 +46,7 @@ select
     *,
     case rejection_rule
         when 'unparseable_event_at' then event_at_text
+        when 'implausible_future_event_at' then event_at_text
         when 'unknown_event_type' then event_type
     end as rejection_detail
 from checked

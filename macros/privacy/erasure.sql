@@ -1,0 +1,118 @@
+{#- Erasure (right to be forgotten) in SQL: the warehouse keeps no identifier of an erased person,
+    only tombstones — a SHA-256 of the warehouse's own random salt (privacy.erasure_salt, never
+    published), the identifier's kind and its normalized value — so a person who reappears in a
+    later export is recognized by hashing what arrives, and dropped before staging. -#}
+
+{#- The tombstone hash of one identifier; `value_expression` must already be normalized the way
+    staging normalizes that kind (normalized_identifier below). -#}
+{% macro erasure_hash(identifier_type, value_expression) -%}
+    {{ erasure_hash_expression("'" ~ identifier_type ~ "'", value_expression, ref('erasure_salt')) }}
+{%- endmacro %}
+
+{#- The one definition of the tombstone hash, for SQL expressions of the kind and the value. The
+    erasure_salt model also installs it in the warehouse as the function privacy.erasure_hash, so
+    the Python steps that purge residue match exactly what dbt matched. -#}
+{% macro erasure_hash_expression(type_expression, value_expression, salt_relation) -%}
+    {{ return(adapter.dispatch('erasure_hash_expression', 'audience_warehouse')(type_expression, value_expression, salt_relation)) }}
+{%- endmacro %}
+
+{% macro default__erasure_hash_expression(type_expression, value_expression, salt_relation) -%}
+    sha2(concat((select salt from {{ salt_relation }}), ':', {{ type_expression }}, ':', {{ value_expression }}), 256)
+{%- endmacro %}
+
+{% macro duckdb__erasure_hash_expression(type_expression, value_expression, salt_relation) -%}
+    sha256((select salt from {{ salt_relation }}) || ':' || {{ type_expression }} || ':' || {{ value_expression }})
+{%- endmacro %}
+
+{#- post-hook of erasure_salt: the hash as a warehouse function, privacy.erasure_hash(kind, value). -#}
+{% macro install_erasure_hash_function(salt_relation) -%}
+    {{ return(adapter.dispatch('install_erasure_hash_function', 'audience_warehouse')(salt_relation)) }}
+{%- endmacro %}
+
+{% macro default__install_erasure_hash_function(salt_relation) -%}
+    select 1
+{%- endmacro %}
+
+{% macro duckdb__install_erasure_hash_function(salt_relation) -%}
+    create or replace macro {{ salt_relation.schema }}.erasure_hash(identifier_type, identifier_value) as
+    {{ erasure_hash_expression('identifier_type', 'identifier_value', salt_relation) }}
+{%- endmacro %}
+
+{#- A fresh random salt, drawn once per warehouse. -#}
+{% macro random_salt() -%}
+    {{ return(adapter.dispatch('random_salt', 'audience_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__random_salt() -%}
+    concat(uuid(), uuid())
+{%- endmacro %}
+
+{% macro duckdb__random_salt() -%}
+    cast(gen_random_uuid() as varchar) || cast(gen_random_uuid() as varchar)
+{%- endmacro %}
+
+{#- True when any of the identifiers (a dict of kind -> normalized expression) has a tombstone.
+    Hashing costs nothing while no one has been erased: the tombstone count is checked first. -#}
+{% macro is_erased(identifiers) -%}
+    (
+        (select count(*) from {{ ref('erasure_tombstones') }}) > 0
+        and exists (
+            select 1
+            from {{ ref('erasure_tombstones') }} as tombstones
+            where tombstones.identifier_hash in (
+                {%- for identifier_type, expression in identifiers.items() %}
+                {{ erasure_hash(identifier_type, expression) }}{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+        )
+    )
+{%- endmacro %}
+
+{#- The rows of a landing source that staging may read: every landed row (all columns as text, plus
+    its file and position) with the row as JSON for quarantine, except the rows of erased people,
+    recognized by the identifiers given (kind -> raw column). Every base model starts here. -#}
+{% macro landed_rows(source_name, table_name, identifiers={}) -%}
+    {%- set normalized = {} -%}
+    {%- for identifier_type, column in identifiers.items() -%}
+        {%- do normalized.update({identifier_type: normalized_identifier(identifier_type, column)}) -%}
+    {%- endfor -%}
+    select
+        *,
+        {{ landed_row_json() }} as landed_row
+    from {{ source(source_name, table_name) }}
+    {%- if normalized %}
+    where not {{ is_erased(normalized) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- How each kind of identifier is normalized before hashing, applied to a raw landed column. -#}
+{% macro normalized_identifier(identifier_type, column) -%}
+    {%- if identifier_type == 'email' -%}
+        {{ normalize_email(column) }}
+    {%- else -%}
+        {{ clean_text(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- One row per token of every rejected landing line: (file_path, line_number, token). -#}
+{% macro rejected_line_tokens() -%}
+    {{ return(adapter.dispatch('rejected_line_tokens', 'audience_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__rejected_line_tokens() -%}
+    select
+        file_path,
+        line_number,
+        explode(split(raw_line, '[^A-Za-z0-9._%+@\'-]+')) as token
+    from {{ source('landing_audit', 'rejected_lines') }}
+    where raw_line is not null
+{%- endmacro %}
+
+{% macro duckdb__rejected_line_tokens() -%}
+    select
+        file_path,
+        line_number,
+        unnest(regexp_split_to_array(raw_line, '[^A-Za-z0-9._%+@''-]+')) as token
+    from {{ source('landing_audit', 'rejected_lines') }}
+    where raw_line is not null
+{%- endmacro %}

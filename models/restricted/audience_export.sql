@@ -1,0 +1,24 @@
+{#- What the sync engine sends: every audience member (both holdout arms; the engine exports the
+    treatment arm only) with the address and the names it is sent to. The only audience table that
+    holds direct identifiers, kept out of the published snapshot. -#}
+select
+    members.destination,
+    members.list_key,
+    members.campaign_key,
+    members.segment_name,
+    members.campaign_group,
+    members.customer_key,
+    contact_details.email,
+    contact_details.first_name,
+    contact_details.last_name,
+    members.rfm_segment,
+    members.cluster_name,
+    members.loyalty_tier,
+    members.offer,
+    members.preferred_send_hour,
+    members.recommended_products,
+    members.holdout_arm,
+    members.as_of
+from {{ ref('audience_members') }} as members
+inner join {{ ref('customer_contact_details') }} as contact_details
+    on members.customer_key = contact_details.customer_key
