@@ -1,13 +1,19 @@
 """Key leaks (issue 8, "Secrets"): redaction masks a key whole and any piece of it 8 or more
-characters long — a key cut at a length limit, split across lines, partly echoed — and only that."""
+characters long — a key cut at a length limit, split across lines, partly echoed — and only that;
+activation.config checks key formats before any key is used, and its errors never show a key."""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import random
 
+import pytest
+
+from activation import ActivationConfig, ConfigError
 from activation.errors import redact
+from tests.activation.fake_esp import FakeESP
 
 MAILCHIMP_KEY = "e4b9856a9838a408e8666af7c249b9b6-us21"
 KLAVIYO_KEY = "pk_c1a1336f9112f1a2334bb233b26e3a7105"
@@ -103,3 +109,83 @@ def test_redact_keeps_ordinary_words_and_handles_long_texts():
     masked = redact(text, PLANTED)
     assert not leaks(masked)
     assert masked.count("***") >= 2 and masked.startswith(noise[:1000]) and masked.endswith(noise[-1000:])
+
+
+# key formats ----------------------------------------------------------------------------------------
+
+
+def _error(env: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as raised:
+        ActivationConfig.from_env(env)
+    message = str(raised.value)
+    assert not leaks(message), message
+    return message
+
+
+MAILCHIMP = {"AW_MAILCHIMP_AUDIENCE_ID": "aud1"}
+
+
+def test_a_mailchimp_key_without_a_data_centre_never_becomes_a_host_name():
+    dashless = MAILCHIMP_KEY.replace("-", "")
+    message = _error({**MAILCHIMP, "AW_MAILCHIMP_API_KEY": dashless})
+    assert "AW_MAILCHIMP_API_KEY" in message and "AW_MAILCHIMP_BASE_URL" in message
+    for suffix in ("", "us", "21", "21us", "us21x", "usaustralia21", "us1234", "us_1", "e8666af7c249b9b6"):
+        message = _error({**MAILCHIMP, "AW_MAILCHIMP_API_KEY": f"e4b9856a9838a408-{suffix}"})
+        assert "AW_MAILCHIMP_API_KEY" in message
+    proxy = "http://127.0.0.1:8765/mailchimp/3.0"
+    config = ActivationConfig.from_env(
+        {**MAILCHIMP, "AW_MAILCHIMP_API_KEY": dashless, "AW_MAILCHIMP_BASE_URL": proxy}
+    )
+    assert config.mailchimp.base_url == proxy
+    assert config.mailchimp.api_key.reveal() == dashless
+    config = ActivationConfig.from_env({**MAILCHIMP, "AW_MAILCHIMP_API_KEY": f"  {MAILCHIMP_KEY}\n"})
+    assert config.mailchimp.base_url == "https://us21.api.mailchimp.com/3.0"
+    assert not leaks(repr(config) + config.mailchimp.base_url)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AW_MAILCHIMP_API_KEY", "e4b9856a9838a408e86 66af7c249b9b6-us21"),
+        ("AW_MAILCHIMP_API_KEY", "e4b9856a9838a408e86\n66af7c249b9b6-us21"),
+        ("AW_MAILCHIMP_API_KEY", "e4b9856a9838a408e86\x0066af7c249b9b6-us21"),
+        ("AW_MAILCHIMP_API_KEY", "e4b9856a9838a408e86é6af7c249b9b6-us21"),
+        ("AW_MAILCHIMP_API_KEY", "   "),
+        ("AW_MAILCHIMP_API_KEY", KLAVIYO_KEY),
+        ("AW_MAILCHIMP_API_KEY", HUBSPOT_TOKEN),
+        ("AW_KLAVIYO_API_KEY", "pk_c1a1336f9112f1a2\t334bb233b26e3a7105"),
+        ("AW_KLAVIYO_API_KEY", "\n"),
+        ("AW_KLAVIYO_API_KEY", "pk_"),
+        ("AW_KLAVIYO_API_KEY", "c1a1336f9112f1a2334bb233b26e3a7105"),
+        ("AW_KLAVIYO_API_KEY", "AbC123"),
+        ("AW_KLAVIYO_API_KEY", HUBSPOT_TOKEN),
+        ("AW_KLAVIYO_API_KEY", MAILCHIMP_KEY),
+        ("AW_HUBSPOT_TOKEN", "pat-eu1-f74ae798-dc2b 4264-8085-f032ae3b9896"),
+        ("AW_HUBSPOT_TOKEN", "pat-eu1-f74ae798-dc2b-4264-8085-f032ae3b9896\r\nX-Injected: 1"),
+        ("AW_HUBSPOT_TOKEN", " \t "),
+        ("AW_HUBSPOT_TOKEN", KLAVIYO_KEY),
+        ("AW_HUBSPOT_TOKEN", MAILCHIMP_KEY),
+    ],
+)
+def test_a_malformed_or_misplaced_key_is_a_configuration_error_that_names_the_variable(variable, value):
+    env = {**MAILCHIMP, "AW_MAILCHIMP_BASE_URL": "http://127.0.0.1:1/mailchimp/3.0", variable: value}
+    message = _error(env)
+    assert variable in message
+    assert not leaks(message.replace(variable, ""))
+
+
+def test_valid_keys_of_each_format_are_accepted(caplog):
+    env = {**MAILCHIMP, "AW_MAILCHIMP_API_KEY": MAILCHIMP_KEY, "AW_KLAVIYO_API_KEY": KLAVIYO_KEY}
+    config = ActivationConfig.from_env({**env, "AW_HUBSPOT_TOKEN": HUBSPOT_TOKEN})
+    assert config.secrets() == (MAILCHIMP_KEY, KLAVIYO_KEY, HUBSPOT_TOKEN)
+    assert caplog.records == []
+    oauth = "CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4"
+    with caplog.at_level(logging.WARNING, logger="activation.config"):
+        config = ActivationConfig.from_env({"AW_HUBSPOT_TOKEN": oauth})
+    assert config.hubspot.token.reveal() == oauth
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "AW_HUBSPOT_TOKEN" in caplog.text and oauth[:8] not in caplog.text
+    assert ActivationConfig.from_env({"AW_KLAVIYO_API_KEY": "", "AW_HUBSPOT_TOKEN": ""}).configured() == (
+        "file",
+    )
+    assert ActivationConfig.from_env(FakeESP().env()).configured() == (*ESPS, "file")
