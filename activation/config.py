@@ -9,6 +9,7 @@ sent in DNS and TLS), a Klaviyo key that is not private, another ESP's key in th
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
@@ -184,7 +185,7 @@ class ActivationConfig:
         return (*(name for name in ESP_NAMES if getattr(self, name) is not None), "file")
 
     def secrets(self) -> tuple[str, ...]:
-        """Every credential value, for redaction in tests and error texts."""
+        """Every credential value, and the Basic-auth form Mailchimp sends, for redaction."""
         values = []
         if self.mailchimp:
             values.append(self.mailchimp.api_key.reveal())
@@ -192,6 +193,8 @@ class ActivationConfig:
             values.append(self.klaviyo.api_key.reveal())
         if self.hubspot:
             values.append(self.hubspot.token.reveal())
+        if self.mailchimp:
+            values.append(mailchimp_basic_auth(self.mailchimp.api_key.reveal()))
         return tuple(values)
 
     def with_changes(self, **changes) -> ActivationConfig:
@@ -313,6 +316,11 @@ def mailchimp_base_url(api_key: str) -> str:
             "or set AW_MAILCHIMP_BASE_URL to the API's address"
         )
     return f"https://{dc.lower()}.api.mailchimp.com/3.0"
+
+
+def mailchimp_basic_auth(api_key: str) -> str:
+    """The Basic-auth credential Mailchimp receives (any user name, the key as password)."""
+    return base64.b64encode(f"anystring:{api_key}".encode()).decode()
 
 
 def _resolve(value: str) -> Path:

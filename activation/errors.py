@@ -1,5 +1,6 @@
-"""Exceptions raised by the activation package. Messages never carry an API key: every text that
-comes from an ESP passes through `redact` before it lands in an exception or a log record."""
+"""Exceptions raised by the activation package. Messages never carry an API key, nor any piece of
+one 8 characters long: every text that comes from an ESP passes through `redact`, whole, before it
+is cut to length or lands in an exception, a log record or a table."""
 
 from __future__ import annotations
 

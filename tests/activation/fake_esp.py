@@ -72,6 +72,8 @@ class Fault:
     after: int = 0
     apply: bool = False
     echo_auth: bool = False
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
     hit: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, esp: str, method: str, path: str) -> bool:
@@ -188,7 +190,8 @@ class FakeESP:
         """Add a fault: kind is status, slow, drop or hang; filter with esp, method, path (regex);
         `times` how often, `after` how many matching requests to let through first. `apply` makes
         a hang act on the request first (the ESP did the work, the client never hears back);
-        `echo_auth` puts the caller's Authorization header in the error body."""
+        `echo_auth` puts the caller's Authorization header in the error body; `body` and `headers`
+        replace a status fault's body and add response headers."""
         fault = Fault(kind=kind, **kwargs)
         with self.lock:
             self.faults.append(fault)
@@ -398,7 +401,8 @@ class FakeESP:
             return
         if fault and fault.kind == "status":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            detail = {"detail": "injected fault"}
+            headers.update(fault.headers)
+            detail = {"detail": "injected fault"} if fault.body is None else fault.body
             if fault.echo_auth:
                 detail["detail"] = f"bad request with credentials {handler.headers.get('Authorization')}"
             fault.hit.set()

@@ -1,6 +1,9 @@
-"""Key leaks (issue 8, "Secrets"): redaction masks a key whole and any piece of it 8 or more
-characters long — a key cut at a length limit, split across lines, partly echoed — and only that;
-activation.config checks key formats before any key is used, and its errors never show a key."""
+"""Key leaks (issue 8, "Secrets"): known keys are planted in every error path — ESP bodies that echo
+them whole, cut at 300 characters across the key, split in pieces, response headers, per-row
+rejections, transport errors until retries run out — and no piece of 8 or more characters of any
+key may reach an exception, a log record, stderr/stdout, activation.sync_runs, sync_results or
+erasure_log, or the Dagster export asset's metadata. Also: the redaction itself, and the key
+formats activation.config accepts before any key is used."""
 
 from __future__ import annotations
 
@@ -8,12 +11,23 @@ import base64
 import json
 import logging
 import random
+import sys
+import traceback
 
+import dagster as dg
+import duckdb
+import pandas as pd
 import pytest
 
-from activation import ActivationConfig, ConfigError
+from activation import ActivationConfig, ConfigError, ESPRequestError, propagate_erasures, sync_audiences
+from activation.config import HttpSettings
+from activation.destinations.klaviyo import KlaviyoDestination
 from activation.errors import redact
+from activation.http import ApiClient
+from orchestration.assets.activation import export_assets
+from orchestration.resources import WarehouseResource
 from tests.activation.fake_esp import FakeESP
+from tests.activation.helpers import audience, email_of, fake_env, no_suppressions, small_batches, sql
 
 MAILCHIMP_KEY = "e4b9856a9838a408e8666af7c249b9b6-us21"
 KLAVIYO_KEY = "pk_c1a1336f9112f1a2334bb233b26e3a7105"
@@ -33,6 +47,12 @@ def leaks(text: str) -> list[str]:
     return sorted(piece for piece in PIECES if piece in text)
 
 
+def assert_no_leak(outputs: dict[str, str]) -> None:
+    found = {name: leaks(text) for name, text in outputs.items()}
+    leaking = {name: len(pieces) for name, pieces in found.items() if pieces}
+    assert not leaking, f"pieces of a key (count per output) in {leaking}"
+
+
 def cut_body(key: str, before_cut: int = 20) -> dict:
     """An error body whose text puts the key across character 300, `before_cut` characters of it
     in front: cutting first and redacting after would keep those characters."""
@@ -45,6 +65,179 @@ def cut_body(key: str, before_cut: int = 20) -> dict:
 def split_body(key: str) -> dict:
     """The key echoed in three pieces of 12+ characters, across a line break and a space."""
     return {"detail": f"invalid credentials {key[:12]}\n{key[12:24]} {key[24:]}"}
+
+
+def plant(fake: FakeESP) -> None:
+    """Faults that put each ESP's own key into every kind of answer the clients read. Lists sync in
+    name order, so `gold` meets the list-lookup fault first and fails as a whole (its error goes
+    to sync_runs.message); `vip` meets the batch faults (their errors go to sync_results.reason)."""
+    lookup = {"mailchimp": r"/segments$", "klaviyo": r"/api/lists$", "hubspot": r"/name/gold$"}
+    upsert = {
+        "mailchimp": r"/lists/aud0001$",
+        "klaviyo": r"/profile-bulk-import-jobs$",
+        "hubspot": r"/upsert$",
+    }
+    add = {"mailchimp": r"/segments/\d+$", "klaviyo": r"/import-errors$", "hubspot": r"/memberships/add$"}
+    erase = {
+        "mailchimp": r"/delete-permanent$",
+        "klaviyo": r"/data-privacy-deletion-jobs$",
+        "hubspot": r"/gdpr-delete$",
+    }
+    for esp, key in KEYS.items():
+        fake.inject("status", esp=esp, method="GET", path=lookup[esp], status=400, body=cut_body(key))
+        fake.inject("status", esp=esp, method="POST", path=upsert[esp], status=400, body=split_body(key))
+        fake.inject(
+            "status", esp=esp, path=upsert[esp], status=429, headers={"Retry-After": key, "X-Echo": key}
+        )
+        fake.inject("status", esp=esp, path=upsert[esp], status=503, body={"detail": key})
+        fake.inject("status", esp=esp, path=add[esp], status=400, echo_auth=True)
+        fake.inject("drop", esp=esp, path=add[esp], times=5)
+        fake.inject("status", esp=esp, path=erase[esp], status=400, body=cut_body(key, before_cut=30))
+        fake.reject(esp, [email_of(k) for k in range(0, 40, 3)], f"rejected: credentials {key} are wrong")
+        fake.reject(esp, [email_of(k) for k in range(1, 40, 3)], split_body(key)["detail"])
+
+
+def planted_fake() -> FakeESP:
+    return FakeESP(mailchimp_key=MAILCHIMP_KEY, klaviyo_key=KLAVIYO_KEY, hubspot_token=HUBSPOT_TOKEN)
+
+
+def planted_env(fake: FakeESP, tmp_path) -> dict[str, str]:
+    # one request at a time, so the faults meet the requests in a known order
+    return fake_env(
+        fake,
+        tmp_path / "files",
+        **{f"AW_{esp.upper()}_MAX_CONCURRENCY": "1" for esp in ESPS},
+    )
+
+
+def desired() -> pd.DataFrame:
+    return pd.concat(
+        audience(esp, name, range(size), campaign_key=f"{esp}-{name}")
+        for esp in ESPS
+        for name, size in (("gold", 5), ("vip", 40))
+    )
+
+
+def tables(warehouse) -> dict[str, str]:
+    return {
+        f"activation.{table}": str(sql(warehouse, f"SELECT * FROM activation.{table}"))
+        for table in ("sync_runs", "sync_results", "sync_state", "erasure_log", "destination_lists")
+    }
+
+
+def test_a_planted_key_reaches_no_exception_log_output_or_table(wh, tmp_path, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    stderr = logging.StreamHandler(sys.stderr)
+    logging.getLogger("activation").addHandler(stderr)
+    outputs: dict[str, str] = {}
+    try:
+        with planted_fake() as fake:
+            plant(fake)
+            config = small_batches(ActivationConfig.from_env(planted_env(fake, tmp_path)))
+            results = sync_audiences(desired(), no_suppressions(), warehouse=wh, config=config)
+            erasures = pd.DataFrame({"request_id": ["r1"], "email": [email_of(40)], "customer_key": ["c40"]})
+            erased = propagate_erasures(erasures, warehouse=wh, config=config)
+
+            fake.inject("status", esp="klaviyo", path=r"/api/lists$", status=400, body=cut_body(KLAVIYO_KEY))
+            klaviyo = KlaviyoDestination(config.klaviyo)
+            with pytest.raises(ESPRequestError) as refused:
+                klaviyo.ensure_list("direct", None)
+            klaviyo.close()
+            fake.inject("drop", esp="hubspot", times=5)
+            client = ApiClient(
+                "hubspot",
+                f"{fake.url}/hubspot",
+                HttpSettings(max_attempts=5, backoff_initial=0.01, backoff_max=0.01),
+                headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
+                secrets=(HUBSPOT_TOKEN,),
+            )
+            with pytest.raises(ESPRequestError) as exhausted:
+                client.request("POST", "/crm/v3/objects/contacts/batch/upsert", json={"inputs": []})
+            client.close()
+            unhit = [f for f in fake.faults if not f.hit.is_set()]
+    finally:
+        logging.getLogger("activation").removeHandler(stderr)
+
+    assert unhit == [], "every planted fault should have been met"
+    for error in (refused.value, exhausted.value):
+        outputs[f"exception {error.esp}"] = str(error) + repr(error.args)
+        outputs[f"traceback {error.esp}"] = "".join(traceback.format_exception(error))
+    outputs["results"] = repr(results) + "".join(r.line() for r in results)
+    outputs["erasure report"] = erased.to_string()
+    outputs["config"] = repr(config) + str(config)
+    outputs["log records"] = "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
+    )
+    outputs["log text"] = caplog.text
+    captured = capfd.readouterr()
+    outputs["stdout"], outputs["stderr"] = captured.out, captured.err
+    outputs.update(tables(wh))
+
+    messages = {(r.destination, r.list_key): r.message for r in results}
+    reasons = " ".join(str(row) for row in sql(wh, "SELECT reason FROM activation.sync_results"))
+    for esp in ESPS:
+        assert "answered 400" in messages[(esp, "gold")], (
+            "the list lookup's error should be the run's message"
+        )
+        assert messages[(esp, "gold")] in outputs["activation.sync_runs"]
+    assert reasons.count("answered 400") >= 6, "both echoing batch errors of each ESP should be reasons"
+    assert "failed after 5 attempts" in reasons + str(exhausted.value)
+    assert reasons.count("rejected") >= 3, "the per-row rejections should be reasons"
+    assert "answered 400" in outputs["activation.erasure_log"]
+    assert "retrying" in outputs["stderr"] and "retrying" in outputs["log records"]
+    assert_no_leak(outputs)
+
+
+def test_the_export_asset_metadata_and_logs_hold_no_key(tmp_path, monkeypatch, capfd):
+    warehouse = tmp_path / "warehouse.duckdb"
+    members = desired().assign(as_of=pd.Timestamp("2026-06-30"))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema audiences")
+        con.register("members", members)
+        con.execute("create table audiences.audience_members as select * from members")
+        con.execute(
+            "create table audiences.audience_suppressions "
+            "(email varchar, customer_key varchar, reason varchar)"
+        )
+        con.execute(
+            "create table audiences.erasure_requests "
+            "(request_id varchar, customer_key varchar, email varchar, requested_at timestamp)"
+        )
+    with planted_fake() as fake:
+        plant(fake)
+        for name, value in planted_env(fake, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        result = dg.materialize(
+            [asset for asset in export_assets if asset.key.path[-1] != "export_file"],
+            resources={"warehouse": WarehouseResource(warehouse_path=str(warehouse))},
+            raise_on_error=False,
+        )
+    assert not result.success, "the failed gold lists should fail the export assets"
+    failures = result.get_step_failure_events()
+    assert len(failures) == 3
+    outputs = {
+        "failure": "\n".join(repr(event.event_specific_data) for event in failures),
+        "events": "\n".join(repr(event) for event in result.all_events),
+    }
+    assert all("answered 400" in repr(e.event_specific_data) for e in failures)
+    captured = capfd.readouterr()
+    outputs["stdout"], outputs["stderr"] = captured.out, captured.err
+    outputs.update(tables(warehouse))
+    assert_no_leak(outputs)
+
+
+@pytest.mark.parametrize("before_cut", [1, 7, 8, 20])
+def test_an_error_body_is_redacted_whole_before_it_is_cut_to_300_characters(fake, before_cut):
+    key = fake.klaviyo_key
+    body = cut_body(key, before_cut)
+    fake.inject("status", esp="klaviyo", status=400, body=body)
+    client = ApiClient("klaviyo", f"{fake.url}/klaviyo", HttpSettings(max_attempts=1), secrets=(key,))
+    with pytest.raises(ESPRequestError) as raised:
+        client.request("GET", "/api/lists")
+    client.close()
+    # cut first, the key's first characters would end the message (fewer than 8: no piece to mask)
+    expected = redact(json.dumps(body), [key])[:300]
+    assert str(raised.value) == f"klaviyo GET /api/lists answered 400: {expected}"
 
 
 # the redaction --------------------------------------------------------------------------------------
@@ -177,7 +370,7 @@ def test_a_malformed_or_misplaced_key_is_a_configuration_error_that_names_the_va
 def test_valid_keys_of_each_format_are_accepted(caplog):
     env = {**MAILCHIMP, "AW_MAILCHIMP_API_KEY": MAILCHIMP_KEY, "AW_KLAVIYO_API_KEY": KLAVIYO_KEY}
     config = ActivationConfig.from_env({**env, "AW_HUBSPOT_TOKEN": HUBSPOT_TOKEN})
-    assert config.secrets() == (MAILCHIMP_KEY, KLAVIYO_KEY, HUBSPOT_TOKEN)
+    assert config.secrets()[:3] == (MAILCHIMP_KEY, KLAVIYO_KEY, HUBSPOT_TOKEN)
     assert caplog.records == []
     oauth = "CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4"
     with caplog.at_level(logging.WARNING, logger="activation.config"):
