@@ -1,11 +1,18 @@
 """Configuration of the destinations, read from environment variables only.
 
 An ESP is configured when its key (or token) variable is set; otherwise its audiences fall back to
-the file destination. Every name is listed in ENV_VARS so the docs and the code cannot drift."""
+the file destination. Every name is listed in ENV_VARS so the docs and the code cannot drift.
+
+Keys are checked before any use, and errors name the variable, never the value: a key that is not
+a token, a Mailchimp key without its data-centre suffix (the key itself would become the host name,
+sent in DNS and TLS), a Klaviyo key that is not private, another ESP's key in the wrong variable."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,14 +21,15 @@ from activation.errors import ConfigError
 
 ENV_VARS: dict[str, str] = {
     "AW_WAREHOUSE_PATH": "DuckDB warehouse file (default data/warehouse.duckdb)",
-    "AW_MAILCHIMP_API_KEY": "Mailchimp Marketing API key (the `-usNN` suffix names the data centre)",
+    "AW_MAILCHIMP_API_KEY": "Mailchimp Marketing API key; its `-usNN` suffix names the data centre and is "
+    "required unless AW_MAILCHIMP_BASE_URL is set",
     "AW_MAILCHIMP_AUDIENCE_ID": "Mailchimp audience (list) id that holds our static segments",
     "AW_MAILCHIMP_BASE_URL": "override, e.g. http://127.0.0.1:8765/mailchimp/3.0 (default from the key)",
-    "AW_KLAVIYO_API_KEY": "Klaviyo private API key",
+    "AW_KLAVIYO_API_KEY": "Klaviyo private API key (pk_...)",
     "AW_KLAVIYO_BASE_URL": "override (default https://a.klaviyo.com)",
     "AW_KLAVIYO_REVISION": "Klaviyo API revision header (default 2024-10-15)",
     "AW_KLAVIYO_POLL_SECONDS": "first wait between polls of a Klaviyo import job (default 0.5)",
-    "AW_HUBSPOT_TOKEN": "HubSpot private-app access token",
+    "AW_HUBSPOT_TOKEN": "HubSpot private-app access token (pat-...; another bearer token with a warning)",
     "AW_HUBSPOT_BASE_URL": "override (default https://api.hubapi.com)",
     "AW_<ESP>_TIMEOUT": "per-request timeout in seconds (ESP = MAILCHIMP, KLAVIYO, HUBSPOT)",
     "AW_<ESP>_MAX_ATTEMPTS": "attempts per request before a batch is marked failed (default 6)",
@@ -37,6 +45,21 @@ ENV_VARS: dict[str, str] = {
 }
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+log = logging.getLogger("activation.config")
+
+# RFC 6750 token characters: all an Authorization header carries unquoted. Whitespace, control
+# characters, quotes or non-ASCII in a key mean it was pasted wrongly (or is a header injection).
+TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
+# Mailchimp's data centre (us1 ... us21), the key's suffix after its last dash.
+DATA_CENTRE = re.compile(r"[a-z]{2,4}[0-9]{1,3}")
+ESP_TITLES = {"mailchimp": "Mailchimp", "klaviyo": "Klaviyo", "hubspot": "HubSpot"}
+# What each ESP documents its keys to look like, to catch one pasted into another's variable.
+KEY_SHAPES = {
+    "mailchimp": re.compile(r"[0-9a-f]{32}-[a-z]{2,4}[0-9]{1,3}"),
+    "klaviyo": re.compile(r"pk_.+"),
+    "hubspot": re.compile(r"pat-.+"),
+}
 ESP_NAMES = ("mailchimp", "klaviyo", "hubspot")
 DESTINATION_NAMES = (*ESP_NAMES, "file")
 
@@ -162,7 +185,7 @@ class ActivationConfig:
         return (*(name for name in ESP_NAMES if getattr(self, name) is not None), "file")
 
     def secrets(self) -> tuple[str, ...]:
-        """Every credential value, for redaction in tests and error texts."""
+        """Every credential value, and the Basic-auth form Mailchimp sends, for redaction."""
         values = []
         if self.mailchimp:
             values.append(self.mailchimp.api_key.reveal())
@@ -170,6 +193,8 @@ class ActivationConfig:
             values.append(self.klaviyo.api_key.reveal())
         if self.hubspot:
             values.append(self.hubspot.token.reveal())
+        if self.mailchimp:
+            values.append(mailchimp_basic_auth(self.mailchimp.api_key.reveal()))
         return tuple(values)
 
     def with_changes(self, **changes) -> ActivationConfig:
@@ -181,8 +206,8 @@ class ActivationConfig:
         env = os.environ if env is None else env
         backoff = _float(env, "AW_ACTIVATION_BACKOFF_SECONDS", 0.5)
         mailchimp = klaviyo = hubspot = None
-        if env.get("AW_MAILCHIMP_API_KEY"):
-            key = env["AW_MAILCHIMP_API_KEY"].strip()
+        key = credential(env, "AW_MAILCHIMP_API_KEY", "mailchimp")
+        if key:
             audience = env.get("AW_MAILCHIMP_AUDIENCE_ID", "").strip()
             if not audience:
                 raise ConfigError("AW_MAILCHIMP_API_KEY is set but AW_MAILCHIMP_AUDIENCE_ID is not")
@@ -195,9 +220,16 @@ class ActivationConfig:
             )
             if mailchimp.http.max_concurrency > 10:
                 raise ConfigError("AW_MAILCHIMP_MAX_CONCURRENCY above 10: Mailchimp allows 10 connections")
-        if env.get("AW_KLAVIYO_API_KEY"):
+        key = credential(env, "AW_KLAVIYO_API_KEY", "klaviyo")
+        if key:
+            if not KEY_SHAPES["klaviyo"].fullmatch(key):
+                # the header scheme takes private keys only: anything else can never work
+                raise ConfigError(
+                    "AW_KLAVIYO_API_KEY must be a Klaviyo private API key (pk_ and the rest of it); "
+                    "the 6-character public key (site ID) cannot call the server API"
+                )
             klaviyo = KlaviyoConfig(
-                api_key=Secret(env["AW_KLAVIYO_API_KEY"].strip()),
+                api_key=Secret(key),
                 base_url=(env.get("AW_KLAVIYO_BASE_URL", "").strip() or "https://a.klaviyo.com").rstrip("/"),
                 revision=env.get("AW_KLAVIYO_REVISION", "").strip() or "2024-10-15",
                 http=_http(
@@ -207,9 +239,16 @@ class ActivationConfig:
                 ),
                 poll_interval=_float(env, "AW_KLAVIYO_POLL_SECONDS", 0.5),
             )
-        if env.get("AW_HUBSPOT_TOKEN"):
+        key = credential(env, "AW_HUBSPOT_TOKEN", "hubspot")
+        if key:
+            if not KEY_SHAPES["hubspot"].fullmatch(key):
+                # service keys and OAuth tokens are bearer tokens too, and go to the same host
+                log.warning(
+                    "AW_HUBSPOT_TOKEN does not start with pat- (a private app token): "
+                    "using it as another kind of HubSpot bearer token (service key, OAuth)"
+                )
             hubspot = HubSpotConfig(
-                token=Secret(env["AW_HUBSPOT_TOKEN"].strip()),
+                token=Secret(key),
                 base_url=(env.get("AW_HUBSPOT_BASE_URL", "").strip() or "https://api.hubapi.com").rstrip("/"),
                 http=_http(
                     env,
@@ -246,14 +285,42 @@ class ActivationConfig:
         )
 
 
-def mailchimp_base_url(api_key: str) -> str:
-    """https://<dc>.api.mailchimp.com/3.0, the data centre being the key's suffix after the dash."""
-    _, _, dc = api_key.rpartition("-")
-    if not dc or not dc.isalnum():
+def credential(env: Mapping[str, str], name: str, esp: str) -> str | None:
+    """The key in variable `name`, stripped; None when unset or empty. A value that cannot be a key
+    of `esp` is an error, and no message shows any of it."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{name} is set but blank")
+    if not TOKEN.fullmatch(value):
         raise ConfigError(
-            "the Mailchimp API key has no data-centre suffix (like -us21); set AW_MAILCHIMP_BASE_URL"
+            f"{name} contains whitespace, control or other characters no API key has; copy the key again"
         )
-    return f"https://{dc}.api.mailchimp.com/3.0"
+    for other, shape in KEY_SHAPES.items():
+        if other != esp and shape.fullmatch(value):
+            raise ConfigError(
+                f"{name} holds what looks like a {ESP_TITLES[other]} key, not a {ESP_TITLES[esp]} one"
+            )
+    return value
+
+
+def mailchimp_base_url(api_key: str) -> str:
+    """https://<dc>.api.mailchimp.com/3.0 from the key's data-centre suffix (-us21). Only a suffix
+    that looks like one becomes the host: any other key text would go out in DNS and TLS SNI."""
+    body, dash, dc = api_key.rpartition("-")
+    if not (body and dash and DATA_CENTRE.fullmatch(dc.lower())):
+        raise ConfigError(
+            "AW_MAILCHIMP_API_KEY does not end in a data-centre suffix like -us21: check the key, "
+            "or set AW_MAILCHIMP_BASE_URL to the API's address"
+        )
+    return f"https://{dc.lower()}.api.mailchimp.com/3.0"
+
+
+def mailchimp_basic_auth(api_key: str) -> str:
+    """The Basic-auth credential Mailchimp receives (any user name, the key as password)."""
+    return base64.b64encode(f"anystring:{api_key}".encode()).decode()
 
 
 def _resolve(value: str) -> Path:

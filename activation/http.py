@@ -4,7 +4,8 @@ concurrency and requests per second.
 Retried: 429 (waiting what Retry-After says), 5xx, timeouts and dropped connections, with
 exponential back-off and full jitter otherwise. Not retried: other 4xx, which the ESP will refuse
 again. The credential lives only in the client's default headers or auth; log lines show method,
-path and status, and any ESP text that reaches an exception passes through `redact`."""
+path and status, and any ESP text that reaches an exception passes through `redact` whole, before
+it is cut to length (a key cut in two would no longer match as a whole)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ from activation.config import HttpSettings
 from activation.errors import ESPRequestError, redact
 
 log = logging.getLogger("activation.http")
+
+# httpcore's DEBUG trace prints response headers verbatim, and an ESP may echo the key in one: it
+# stays at INFO unless the application set a level for it.
+if logging.getLogger("httpcore").level == logging.NOTSET:
+    logging.getLogger("httpcore").setLevel(logging.INFO)
+
+ERROR_TEXT_LIMIT = 300
 
 
 class TransientError(Exception):
@@ -130,6 +138,11 @@ class ApiClient:
     def requests_made(self) -> int:
         return self._requests
 
+    def redact(self, text: str) -> str:
+        """`text` without this client's credentials or any piece of them, for texts the ESP sent
+        that the caller turns into a message (per-row errors in a batch answer)."""
+        return redact(text, self._secrets)
+
     def close(self) -> None:
         self._client.close()
 
@@ -144,6 +157,8 @@ class ApiClient:
     ) -> ApiResponse:
         """Send with retries. Statuses in `ok_statuses` (e.g. 404 on a lookup) are returned, not
         raised. Raises ESPRequestError when the ESP refuses or retries run out."""
+        # paths carry ids the ESP chose (lists, import jobs), so they are ESP text too
+        label = self.redact(f"{self.esp} {method} {path}")
         applied_before = False
         attempts = 0
 
@@ -151,7 +166,7 @@ class ApiClient:
             nonlocal applied_before, attempts
             attempts += 1
             try:
-                response = self._send(method, path, json, params)
+                response = self._send(method, path, json, params, label)
             except TransientError as error:
                 if error.maybe_applied:
                     applied_before = True
@@ -160,9 +175,9 @@ class ApiClient:
             if status < 400 or status in ok_statuses:
                 body = _decode(response)
                 return ApiResponse(status, body, response.headers, attempts, applied_before and attempts > 1)
-            text = redact(response.text[:300], self._secrets)
+            text = self.redact(response.text)[:ERROR_TEXT_LIMIT]
             raise ESPRequestError(
-                f"{self.esp} {method} {path} answered {status}: {text}",
+                f"{label} answered {status}: {text}",
                 esp=self.esp,
                 status_code=status,
                 retryable=False,
@@ -172,20 +187,21 @@ class ApiClient:
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(max(1, self.settings.max_attempts)),
             wait=self._wait,
-            before_sleep=self._before_sleep(method, path),
+            before_sleep=self._before_sleep(label),
             reraise=True,
         )
         try:
             return retrying(once)
         except TransientError as error:
             raise ESPRequestError(
-                f"{self.esp} {method} {path} failed after {attempts} attempts: "
-                f"{redact(str(error), self._secrets)}",
+                f"{label} failed after {attempts} attempts: {self.redact(str(error))}",
                 esp=self.esp,
                 retryable=True,
             ) from None
 
-    def _send(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, json: Any, params: dict[str, Any] | None, label: str
+    ) -> httpx.Response:
         with self._throttle.slot():
             with self._count_lock:
                 self._requests += 1
@@ -200,7 +216,7 @@ class ApiClient:
             except httpx.TransportError as error:
                 raise TransientError(f"connection dropped ({type(error).__name__})") from None
         status = response.status_code
-        log.debug("%s %s %s -> %s", self.esp, method, path, status)
+        log.debug("%s -> %s", label, status)
         if status == 429:
             raise TransientError(
                 "rate limited (429)",
@@ -220,17 +236,15 @@ class ApiClient:
         )
         return backoff(state)
 
-    def _before_sleep(self, method: str, path: str):
+    def _before_sleep(self, label: str):
         def hook(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
             log.warning(
-                "%s %s %s attempt %d failed (%s); retrying in %.2fs",
-                self.esp,
-                method,
-                path,
+                "%s attempt %d failed (%s); retrying in %.2fs",
+                label,
                 state.attempt_number,
-                redact(str(error), self._secrets),
+                self.redact(str(error)),
                 wait,
             )
 

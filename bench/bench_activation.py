@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from activation import ActivationConfig, sync_audiences  # noqa: E402
+from tests.activation.fake_esp import HUBSPOT_TOKEN, KLAVIYO_KEY, MAILCHIMP_KEY  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "activation.json"
 
@@ -169,13 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench_activation_"))
     url = f"http://127.0.0.1:{port}"
     env = {
-        "AW_MAILCHIMP_API_KEY": "fake-mailchimp-key-0000-us1",
+        "AW_MAILCHIMP_API_KEY": MAILCHIMP_KEY,
         "AW_MAILCHIMP_AUDIENCE_ID": "aud0001",
         "AW_MAILCHIMP_BASE_URL": f"{url}/mailchimp/3.0",
-        "AW_KLAVIYO_API_KEY": "pk_fake_klaviyo_key_0000",
+        "AW_KLAVIYO_API_KEY": KLAVIYO_KEY,
         "AW_KLAVIYO_BASE_URL": f"{url}/klaviyo",
         "AW_KLAVIYO_POLL_SECONDS": "0.05",
-        "AW_HUBSPOT_TOKEN": "pat-fake-hubspot-token-0000",
+        "AW_HUBSPOT_TOKEN": HUBSPOT_TOKEN,
         "AW_HUBSPOT_BASE_URL": f"{url}/hubspot",
         "AW_ACTIVATION_FILE_DIR": str(workdir / "files"),
         "AW_HOLDOUT_SHARE": "0",

@@ -134,7 +134,7 @@ class HubSpotDestination(Destination):
         keys = {m.member_key for m in group}
         rejected: dict[str, Outcome] = {}
         for error in body.get("errors", []):
-            message = f"{error.get('category', 'error')}: {error.get('message', '')}"
+            message = self.api.redact(f"{error.get('category', 'error')}: {error.get('message', '')}")
             named = {str(v).lower() for v in _context_values(error.get("context")) if str(v).lower() in keys}
             for key in named or (keys - set(ids)):
                 if key not in ids:

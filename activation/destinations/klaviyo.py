@@ -186,7 +186,9 @@ class KlaviyoDestination(Destination):
         errors: dict[str, str] = {}
         for item in self._pages(f"/api/profile-bulk-import-jobs/{job_id}/import-errors", {}):
             attributes = item.get("attributes", {})
-            message = f"{attributes.get('code')}: {attributes.get('detail') or attributes.get('title')}"
+            message = self.api.redact(
+                f"{attributes.get('code')}: {attributes.get('detail') or attributes.get('title')}"
+            )
             email = ((attributes.get("original_payload") or {}).get("attributes") or {}).get("email")
             if not email:
                 match = POINTER.search(str((attributes.get("source") or {}).get("pointer", "")))

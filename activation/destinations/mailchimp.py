@@ -146,7 +146,9 @@ class MailchimpDestination(Destination):
         )
         body = response.body or {}
         errors = {
-            str(e.get("email_address", "")).lower(): f"{e.get('error_code') or 'error'}: {e.get('error')}"
+            str(e.get("email_address", "")).lower(): self.api.redact(
+                f"{e.get('error_code') or 'error'}: {e.get('error')}"
+            )
             for e in body.get("errors", [])
         }
         statuses = {
@@ -194,7 +196,7 @@ class MailchimpDestination(Destination):
         errors: dict[str, str] = {}
         for error in body.get("errors", []):
             for email in error.get("email_addresses", []):
-                errors[str(email).lower()] = str(error.get("error"))
+                errors[str(email).lower()] = self.api.redact(str(error.get("error")))
         outcomes = {}
         for member in group:
             key = member.member_key
@@ -222,7 +224,7 @@ class MailchimpDestination(Destination):
             errors: dict[str, str] = {}
             for error in (response.body or {}).get("errors", []):
                 for email in error.get("email_addresses", []):
-                    errors[str(email).lower()] = str(error.get("error"))
+                    errors[str(email).lower()] = self.api.redact(str(error.get("error")))
             for member in group:
                 if member.member_key in errors:
                     outcomes[member.member_key] = Outcome(FAILED, f"mailchimp: {errors[member.member_key]}")

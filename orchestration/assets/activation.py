@@ -14,6 +14,7 @@ from activation import (
     purge_erased_residue,
     sync_audiences,
 )
+from activation.errors import redact
 from activation.experiments import analyze_holdout, holdout_outcomes
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, WarehouseResource, resolve_as_of
 
@@ -187,18 +188,20 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
         "fields and removes of our own members only; files when the ESP has no credentials.",
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):
+        settings = ActivationConfig.from_env()
         results = sync_audiences(
             _audience(warehouse, destination),
             _suppressions(warehouse),
             _erasures(warehouse),
             warehouse=warehouse.path,
-            config=ActivationConfig.from_env(),
+            config=settings,
             dry_run=config.dry_run,
             force=config.force,
             destinations=[destination],
             run_id=context.run.run_id,
         )
-        summary = format_results(results)
+        # messages carry ESP texts, redacted where they were read; this guards the metadata too
+        summary = redact(format_results(results), settings.secrets())
         context.log.info("%s\n%s", destination, summary)
         metadata = {
             "lists": len(results),

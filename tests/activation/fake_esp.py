@@ -37,6 +37,12 @@ KLAVIYO_LIST_LIMIT = 1_000
 HUBSPOT_UPSERT_LIMIT = 100
 HUBSPOT_LIST_LIMIT = 100_000
 SUBSCRIBE_PATHS = ("profile-subscription-bulk-create-jobs",)
+# Credentials in the formats the real ESPs issue (activation.config validates them), random rather
+# than made of words: redaction masks any 8-character piece of a key, and a key spelling
+# "mailchimp" would mask that word in every message.
+MAILCHIMP_KEY = "64bc084783c00d6c972f23947cb75e69-us1"
+KLAVIYO_KEY = "pk_c85156cefd2dc70b3867119fd1e53c217e"
+HUBSPOT_TOKEN = "pat-na1-f0dfc7de-41a5-41db-82f4-3b5eef4ff871"
 
 
 def md5(email: str) -> str:
@@ -66,6 +72,8 @@ class Fault:
     after: int = 0
     apply: bool = False
     echo_auth: bool = False
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
     hit: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, esp: str, method: str, path: str) -> bool:
@@ -94,10 +102,10 @@ class FakeESP:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        mailchimp_key: str = "fake-mailchimp-key-0000-us1",
+        mailchimp_key: str = MAILCHIMP_KEY,
         audience_id: str = "aud0001",
-        klaviyo_key: str = "pk_fake_klaviyo_key_0000",
-        hubspot_token: str = "pat-fake-hubspot-token-0000",
+        klaviyo_key: str = KLAVIYO_KEY,
+        hubspot_token: str = HUBSPOT_TOKEN,
         klaviyo_polls_to_complete: int = 1,
         log_bodies: bool = True,
     ):
@@ -182,7 +190,8 @@ class FakeESP:
         """Add a fault: kind is status, slow, drop or hang; filter with esp, method, path (regex);
         `times` how often, `after` how many matching requests to let through first. `apply` makes
         a hang act on the request first (the ESP did the work, the client never hears back);
-        `echo_auth` puts the caller's Authorization header in the error body."""
+        `echo_auth` puts the caller's Authorization header in the error body; `body` and `headers`
+        replace a status fault's body and add response headers."""
         fault = Fault(kind=kind, **kwargs)
         with self.lock:
             self.faults.append(fault)
@@ -392,7 +401,8 @@ class FakeESP:
             return
         if fault and fault.kind == "status":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            detail = {"detail": "injected fault"}
+            headers.update(fault.headers)
+            detail = {"detail": "injected fault"} if fault.body is None else fault.body
             if fault.echo_auth:
                 detail["detail"] = f"bad request with credentials {handler.headers.get('Authorization')}"
             fault.hit.set()

@@ -90,7 +90,12 @@ def test_a_client_with_the_wrong_key_fails_cleanly(fake, tmp_path, esp):
         "klaviyo": "AW_KLAVIYO_API_KEY",
         "hubspot": "AW_HUBSPOT_TOKEN",
     }
-    config = ActivationConfig.from_env(fake_env(fake, tmp_path / "files", **{variable[esp]: "wrong-key-us1"}))
+    wrong = {  # well-formed, so only the ESP can refuse them
+        "mailchimp": "0123456789abcdef0123456789abcdef-us1",
+        "klaviyo": "pk_0123456789abcdef0123456789abcdef01",
+        "hubspot": "pat-na1-01234567-89ab-4cde-8f01-23456789abcd",
+    }
+    config = ActivationConfig.from_env(fake_env(fake, tmp_path / "files", **{variable[esp]: wrong[esp]}))
     started = time.monotonic()
     results = sync_audiences(
         audience(esp, "vip", range(3)), no_suppressions(), warehouse=tmp_path / "w.duckdb", config=config
