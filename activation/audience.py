@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,16 @@ def normalize_email(values: pd.Series) -> pd.Series:
 
 
 class SuppressionIndex:
-    """Everyone who must never be exported: the suppression frame (restricted.suppressed_addresses)
-    and the addresses of erased people (restricted.erasure_targets, or any frame with an `email`
-    or `customer_key` column)."""
+    """Everyone who must never be exported: the suppression frame (restricted.suppressed_addresses),
+    the addresses of erased people (restricted.erasure_targets, or any frame with an `email` or
+    `customer_key` column) and addresses the warehouse's erasure tombstones match."""
 
-    def __init__(self, suppressions: pd.DataFrame | None, erasure_requests: pd.DataFrame | None = None):
+    def __init__(
+        self,
+        suppressions: pd.DataFrame | None,
+        erasure_requests: pd.DataFrame | None = None,
+        erased_emails: Iterable[str] = (),
+    ):
         self.by_email: dict[str, str] = {}
         self.by_customer: dict[str, str] = {}
         if suppressions is not None and not suppressions.empty:
@@ -86,6 +92,8 @@ class SuppressionIndex:
                 for key in erasure_requests["customer_key"]:
                     if isinstance(key, str) and key:
                         self.by_customer[key] = "erasure_requested"
+        for email in erased_emails:
+            self.by_email[email] = "erasure_requested"
 
     def reasons(self, emails: pd.Series, customer_keys: pd.Series) -> pd.Series:
         """The exclusion reason per row (None when the person may be exported); erasure wins."""

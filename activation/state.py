@@ -342,6 +342,33 @@ class Warehouse:
 
     # erasure ---------------------------------------------------------------------------------------
 
+    def erased_addresses(self, emails: pd.Series) -> set[str]:
+        """The addresses, among `emails` and the whole sync state, that have an erasure tombstone
+        (privacy.erasure_tombstones, hashed with privacy.erasure_hash — both built by dbt): the
+        engine's second line of defence after staging has dropped erased people. Empty when the
+        warehouse has no tombstones yet."""
+        self.ensure_schema()
+        with self.connect() as con:
+            ready = con.execute(
+                "SELECT (SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'privacy' "
+                "AND function_name = 'erasure_hash') > 0 AND (SELECT count(*) FROM duckdb_tables() "
+                "WHERE schema_name = 'privacy' AND table_name = 'erasure_tombstones') > 0"
+            ).fetchone()[0]
+            if not ready:
+                return set()
+            con.register("candidate_emails", pd.DataFrame({"email": emails.dropna().astype(str).unique()}))
+            found = con.execute(
+                """WITH candidates AS (
+                       SELECT email FROM candidate_emails
+                       UNION SELECT member_key FROM activation.sync_state)
+                   SELECT email FROM candidates
+                   WHERE privacy.erasure_hash('email', email) IN (
+                       SELECT identifier_hash FROM privacy.erasure_tombstones
+                       WHERE identifier_type = 'email')"""
+            ).fetchall()
+            con.unregister("candidate_emails")
+        return {email for (email,) in found}
+
     def erasures_done(self) -> set[tuple[str, str]]:
         """(tombstone hash, destination) pairs already erased."""
         found = self.query(

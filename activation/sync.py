@@ -32,6 +32,7 @@ from activation.audience import (
     PreparedAudience,
     SuppressionIndex,
     member_fields,
+    normalize_email,
     prepare_audience,
     validate_frame,
 )
@@ -273,7 +274,8 @@ class SyncEngine:
         unknown = scope - set(DESTINATION_NAMES)
         if unknown:
             raise InputError(f"unknown destinations {sorted(unknown)}; expected one of {DESTINATION_NAMES}")
-        suppression = SuppressionIndex(suppressions, erasure_requests)
+        erased = self.warehouse.erased_addresses(normalize_email(desired["email"]))
+        suppression = SuppressionIndex(suppressions, erasure_requests, erased)
         pairs = self._routes(desired, scope, state_lists)
         routes = []
         for source, list_key in pairs:

@@ -112,3 +112,27 @@ def sql(warehouse: Path, query: str, params: list | None = None) -> list[tuple]:
         return con.execute(query, params or []).fetchall()
     finally:
         con.close()
+
+
+def erasure_targets(*keys: int) -> pd.DataFrame:
+    """What restricted.erasure_targets hands the erasure step: addresses and their tombstone hash."""
+    return pd.DataFrame({"email": [email_of(k) for k in keys], "email_hash": [f"hash-{k}" for k in keys]})
+
+
+def plant_tombstones(warehouse: Path, emails: list[str]) -> None:
+    """The two objects dbt builds for erasure (privacy.erasure_tombstones and the function
+    privacy.erasure_hash), with a stand-in hash: the engine only asks which addresses match."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS privacy")
+        con.execute(
+            "CREATE OR REPLACE MACRO privacy.erasure_hash(identifier_type, identifier_value) AS "
+            "sha256('test-salt:' || identifier_type || ':' || identifier_value)"
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE privacy.erasure_tombstones AS "
+            "SELECT 'email' AS identifier_type, privacy.erasure_hash('email', email) AS identifier_hash "
+            "FROM (SELECT unnest(?::VARCHAR[]) AS email)",
+            [emails],
+        )

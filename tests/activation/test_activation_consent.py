@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from activation import propagate_erasures, sync_audiences
-from tests.activation.helpers import audience, email_of, no_suppressions, sql, suppressions
+from tests.activation.helpers import (
+    audience,
+    email_of,
+    erasure_targets,
+    no_suppressions,
+    plant_tombstones,
+    sql,
+    suppressions,
+)
 
 ESPS = ("mailchimp", "klaviyo", "hubspot")
 ALL = (*ESPS, "file")
@@ -140,14 +148,7 @@ def test_member_unsubscribed_in_the_esp_is_never_resubscribed(fake, wh, config):
 def test_erasure_reaches_every_esp_and_the_person_is_never_exported_again(fake, wh, config, tmp_path):
     first = sync_audiences(_desired(range(10)), no_suppressions(), warehouse=wh, config=config)
     assert all(r.ok for r in first)
-    erasures = pd.DataFrame(
-        {
-            "request_id": ["req-1"],
-            "customer_key": ["c0000002"],
-            "email": [email_of(2)],
-            "requested_at": ["2026-02-01T10:00:00Z"],
-        }
-    )
+    erasures = erasure_targets(2)
     report = propagate_erasures(erasures, warehouse=wh, config=config)
     assert set(report["destination"]) == set(ALL)
     assert set(report["status"]) == {"done"}
@@ -159,9 +160,10 @@ def test_erasure_reaches_every_esp_and_the_person_is_never_exported_again(fake, 
     state = sql(wh, "SELECT count(*) FROM activation.sync_state WHERE customer_key = 'c0000002'")[0][0]
     log_text = str(sql(wh, "SELECT * FROM activation.erasure_log"))
     assert state == 0
-    assert email_of(2) not in log_text and "req-1" in log_text
-    # Later runs: the mart still lists the person and no erasure frame is passed; the erasure log
-    # alone keeps them out.
+    assert email_of(2) not in log_text and "hash-2" in log_text
+    # Later runs: the audience still lists the person (staging would have dropped them) and no
+    # erasure frame is passed; the warehouse's tombstones alone keep them out.
+    plant_tombstones(wh, [email_of(2)])
     fake.reset_log()
     results = sync_audiences(_desired(range(10)), no_suppressions(), warehouse=wh, config=config)
     assert all(r.excluded_reasons == {"erasure_requested": 1} for r in results)

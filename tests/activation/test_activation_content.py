@@ -80,9 +80,9 @@ def test_previews_cli_reads_the_warehouse(tmp_path, capsys):
     frame = audience("mailchimp", "vip", range(9))
     frame.loc[0, "rfm_segment"] = None
     con = duckdb.connect(str(warehouse))
-    con.execute("CREATE SCHEMA audiences")
+    con.execute("CREATE SCHEMA restricted")
     con.register("frame", frame)
-    con.execute("CREATE TABLE audiences.audience_members AS SELECT * FROM frame")
+    con.execute("CREATE TABLE restricted.audience_export AS SELECT * FROM frame")
     con.close()
     code = main(["--warehouse", str(warehouse), "--out", str(tmp_path / "previews"), "--per-segment", "3"])
     assert code == 0

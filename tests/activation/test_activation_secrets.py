@@ -27,7 +27,15 @@ from activation.http import ApiClient
 from orchestration.assets.activation import export_assets
 from orchestration.resources import WarehouseResource
 from tests.activation.fake_esp import FakeESP
-from tests.activation.helpers import audience, email_of, fake_env, no_suppressions, small_batches, sql
+from tests.activation.helpers import (
+    audience,
+    email_of,
+    erasure_targets,
+    fake_env,
+    no_suppressions,
+    small_batches,
+    sql,
+)
 
 MAILCHIMP_KEY = "e4b9856a9838a408e8666af7c249b9b6-us21"
 KLAVIYO_KEY = "pk_c1a1336f9112f1a2334bb233b26e3a7105"
@@ -135,8 +143,7 @@ def test_a_planted_key_reaches_no_exception_log_output_or_table(wh, tmp_path, ca
             plant(fake)
             config = small_batches(ActivationConfig.from_env(planted_env(fake, tmp_path)))
             results = sync_audiences(desired(), no_suppressions(), warehouse=wh, config=config)
-            erasures = pd.DataFrame({"request_id": ["r1"], "email": [email_of(40)], "customer_key": ["c40"]})
-            erased = propagate_erasures(erasures, warehouse=wh, config=config)
+            erased = propagate_erasures(erasure_targets(40), warehouse=wh, config=config)
 
             fake.inject("status", esp="klaviyo", path=r"/api/lists$", status=400, body=cut_body(KLAVIYO_KEY))
             klaviyo = KlaviyoDestination(config.klaviyo)
@@ -192,17 +199,14 @@ def test_the_export_asset_metadata_and_logs_hold_no_key(tmp_path, monkeypatch, c
     warehouse = tmp_path / "warehouse.duckdb"
     members = desired().assign(as_of=pd.Timestamp("2026-06-30"))
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema audiences")
+        con.execute("create schema restricted")
         con.register("members", members)
-        con.execute("create table audiences.audience_members as select * from members")
+        con.execute("create table restricted.audience_export as select * from members")
         con.execute(
-            "create table audiences.audience_suppressions "
+            "create table restricted.suppressed_addresses "
             "(email varchar, customer_key varchar, reason varchar)"
         )
-        con.execute(
-            "create table audiences.erasure_requests "
-            "(request_id varchar, customer_key varchar, email varchar, requested_at timestamp)"
-        )
+        con.execute("create table restricted.erasure_targets (email varchar, email_hash varchar)")
     with planted_fake() as fake:
         plant(fake)
         for name, value in planted_env(fake, tmp_path).items():

@@ -13,7 +13,14 @@ import pytest
 from activation import ActivationConfig, ConfigError, ESPRequestError, propagate_erasures, sync_audiences
 from activation.config import Secret
 from activation.destinations.klaviyo import KlaviyoDestination
-from tests.activation.helpers import audience, email_of, fake_config, no_suppressions, small_batches, sql
+from tests.activation.helpers import (
+    audience,
+    erasure_targets,
+    fake_config,
+    no_suppressions,
+    small_batches,
+    sql,
+)
 
 ESPS = ("mailchimp", "klaviyo", "hubspot")
 
@@ -39,8 +46,7 @@ def test_keys_never_appear_in_logs_errors_reprs_or_tables(fake, wh, tmp_path, ca
     errors.append(str(raised.value))
     errors.append("".join(traceback.format_exception(raised.value)))
     errors.append(repr(config) + str(config) + repr(results))
-    erasures = pd.DataFrame({"request_id": ["r1"], "email": [email_of(1)], "customer_key": ["c0000001"]})
-    propagate_erasures(erasures, warehouse=wh, config=config)
+    propagate_erasures(erasure_targets(1), warehouse=wh, config=config)
     logged = [record.getMessage() for record in caplog.records]
     assert any("retrying" in line for line in logged), "the faults should have been logged"
     tables = str(
@@ -88,9 +94,7 @@ def test_klaviyo_subscribe_endpoint_is_never_called(fake, wh, config):
     sync_audiences(audience("klaviyo", "vip", range(30)), no_suppressions(), warehouse=wh, config=config)
     changed = audience("klaviyo", "vip", range(5, 30), offer="new")
     sync_audiences(changed, no_suppressions(), warehouse=wh, config=config, force=True)
-    propagate_erasures(
-        pd.DataFrame({"request_id": ["r"], "email": [email_of(7)]}), warehouse=wh, config=config
-    )
+    propagate_erasures(erasure_targets(7), warehouse=wh, config=config)
     assert len(fake.requests("klaviyo")) > 5
     assert fake.requests("klaviyo", path="subscri") == []
     destination = KlaviyoDestination(config.klaviyo)
