@@ -32,13 +32,13 @@ def _frame(warehouse, sql: str) -> pd.DataFrame:
 def _treatment(warehouse) -> pd.DataFrame:
     return _frame(
         warehouse,
-        "select destination, list_key, customer_key, email from audiences.audience_members "
+        "select destination, list_key, customer_key, email from restricted.audience_export "
         "where holdout_arm = 'treatment'",
     )
 
 
 def _suppressed(warehouse) -> set[str]:
-    sql = "select email from audiences.audience_suppressions where email is not null"
+    sql = "select email from restricted.suppressed_addresses where email is not null"
     return set(_frame(warehouse, sql).email)
 
 
@@ -46,7 +46,7 @@ def _control(warehouse) -> dict[tuple[str, str], set[str]]:
     """Control members per list: held out of that campaign (they may be in another list)."""
     control = _frame(
         warehouse,
-        "select destination, list_key, email from audiences.audience_members where holdout_arm = 'control'",
+        "select destination, list_key, email from restricted.audience_export where holdout_arm = 'control'",
     )
     return {key: set(group.email) for key, group in control.groupby(["destination", "list_key"])}
 
@@ -159,11 +159,11 @@ def test_consent_withdrawn_between_two_runs_reaches_no_destination(demo_run, tmp
 
         exported = _frame(
             warehouse,
-            "select distinct members.customer_key, members.email, profiles.contact_id "
-            "from audiences.audience_members as members "
-            "inner join marts.customer_profiles as profiles using (customer_key) "
+            "select distinct members.customer_key, members.email, details.contact_id "
+            "from restricted.audience_export as members "
+            "inner join restricted.customer_contact_details as details using (customer_key) "
             "where members.holdout_arm = 'treatment' and members.destination = 'mailchimp' "
-            "and profiles.contact_id is not null order by members.customer_key",
+            "and details.contact_id is not null order by members.customer_key",
         )
         kinds = [
             "unsubscribe",

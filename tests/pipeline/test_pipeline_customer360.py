@@ -63,7 +63,9 @@ def test_every_injected_defect_is_handled_as_its_kind_requires(demo_run):
     assert keys("invalid_email") <= set(invalid.contact_id)
     consent = frame(
         demo_run.warehouse,
-        "select contact_id, consent_status from marts.customer_profiles where contact_id is not null",
+        "select details.contact_id, profiles.consent_status from marts.customer_profiles as profiles "
+        "inner join restricted.customer_contact_details as details using (customer_key) "
+        "where details.contact_id is not null",
     ).set_index("contact_id")["consent_status"]
     for contact_id in keys("invalid_email"):
         assert consent.get(contact_id, "erased") in ("invalid_email", "erased", "complained", "bounced")
