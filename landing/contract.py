@@ -10,6 +10,13 @@ import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGING_DIR = PROJECT_DIR / "models" / "staging"
+DBT_PROJECT_FILE = PROJECT_DIR / "dbt_project.yml"
+
+
+def landing_identifiers(project_file: Path = DBT_PROJECT_FILE) -> dict[str, dict[str, str]]:
+    """The dbt var landing_identifiers: per `source.table`, the columns naming a person by kind."""
+    document = yaml.safe_load(project_file.read_text()) or {}
+    return (document.get("vars") or {}).get("landing_identifiers") or {}
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,8 @@ class LandingTable:
     columns: tuple[str, ...]
     required: bool
     required_columns: tuple[str, ...]
+    # Columns naming a person, by erasure kind (email, contact_id, ...): dbt var landing_identifiers.
+    identifiers: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -36,6 +45,7 @@ class ContractError(ValueError):
 def load_contract(staging_dir: Path = STAGING_DIR) -> list[LandingTable]:
     """Every source table marked with `meta.landing` in models/staging/*/_*.yml, in a stable order."""
     tables: list[LandingTable] = []
+    identifiers = landing_identifiers()
     for yml in sorted(staging_dir.glob("*/_*.yml")):
         document = yaml.safe_load(yml.read_text()) or {}
         for source in document.get("sources", []):
@@ -60,6 +70,7 @@ def load_contract(staging_dir: Path = STAGING_DIR) -> list[LandingTable]:
                         columns=columns,
                         required=bool(landing_meta.get("required", False)),
                         required_columns=required_columns,
+                        identifiers=tuple(identifiers.get(f"{source['name']}.{table['name']}", {}).items()),
                     )
                 )
     if not tables:

@@ -38,6 +38,28 @@
     {{ erasure_hash_expression('identifier_type', 'identifier_value', salt_relation) }}
 {%- endmacro %}
 
+{#- post-hook of erasure_tombstones: privacy.is_erased(kind, raw value), true when the value, normalized
+    the way staging normalizes that kind, has a tombstone — what `make purge-landing` asks of every
+    landed row. -#}
+{% macro install_erasure_match_function(tombstones_relation) -%}
+    {{ return(adapter.dispatch('install_erasure_match_function', 'audience_warehouse')(tombstones_relation)) }}
+{%- endmacro %}
+
+{% macro default__install_erasure_match_function(tombstones_relation) -%}
+    select 1
+{%- endmacro %}
+
+{% macro duckdb__install_erasure_match_function(tombstones_relation) -%}
+    create or replace macro {{ tombstones_relation.schema }}.is_erased(identifier_type, raw_value) as
+    {{ tombstones_relation.schema }}.erasure_hash(
+        identifier_type,
+        case
+            when identifier_type = 'email' then {{ normalized_identifier('email', 'raw_value') }}
+            else {{ normalized_identifier('contact_id', 'raw_value') }}
+        end
+    ) in (select identifier_hash from {{ tombstones_relation }})
+{%- endmacro %}
+
 {#- A fresh random salt, drawn once per warehouse. -#}
 {% macro random_salt() -%}
     {{ return(adapter.dispatch('random_salt', 'audience_warehouse')()) }}
@@ -70,8 +92,10 @@
 
 {#- The rows of a landing source that staging may read: every landed row (all columns as text, plus
     its file and position) with the row as JSON for quarantine, except the rows of erased people,
-    recognized by the identifiers given (kind -> raw column). Every base model starts here. -#}
-{% macro landed_rows(source_name, table_name, identifiers={}) -%}
+    recognized by the columns var landing_identifiers names for the table (kind: column). Every
+    base model starts here. -#}
+{% macro landed_rows(source_name, table_name) -%}
+    {%- set identifiers = var('landing_identifiers').get(source_name ~ '.' ~ table_name, {}) -%}
     {%- set normalized = {} -%}
     {%- for identifier_type, column in identifiers.items() -%}
         {%- do normalized.update({identifier_type: normalized_identifier(identifier_type, column)}) -%}

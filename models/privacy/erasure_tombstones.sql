@@ -3,6 +3,7 @@
         materialized='incremental',
         full_refresh=false,
         on_schema_change='fail',
+        post_hook="{{ install_erasure_match_function(this) }}",
     )
 }}
 

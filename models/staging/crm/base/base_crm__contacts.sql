@@ -3,7 +3,7 @@
     neither yes nor no is not a reason to drop the version (an older, opted-in version would win):
     it stays null, which every consent rule downstream reads as "not opted in". -#}
 with landed as (
-    {{ landed_rows('crm', 'contacts', {'contact_id': 'contact_id', 'email': 'email'}) }}
+    {{ landed_rows('crm', 'contacts') }}
 ),
 
 parsed as (

@@ -5,7 +5,7 @@
     is that consent fact. A consent event that breaks a rule here is still a consent fact:
     int_consent_events_collected reads every row of this model, not only the valid ones. -#}
 with landed as (
-    {{ landed_rows('email', 'events', {'contact_id': 'contact_id', 'email': 'email'}) }}
+    {{ landed_rows('email', 'events') }}
 ),
 
 parsed as (

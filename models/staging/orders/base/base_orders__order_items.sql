@@ -1,7 +1,7 @@
 {#- Every landed order line, parsed, priced in the reporting currency at its order's rate, with the
     first rule it breaks. A line whose order did not land, or was quarantined, is an orphan. -#}
 with landed as (
-    {{ landed_rows('orders', 'order_items', {'order_id': 'order_id'}) }}
+    {{ landed_rows('orders', 'order_items') }}
 ),
 
 parsed as (

@@ -1,7 +1,7 @@
 {#- Every landed order row, parsed, converted to the reporting currency at the rate of its date,
     with the first rule it breaks (null when valid). -#}
 with landed as (
-    {{ landed_rows('orders', 'orders', {'order_id': 'order_id', 'contact_id': 'contact_id', 'email': 'email'}) }}
+    {{ landed_rows('orders', 'orders') }}
 ),
 
 parsed as (

@@ -6,7 +6,7 @@
     and int_consent_events_collected still suppresses whoever the request names. Erasure requests
     never reach this model: their people are tombstoned (privacy.erasure_tombstones) and dropped. -#}
 with landed as (
-    {{ landed_rows('privacy', 'requests', {'contact_id': 'contact_id', 'email': 'email'}) }}
+    {{ landed_rows('privacy', 'requests') }}
 ),
 
 parsed as (

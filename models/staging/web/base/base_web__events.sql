@@ -1,7 +1,7 @@
 {#- Every landed web event, parsed, with the first rule it breaks. Bots, consent and identity are
     dealt with downstream: here an event is only checked for being well-formed. -#}
 with landed as (
-    {{ landed_rows('web', 'events', {'contact_id': 'contact_id', 'anonymous_id': 'anonymous_id'}) }}
+    {{ landed_rows('web', 'events') }}
 ),
 
 parsed as (

@@ -1,0 +1,381 @@
+"""Consent tried as an attacker would, with ordinary dirty data (issue 8): every case is a person who
+was exported to the three (fake) ESPs, then withdrawn by a row made to slip through — a tab, an odd
+date, a spelling, an unrelated CRM edit, a future opt-in, a broken line — and a second full run
+through Dagster. None of them may reach any ESP list or file again; an erased person may leave
+nothing but a hash. A property-style case perturbs consent rows at random (seeded) the same way,
+and the independent oracle (tests/consent_oracle.py), reading only the landing files, checks every
+export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.activation.fake_esp import FakeESP
+from tests.consent_oracle import exported_addresses, must_not_mail
+from tests.pipeline.helpers import CONTACT_HEADER, failure_messages, materialize, write_csv, write_lines
+
+ESPS = ("mailchimp", "klaviyo", "hubspot")
+CASES = (
+    "crm_edit_after_unsubscribe",
+    "future_opt_in_at",
+    "unsubscribe_address_with_tab",
+    "unsubscribe_us_date",
+    "unsubscribe_spelled_unsubscribed",
+    "erasure_address_with_tab",
+    "unsubscribe_in_broken_line",
+    "complaint_spelled_spam_report",
+    "unsubscribe_without_event_id",
+)
+PERTURBED = 24
+SPELLINGS = (
+    "unsubscribe", "Unsubscribed", "UNSUB", "opt-out", "Opted Out", "spam_report", "Complaint", "hard_bounce",
+    "bounce ", "List-Unsubscribe", "unsubscribe\t",
+)  # fmt: skip
+MOMENTS = (
+    "2026-03-01T10:00:00Z", "01/03/2026 10:00", "03/15/2026 10:00 PM", "1772359200", "garbage", "",
+    "2099-01-01", "2026-03-01 10:00:00", "01.03.2026",
+)  # fmt: skip
+
+
+@dataclass
+class AdversarialRun:
+    root: Path
+    landing: Path
+    warehouse: Path
+    fake: FakeESP
+    chosen: dict[str, dict]
+    perturbed: list[dict]
+    exported_before: set[str]
+    added_after: str
+
+
+def _frame(warehouse: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def _esp_members(fake: FakeESP, warehouse: Path) -> set[str]:
+    lists = _frame(warehouse, "select distinct destination, list_key from activation.sync_state")
+    members: set[str] = set()
+    for destination, name in lists.itertuples(index=False):
+        if destination in ESPS:
+            members |= fake.list_members(destination, name)
+    return members
+
+
+def _added_or_updated(fake: FakeESP) -> str:
+    parts = []
+    for request in fake.requests():
+        body = request.body if isinstance(request.body, dict) else {}
+        if request.esp == "mailchimp" and request.method == "POST" and "/segments/" in request.path:
+            parts.append(body.get("members_to_add"))
+        elif request.esp == "mailchimp" and request.method == "POST" and request.path.count("/") == 3:
+            parts.append([m for m in body.get("members", []) if m.get("status") != "unsubscribed"])
+        elif (request.esp == "klaviyo" and "profile-bulk-import-jobs" in request.path) or (
+            request.esp == "hubspot" and "batch/upsert" in request.path
+        ):
+            parts.append(body)
+    return json.dumps(parts).lower()
+
+
+def _contact_row(landing: Path, contact_id: str) -> dict:
+    rows = []
+    for path in sorted((landing / "crm").glob("contacts*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        rows += frame[frame.contact_id == contact_id].to_dict("records")
+    assert rows, contact_id
+    return rows[-1]
+
+
+def _event(event_id, email, event_type, event_at, contact_id=""):
+    return {
+        "event_id": event_id,
+        "campaign_id": "CMP-ADV",
+        "contact_id": contact_id,
+        "email": email,
+        "event_type": event_type,
+        "event_at": event_at,
+        "url": "",
+    }
+
+
+def _plant_cases(landing: Path, chosen: dict[str, dict]) -> None:
+    """One dirty withdrawal per case, in new landing files (the generator's files stay as they are)."""
+    crm_rows, events = [], []
+    edit = _contact_row(landing, chosen["crm_edit_after_unsubscribe"]["contact_id"])
+    first = {**edit, "updated_at": "2026-01-01T00:00:00Z", "email_opt_in": "yes", "opt_in_at": ""}
+    second = {
+        **edit,
+        "updated_at": "2026-05-01T00:00:00Z",
+        "email_opt_in": "yes",
+        "opt_in_at": "",
+        "city": "Elsewhere",
+    }
+    crm_rows += [first, second]
+    events.append(_event("adv-1", edit["email"], "unsubscribe", "2026-03-01T00:00:00Z"))
+
+    future = _contact_row(landing, chosen["future_opt_in_at"]["contact_id"])
+    crm_rows.append(
+        {**future, "updated_at": "2026-04-01T00:00:00Z", "email_opt_in": "yes", "opt_in_at": "2099-01-01"}
+    )
+    events.append(_event("adv-2", future["email"], "unsubscribe", "2026-03-01T00:00:00Z"))
+
+    events.append(
+        _event(
+            "adv-3",
+            chosen["unsubscribe_address_with_tab"]["email"] + "\t",
+            "unsubscribe",
+            "2026-03-01T00:00:00Z",
+        )
+    )
+    events.append(
+        _event("adv-4", chosen["unsubscribe_us_date"]["email"], "unsubscribe", "03/15/2026 10:00 PM")
+    )
+    events.append(
+        _event(
+            "adv-5",
+            chosen["unsubscribe_spelled_unsubscribed"]["email"],
+            "Unsubscribed",
+            "2026-03-01T00:00:00Z",
+        )
+    )
+    events.append(
+        _event(
+            "adv-8",
+            chosen["complaint_spelled_spam_report"]["email"].upper(),
+            "spam_report",
+            "2026-03-01T00:00:00Z",
+        )
+    )
+    events.append(
+        _event("", chosen["unsubscribe_without_event_id"]["email"], "unsubscribe", "2026-03-01T00:00:00Z")
+    )
+
+    write_csv(
+        landing / "crm" / "contacts_adversarial.csv",
+        CONTACT_HEADER,
+        [[r[c] for c in CONTACT_HEADER] for r in crm_rows],
+    )
+    header = list(events[0])
+    write_csv(landing / "email" / "events_adversarial.csv", header, [[e[c] for c in header] for e in events])
+    broken = chosen["unsubscribe_in_broken_line"]["email"]
+    write_lines(
+        landing / "privacy" / "requests_adversarial.csv",
+        [
+            "request_id,contact_id,email,request_type,requested_at",
+            f"PR-ADV-ERASE,,{chosen['erasure_address_with_tab']['email']}\t,Erasure,2026-05-01",
+            f'PR-ADV-BROKEN,,{broken},opt_out,"2026-05-01',
+        ],
+    )  # fmt: skip
+
+
+def _perturb(rng: random.Random, person: dict, index: int) -> tuple[str, dict]:
+    """A withdrawal of consent for `person`, dirtied at random in each field that could hide it."""
+    padding = ["", " ", "\t", "\u00a0", "\u200b", "\r", "  \t "]
+    address = person["email"]
+    address = rng.choice([address, address.upper(), address.title()])
+    address = rng.choice(padding) + address + rng.choice(padding)
+    spelling = rng.choice(SPELLINGS)
+    moment = rng.choice(MOMENTS)
+    event_id = rng.choice([f"adv-p{index}", "", " "])
+    use_contact = rng.random() < 0.3
+    return "email_event", _event(
+        event_id,
+        "" if use_contact and rng.random() < 0.5 else address,
+        spelling,
+        moment,
+        person["contact_id"] if use_contact else "",
+    )
+
+
+@pytest.fixture(scope="module")
+def adversarial_run(demo_run, tmp_path_factory) -> AdversarialRun:
+    root = tmp_path_factory.mktemp("adversarial")
+    for folder in ("models", "exports"):
+        if (demo_run.root / folder).exists():
+            shutil.copytree(demo_run.root / folder, root / folder)
+    shutil.copy(demo_run.warehouse, root / "warehouse.duckdb")
+    landing = root / "landing"
+    shutil.copytree(demo_run.landing, landing)
+    environment = {
+        "AW_LANDING_DIR": str(landing),
+        "AW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "AW_MODELS_DIR": str(root / "models"),
+        "AW_PUBLISHED_PATH": str(root / "published" / "warehouse.duckdb"),
+        "AW_ACTIVATION_FILE_DIR": str(root / "exports"),
+    }
+    with pytest.MonkeyPatch.context() as patch, FakeESP() as fake:
+        for name, value in {**environment, **fake.env()}.items():
+            patch.setenv(name, value)
+        first = materialize(groups=("activation",), as_of=demo_run.as_of.isoformat())
+        assert first.success, failure_messages(first)
+        warehouse = root / "warehouse.duckdb"
+        people = _frame(
+            warehouse,
+            "select distinct members.customer_key, members.email, details.contact_id "
+            "from restricted.audience_export as members "
+            "inner join restricted.customer_contact_details as details using (customer_key) "
+            "where members.holdout_arm = 'treatment' and members.destination = 'mailchimp' "
+            "and details.contact_id is not null order by members.customer_key",
+        ).to_dict("records")
+        assert len(people) >= len(CASES) + PERTURBED, len(people)
+        exported_before = _esp_members(fake, warehouse)
+        chosen = dict(zip(CASES, people, strict=False))
+        rng = random.Random(8)
+        perturbed = []
+        rows = []
+        for index, person in enumerate(people[len(CASES) : len(CASES) + PERTURBED]):
+            _, row = _perturb(rng, person, index)
+            rows.append(row)
+            perturbed.append({**person, "row": row})
+        _plant_cases(landing, chosen)
+        header = list(rows[0])
+        with open(landing / "email" / "events_perturbed.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows([[r[c] for c in header] for r in rows])
+        fake.reset_log()
+        second = materialize(groups=None, as_of=demo_run.as_of.isoformat())
+        assert second.success, failure_messages(second)
+        yield AdversarialRun(
+            root, landing, warehouse, fake, chosen, perturbed, exported_before, _added_or_updated(fake)
+        )
+
+
+def _never_exported_again(run: AdversarialRun, email: str) -> None:
+    email = email.lower()
+    assert email in run.exported_before, "the case needs a person who was exported before"
+    assert email not in _esp_members(run.fake, run.warehouse)
+    assert email not in run.added_after
+    files = exported_addresses(run.root / "exports")
+    assert not [name for name, members in files.items() if email in members]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c != "erasure_address_with_tab"])
+def test_a_dirty_withdrawal_of_consent_is_never_exported_again(adversarial_run, case):
+    _never_exported_again(adversarial_run, adversarial_run.chosen[case]["email"])
+
+
+def test_the_doubtful_rows_are_listed_for_review(adversarial_run):
+    doubts = _frame(
+        adversarial_run.warehouse,
+        "select email, consent_source, doubt_reason from audit.consent_suppressed_on_doubt",
+    )
+    by_email = dict(zip(doubts.email, doubts.doubt_reason, strict=False))
+    assert by_email[adversarial_run.chosen["unsubscribe_us_date"]["email"]] == "unparseable_event_at"
+    assert by_email[adversarial_run.chosen["unsubscribe_in_broken_line"]["email"]] == "malformed_line"
+
+
+def test_an_erasure_whose_address_ends_in_a_tab_reaches_every_esp(adversarial_run):
+    run = adversarial_run
+    email = run.chosen["erasure_address_with_tab"]["email"].lower()
+    _never_exported_again(run, email)
+    assert email in run.fake.kl_deletions
+    assert run.fake.requests("mailchimp", "POST", "delete-permanent")
+    assert run.fake.mailchimp_member(email) is None and run.fake.klaviyo_profile(email) is None
+    assert run.fake.hubspot_contact(email) is None
+
+
+def test_an_erased_person_leaves_nothing_but_a_hash(adversarial_run):
+    run = adversarial_run
+    person = run.chosen["erasure_address_with_tab"]
+    identifiers = {person["email"].lower(), person["contact_id"], person["customer_key"]}
+    contact = _contact_row(run.landing, person["contact_id"])
+    phone = "".join(ch for ch in contact["phone"] if ch.isdigit() or ch == "+")
+    if len(phone) >= 8:
+        identifiers.add(phone)
+    hits = []
+    for path in (run.warehouse, run.root / "published" / "warehouse.duckdb"):
+        with duckdb.connect(str(path), read_only=True) as con:
+            columns = con.execute(
+                "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
+                "join information_schema.tables as t using (table_catalog, table_schema, table_name) "
+                "where t.table_type = 'BASE TABLE'"
+            ).fetchall()
+            for schema, table, column in columns:
+                for identifier in identifiers:
+                    text = f'lower(cast("{column}" as varchar))'
+                    found = con.execute(
+                        f'select count(*) from "{schema}"."{table}" where strpos({text}, ?) > 0',
+                        [identifier.lower()],
+                    ).fetchone()[0]
+                    if found:
+                        hits.append((path.name, schema, table, column, identifier))
+    for folder in ("exports", "models", "published"):
+        for path in (run.root / folder).rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                hits += [(str(path), identifier) for identifier in identifiers if identifier.encode() in data]
+    esp_state = json.dumps(
+        [
+            run.fake.mc_members,
+            run.fake.kl_profiles,
+            run.fake.hs_contacts,
+            run.fake.kl_lists,
+            run.fake.hs_lists,
+        ],
+        default=list,
+    ).lower()
+    hits += [("fake esp", identifier) for identifier in identifiers if identifier.lower() in esp_state]
+    assert hits == []
+    tombstones = _frame(
+        run.warehouse, "select identifier_type, count(*) as n from privacy.erasure_tombstones group by 1"
+    )
+    assert {"email", "contact_id", "customer_key"} <= set(tombstones.identifier_type)
+
+
+def test_randomly_perturbed_withdrawals_never_reach_a_list_or_a_file(adversarial_run):
+    for person in adversarial_run.perturbed:
+        _never_exported_again(adversarial_run, person["email"])
+
+
+def test_the_independent_oracle_finds_no_export_it_would_forbid(adversarial_run, demo_run):
+    run = adversarial_run
+    verdict = must_not_mail(run.landing, demo_run.as_of)
+    exported = set().union(*exported_addresses(run.root / "exports").values())
+    exported |= _esp_members(run.fake, run.warehouse)
+    assert exported
+    assert verdict.violations(exported) == {}
+    planted = {p["email"].lower() for p in run.chosen.values()} | {p["email"].lower() for p in run.perturbed}
+    assert planted <= set(verdict.forbidden), planted - set(verdict.forbidden)
+
+
+def test_the_oracle_is_not_fooled_by_its_own_reading(tmp_path):
+    """The oracle itself must flag a planted export it forbids: a check that cannot fail proves nothing."""
+    landing = tmp_path / "landing"
+    write_csv(
+        landing / "crm" / "contacts.csv",
+        CONTACT_HEADER,
+        [
+            [
+                {
+                    "contact_id": "C1",
+                    "email": "a@x.co",
+                    "email_opt_in": "yes",
+                    "updated_at": "2026-01-01",
+                }.get(c, "")
+                for c in CONTACT_HEADER
+            ]
+        ],
+    )
+    write_lines(
+        landing / "email" / "events.csv",
+        [
+            "event_id,campaign_id,contact_id,email,event_type,event_at,url",
+            "E1,,,A@X.CO\t,Unsubscribed,03/15/2026 10:00 PM,",
+        ],
+    )
+    verdict = must_not_mail(landing, pd.Timestamp("2026-06-30").to_pydatetime())
+    assert verdict.violations({"a@x.co"}) == {
+        "a@x.co": {"e-mail event 'Unsubscribed' at '03/15/2026 10:00 PM'"}
+    }
+    assert verdict.violations({"b@x.co"}) == {"b@x.co": {"no explicit opt-in in the latest CRM version"}}
