@@ -259,6 +259,7 @@ def split_csv_by_line(path: Path, delimiter: str, header: list[str], accepted: B
     width = len(header)
     separator = delimiter.encode()
     write = accepted.write
+    accepted = 0
     put_back: deque[tuple[int, bytes]] = deque()  # lines read ahead for a record that did not form
     with _physical_lines(path) as physical:
 
@@ -268,21 +269,21 @@ def split_csv_by_line(path: Path, delimiter: str, header: list[str], accepted: B
         while (first := next_line()) is not None:
             line_number, raw = first
             if b'"' not in raw:  # the common case, kept to bytes operations: one line, one record
-                text = _strip_terminator(raw)
-                if not text.strip(b"\r"):
+                text = raw.rstrip(b"\r\n")
+                if not text:
                     continue
                 found = text.count(separator) + 1
-                if found == width + 1 and text.endswith(separator):
-                    found = width
-                problem = _width_problem(found, width)
-                if problem is None:
+                problem = None
+                if found != width and not (found == width + 1 and text.endswith(separator)):
+                    problem = _width_problem(found, width)
+                else:
                     try:
                         text.decode("utf-8")
                     except UnicodeDecodeError:
                         problem = ("INVALID ENCODING", _invalid_byte(text, delimiter, header))
                 if problem is None:
                     write(b"%d%b%b\n" % (line_number, separator, text))
-                    result.accepted += 1
+                    accepted += 1
                 else:
                     result.rejected.append(RejectedLine(line_number, *problem, _readable(raw)))
                 continue
@@ -303,7 +304,8 @@ def split_csv_by_line(path: Path, delimiter: str, header: list[str], accepted: B
                 record.problem = ("INVALID ENCODING", _invalid_byte(text, delimiter, header))
             if record.problem is None:
                 write(b"%d%b%b\n" % (line_number, separator, text))
-                result.accepted += 1
+                accepted += 1
             else:
                 result.rejected.append(RejectedLine(line_number, *record.problem, _readable(text)))
+    result.accepted = accepted
     return result

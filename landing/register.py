@@ -183,14 +183,14 @@ def _scan_with_duckdb(paths: list[Path], header: list[str], delimiter: str) -> d
         counts = " + ".join(
             f"coalesce(strlen({v}) - strlen(replace({v}, {character}, '')), 0)" for v in values
         )
-        return f"coalesce(sum(case when {spans_lines} then {counts} else 0 end), 0)"
+        return f"coalesce(sum(case when _spans_lines then {counts} end), 0)"
 
     options = ", store_rejects=true, rejects_table='aw_rejects', rejects_scan='aw_scans'"
     scan = _csv_reader(paths, header, delimiter, options)
     with duckdb.connect() as scratch:
         parsed = scratch.execute(
             f"select filename, count(*), {occurrences('chr(10)')}, {occurrences('chr(13)')} "
-            f"from {scan} group by 1"
+            f"from (select *, {spans_lines} as _spans_lines from {scan}) group by 1"
         ).fetchall()
         rejected = {
             path
