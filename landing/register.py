@@ -390,7 +390,7 @@ def _register_jsonl(con, table, files, report, rejects) -> list[str]:
             ).fetchall()
         )
     except duckdb.Error as error:
-        raise LandingError(f"{paths[0]}: cannot be read as JSON lines: {_duckdb_message(error)}") from error
+        raise LandingError(_unreadable_jsonl(con, paths, error)) from error
     keys = {path: [k.strip().lower() for k in found] for path, found in keys_by_file}
     for f in files:
         _check_columns(f.path, table, keys.get(str(f.path), []), report)
@@ -407,6 +407,20 @@ def _register_jsonl(con, table, files, report, rejects) -> list[str]:
     projection = _projection(table, set(table.columns), _json_field)
     parsed = f"case when json_valid(json_line) then {is_object} end"
     return [f"select {projection}, _landing_row from {lines} where {parsed}"]
+
+
+def _unreadable_jsonl(con, paths: list[Path], error: duckdb.Error) -> str:
+    """Name the file DuckDB fails on (not merely the table's first file), the line and the reason."""
+    for path in paths:
+        try:
+            con.execute(f"select count(json_line) from {_jsonl_lines([path])}").fetchall()
+        except duckdb.Error as file_error:
+            error = file_error
+            break
+    else:
+        path = paths[0]
+    reason = "; the line is not UTF-8 text" if "not utf-8 encoded" in str(error).lower() else ""
+    return f"{path}: cannot be read as JSON lines: {_duckdb_message(error)}{reason}"
 
 
 def _empty_view(table: LandingTable) -> str:

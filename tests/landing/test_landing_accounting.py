@@ -255,3 +255,22 @@ def test_a_reader_that_loses_a_row_fails_the_landing_naming_file_and_line(landin
     message = str(failure.value)
     assert str(path.resolve()) in message
     assert "line(s) [4]" in message
+
+
+def test_a_json_lines_file_that_is_not_utf8_fails_naming_that_file_and_line(landing, tmp_path):
+    """JSON lines are not read line by line: such a file fails the landing, and the message names it
+    (not the table's first file), its line and why."""
+    _write(landing / "crm" / "contacts.csv", [CONTACT_HEADER, _contact(1)])
+    event = '{"event_id": "E%d", "event_type": "open", "event_at": "2026-01-01T00:00:00Z"}'
+    _write(landing / "email" / "events" / "a.jsonl", [event % 1])
+    broken = _write(
+        landing / "email" / "events" / "b.jsonl",
+        [event % 2, (event % 3).replace("open", "\xf6pen").encode("latin-1")],
+    )
+
+    with pytest.raises(LandingError) as failure:
+        register_landing(tmp_path / "warehouse.duckdb", landing)
+
+    message = str(failure.value)
+    assert f"{broken.resolve()}: cannot be read as JSON lines" in message
+    assert "Line: 2" in message and "not UTF-8" in message
