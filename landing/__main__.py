@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         state = f"{len(table.files)} file(s)" if table.present else "absent (empty view)"
         counts = f"parsed {table.rows_parsed:>10,}  rejected {table.rows_rejected:>6,}"
         print(f"{table.table.name:24} {state:22} {counts}")
+        for path in table.files_read_line_by_line:
+            print(
+                f"note: {path} has lines DuckDB cannot read exactly; it was read line by line",
+                file=sys.stderr,
+            )
     for path in report.unclaimed:
         print(f"warning: {path} matches no contract table and was not read", file=sys.stderr)
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ FORMAT_BY_SUFFIX = {
     ".ndjson.gz": "jsonl",
 }
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+MAX_HEADER_BYTES = 1 << 20  # a file with lone-CR line ends has no b"\n": never read it all
 
 
 class LandingError(Exception):
@@ -92,17 +92,18 @@ def unclaimed_files(landing_dir: Path, claimed: set[Path]) -> list[Path]:
     )
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+def _first_line(path: Path) -> bytes:
+    """The header line's bytes only: decoding more would blame the header for a bad byte in a row."""
+    with gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb") as handle:
+        first = handle.readline(MAX_HEADER_BYTES)
+    carriage_return = first.find(b"\r")
+    return first[:carriage_return] if carriage_return >= 0 else first
 
 
 def read_csv_header(path: Path) -> tuple[list[str], str]:
     """The header's column names (trimmed, lower-cased) and the delimiter it uses."""
     try:
-        with _open_text(path) as handle:
-            first_line = handle.readline()
+        first_line = _first_line(path).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise LandingError(f"{path}: the header is not UTF-8 text ({error.reason}).") from error
     if not first_line.strip():

@@ -133,3 +133,40 @@ def test_csv_parquet_and_json_lines_land_identically(workspace):
         ("R1", "C1", None, "erasure", "2026-01-01", 3),
         ("R2", None, "X@Y.com", "opt_out", "02/01/2026", 3),
     ]
+
+
+def test_undecodable_and_unterminated_lines_are_quarantined_and_the_rows_after_them_staged(workspace):
+    """A Latin-1 byte and an unterminated quote each cost their own line only: both lines reach
+    `audit.quarantined_rows` with their file and line, every valid row after them is staged, and the
+    reconciliation balances."""
+    landing, warehouse = workspace
+    contacts = landing / "crm" / "contacts.csv"
+    contacts.parent.mkdir(parents=True)
+    lines = [_csv_line(CONTACT_HEADER)] + [
+        _csv_line(contact(f"C{n}", f"c{n}@example.com")) for n in range(1, 7)
+    ]
+    lines[2] = _csv_line(contact("C2", "c2@example.com", first_name="Jos\xe9"))
+    lines[4] = _csv_line(contact("C4", "c4@example.com", first_name='"Ann'))
+    contacts.write_bytes("".join(line + "\n" for line in lines).encode("latin-1"))
+    write_csv(landing / "orders" / "orders.csv", ORDER_HEADER, [order("O1", "C1")])
+
+    result = materialize()
+
+    assert result.success, failure_messages(result)
+    assert query(
+        warehouse,
+        "select row_key, rejection_detail from audit.quarantined_rows "
+        "where table_name = 'contacts' order by row_key",
+    ) == [
+        (f"{contacts.resolve()}:3", "INVALID ENCODING: not valid UTF-8: byte 0xe9 in column first_name"),
+        (f"{contacts.resolve()}:5", "UNQUOTED VALUE: unterminated quote: the quoted value opened on this "
+         "line never closes; the line is rejected alone and reading resumes on the next line"),
+    ]  # fmt: skip
+    assert query(warehouse, "select contact_id from staging.stg_crm__contacts order by 1") == [
+        ("C1",), ("C3",), ("C5",), ("C6",),
+    ]  # fmt: skip
+    assert query(
+        warehouse,
+        "select rows_landed, rows_rejected_at_landing, rows_staged, rows_unaccounted "
+        "from audit.source_reconciliation where table_name = 'contacts'",
+    ) == [(6, 2, 4, 0)]
