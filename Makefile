@@ -16,7 +16,7 @@ AS_OF ?= 2026-06-30T00:00:00Z
 LANDING := data/landing
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup run test dev data lint format example-online-retail previews clean
+.PHONY: help setup run test dev data lint format example-online-retail previews purge-landing clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ previews: .venv/.synced  ## Render 3 personalized e-mails per segment to data/pr
 
 example-online-retail: setup  ## Run the pipeline on the real UCI Online Retail export
 	$(UV) run python -m examples.online_retail
+
+purge-landing: .venv/.synced  ## Rewrite the landing files without erased people's rows (BACKUP=1 keeps <file>.bak)
+	$(UV) run python -m landing.purge $(if $(BACKUP),--backup)
 
 clean:  ## Remove generated data, dbt target and the environment
 	rm -rf data target dbt_packages logs .venv

@@ -45,9 +45,12 @@ FREE_TEXT_COLUMNS = (
     ("activation", "sync_results", "reason"),
     ("activation", "erasure_log", "reason"),
 )
-# Schemas the purge never deletes from: the tombstones themselves and views over the landing files
-# (raw inputs the project does not own; `make purge-landing` rewrites them).
-UNTOUCHED_SCHEMAS = ("privacy", "landing", "information_schema", "pg_catalog")
+# Schemas the purge never deletes from: the tombstones themselves and the catalog.
+UNTOUCHED_SCHEMAS = ("privacy", "information_schema", "pg_catalog")
+# Rebuilt from the landing files by every landing step (rows read line by line, rejected lines):
+# swept on every call, not only when tombstones were added. The files themselves are raw inputs the
+# project does not own; `make purge-landing` rewrites them.
+LANDING_SCHEMA = "landing"
 ERASED_TEXT = "[erased]"
 PURGE_LOG_DDL = """CREATE TABLE IF NOT EXISTS activation.erasure_purges (
     purged_at TIMESTAMP NOT NULL,
@@ -156,9 +159,12 @@ def _scrub_free_text(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> in
     return scrubbed
 
 
-def _delete_identified_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def _delete_identified_rows(con: duckdb.DuckDBPyConnection, schemas: str = "all") -> dict[str, int]:
+    """Delete every row whose identifier has a tombstone, in the landing schema or in all others."""
     deleted: dict[str, int] = {}
     for schema, table, column, kind in _identifier_columns(con):
+        if (schema == LANDING_SCHEMA) != (schemas == LANDING_SCHEMA):
+            continue
         target = f"{_quote(schema)}.{_quote(table)}"
         count = (
             con.execute(
@@ -199,8 +205,9 @@ def purge_erased_residue(
     warehouse: str | Path, run_id: str | None = None, *, force: bool = False, compact: bool = True
 ) -> PurgeReport:
     """Remove every trace of erased people from the tables dbt does not rebuild. Rejected landing
-    lines are blanked on every call (the landing step re-reads them from the files); the sweep of
-    every identifier column runs when tombstones were added since the last sweep, or when forced."""
+    lines and the landing schema's tables are cleaned on every call (the landing step re-reads them
+    from the files); the sweep of every identifier column of every other schema runs when
+    tombstones were added since the last sweep, or when forced, and then rewrites the file."""
     path = Path(warehouse)
     report = PurgeReport()
     with duckdb.connect(str(path)) as con:
@@ -208,22 +215,23 @@ def purge_erased_residue(
             report.skipped = "no tombstones yet (dbt has not built privacy.erasure_tombstones)"
             return report
         report.tombstones = con.execute("SELECT count(*) FROM privacy.erasure_tombstones").fetchone()[0]
+        if report.tombstones == 0:
+            report.skipped = "nobody has been erased"
+            return report
         con.execute("CREATE SCHEMA IF NOT EXISTS activation")
         con.execute(PURGE_LOG_DDL)
         con.execute("BEGIN TRANSACTION")
         report.lines_blanked = _blank_rejected_lines(con)
-        swept = con.execute("SELECT coalesce(max(tombstones), 0) FROM activation.erasure_purges").fetchone()[
-            0
-        ]
-        if report.tombstones == 0:
-            report.skipped = "nobody has been erased"
-        elif report.tombstones == swept and not force:
+        report.rows_deleted = _delete_identified_rows(con, LANDING_SCHEMA)
+        last = "SELECT coalesce(max(tombstones), 0) FROM activation.erasure_purges"
+        swept = con.execute(last).fetchone()[0]
+        if report.tombstones == swept and not force:
             report.skipped = f"no tombstone added since the last sweep ({swept})"
         else:
             report.texts_scrubbed = _scrub_free_text(con, _erased_addresses(con))
-            report.rows_deleted = _delete_identified_rows(con)
-        report.compacted = compact and report.total_deleted > 0
-        if report.skipped is None or report.lines_blanked:
+            report.rows_deleted |= _delete_identified_rows(con)
+        report.compacted = compact and report.skipped is None and report.total_deleted > 0
+        if report.skipped is None or report.lines_blanked or report.total_deleted:
             con.execute(
                 "INSERT INTO activation.erasure_purges VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [

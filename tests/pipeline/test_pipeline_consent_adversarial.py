@@ -379,3 +379,22 @@ def test_the_oracle_is_not_fooled_by_its_own_reading(tmp_path):
         "a@x.co": {"e-mail event 'Unsubscribed' at '03/15/2026 10:00 PM'"}
     }
     assert verdict.violations({"b@x.co"}) == {"b@x.co": {"no explicit opt-in in the latest CRM version"}}
+
+
+def test_purge_landing_removes_the_erased_person_from_the_files_and_nothing_else(adversarial_run, tmp_path):
+    from landing.purge import purge_landing
+
+    run = adversarial_run
+    landing = tmp_path / "landing"
+    shutil.copytree(run.landing, landing)
+    person = run.chosen["erasure_address_with_tab"]
+    before = {p: p.read_bytes() for p in landing.rglob("*") if p.is_file()}
+    purged = purge_landing(run.warehouse, landing)
+    assert sum(p.records_removed for p in purged) >= 2
+    for path, data in before.items():
+        after = path.read_bytes()
+        assert person["email"].encode() not in after and person["contact_id"].encode() not in after
+        if after != data and path.suffix == ".csv":
+            kept = set(after.decode().splitlines())
+            assert kept <= set(data.decode().splitlines()), "other lines stay byte for byte"
+    assert not list(landing.rglob("*.bak"))
