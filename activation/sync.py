@@ -16,7 +16,7 @@ held back by the guard.
 
 Before the lists, every run reconciles what earlier runs wrote elsewhere (see `_reconcile`): a
 member of any of an ESP's lists who must not be mailed is suppressed at the ESP itself, once per
-address."""
+address, and file audiences written while an ESP had no keys are retired once it has them."""
 
 from __future__ import annotations
 
@@ -809,7 +809,9 @@ class SyncEngine:
         dry_run: bool,
     ) -> list[SyncResult]:
         """Bring in line, before the lists sync, what earlier runs wrote outside this run's lists:
-        ESP-wide suppression of everyone in our state who must not be mailed."""
+        ESP-wide suppression of everyone in our state who must not be mailed, and retirement of
+        file audiences whose ESP now takes them. Both follow the scope: the file fallback of an
+        ESP's lists belongs to that ESP's export, like the lists themselves."""
         results = []
         for name in ESP_NAMES:
             if name not in scope:
@@ -822,6 +824,8 @@ class SyncEngine:
                 log.warning(
                     "%s is not configured: the lists written to it earlier stay as they are until it is", name
                 )
+        for source, list_key in self._stale_file_lists(scope, state_lists):
+            results.append(self._retire_file_list(source, list_key, run_id, dry_run))
         return results
 
     @staticmethod
@@ -971,6 +975,68 @@ class SyncEngine:
             ),
         )
         self._count(result, statuses)
+
+    def _stale_file_lists(self, scope: set[str], state_lists: pd.DataFrame) -> list[tuple[str, str]]:
+        """File audiences written for an ESP without keys (`<esp>/<list>`) whose ESP now takes its
+        audiences itself, or whose audiences are no longer exported at all (unconfigured=skip)."""
+        stale = set()
+        for destination, list_key in state_lists.itertuples(index=False):
+            if destination != "file" or "/" not in list_key:
+                continue
+            source, _, name = list_key.partition("/")
+            if source not in ESP_NAMES or source not in scope:
+                continue
+            if self.is_configured(source) or self.config.unconfigured == "skip":
+                stale.add((source, name))
+        return sorted(stale)
+
+    def _retire_file_list(self, source: str, list_key: str, run_id: str, dry_run: bool) -> SyncResult:
+        """Delete a stale file audience and forget its state, with a result row per member saying
+        why: left in place it would keep people who have since become non-contactable. It is a
+        change of route, not a shrink, so the volume guard does not apply. Files go first, so a
+        crash in between leaves state that the next run retires again."""
+        started = utcnow()
+        clock = time.monotonic()
+        state_key = f"{source}/{list_key}"
+        route = Route(source, list_key, "file", state_key)
+        state, _ = self.warehouse.list_context("file", state_key)
+        if self.is_configured(source):
+            why = f"{source} is configured and syncs this audience itself: file fallback retired"
+        else:
+            why = f"{source} is not exported (AW_ACTIVATION_UNCONFIGURED=skip): file fallback retired"
+        result = SyncResult(
+            run_id,
+            source,
+            "file",
+            list_key,
+            "running",
+            dry_run,
+            {"rows_in": 0, "removes": len(state)},
+            message=why,
+        )
+        if not dry_run:
+            removed = self.destination("file").retire(state_key)
+            self.warehouse.replace_list_state(
+                "file",
+                state_key,
+                pd.DataFrame(),
+                _results_frame(
+                    run_id, route, state["member_key"], state["customer_key"], "remove", SENT, why
+                ),
+            )
+            log.warning(
+                "%s: retired the file audience %s (%d members; %s): %s",
+                source,
+                state_key,
+                len(state),
+                "deleted " + ", ".join(str(p) for p in removed) if removed else "no file left",
+                why,
+            )
+            result.sent = len(state)
+        result.status = "dry_run" if dry_run else "success"
+        result.duration_seconds = time.monotonic() - clock
+        self._write_run(result, route, started, False, None)
+        return result
 
     # erasure ---------------------------------------------------------------------------------------
 

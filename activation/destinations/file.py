@@ -77,6 +77,15 @@ class FileDestination(Destination):
             written.append(path)
         return written
 
+    def retire(self, list_key: str) -> list[Path]:
+        """Delete the list's files in every format; returns the paths that were there."""
+        removed = []
+        for path in self.paths(list_key).values():
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        return removed
+
     def push(self, handle: ListHandle, creates: list[Member], updates: list[Member]) -> dict[str, Outcome]:
         raise NotImplementedError("the file destination writes snapshots; use write_snapshot")
 

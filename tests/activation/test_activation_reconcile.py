@@ -5,6 +5,7 @@ consent removal."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from activation import propagate_erasures, sync_audiences
+from activation import ActivationConfig, propagate_erasures, sync_audiences
 from tests.activation.fake_esp import md5
 from tests.activation.helpers import (
     audience,
@@ -125,6 +126,61 @@ def test_a_person_who_withdraws_consent_is_suppressed_at_the_esp_itself(fake, wh
     erasure = pd.DataFrame({"request_id": ["e3"], "customer_key": ["c0000003"], "email": [email_of(3)]})
     propagate_erasures(erasure, warehouse=wh, config=config)
     assert sql(wh, "SELECT count(*) FROM activation.sync_state WHERE member_key = ?", [email_of(3)]) == [(0,)]
+
+
+def _files(root: Path, esp: str, name: str) -> list[Path]:
+    return [root / esp / f"{name}.csv", root / esp / f"{name}.parquet"]
+
+
+@pytest.mark.parametrize("order", ["file_export_first", "esp_exports_first"])
+def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
+    fake, wh, tmp_path, caplog, order
+):
+    files = tmp_path / "files"
+    without_keys = ActivationConfig.from_env({"AW_ACTIVATION_FILE_DIR": str(files), "AW_HOLDOUT_SHARE": "0"})
+    desired = pd.concat(
+        [audience(esp, "vip", range(30)) for esp in ESPS] + [audience("file", "newsletter", range(10))],
+        ignore_index=True,
+    )
+    first = sync_audiences(desired, no_suppressions(), warehouse=wh, config=without_keys)
+    assert all(r.status == "success" and r.destination == "file" for r in first)
+    for esp in ESPS:
+        assert all(path.exists() for path in _files(files, esp, "vip"))
+    # consent withdrawn, then the ESP keys arrive; each Dagster export syncs its own destination
+    supp = suppressions([(email_of(4), "c0000004", "unsubscribed"), (email_of(7), None, "opted_out")])
+    with_keys = fake_config(fake, files)
+    exports = ["file", *ESPS] if order == "file_export_first" else [*ESPS, "file"]
+    caplog.set_level(logging.INFO, logger="activation")
+    for name in exports:
+        results = sync_audiences(
+            desired[desired["destination"] == name], supp, warehouse=wh, config=with_keys, destinations=[name]
+        )
+        assert all(r.ok for r in results), [r.line() for r in results]
+    gone = {email_of(4), email_of(7)}
+    for esp in ESPS:
+        assert not any(path.exists() for path in _files(files, esp, "vip")), esp
+        assert fake.list_members(esp, "vip") == {email_of(k) for k in range(30)} - gone
+        assert any(f"{esp}/vip" in r.getMessage() and "retired" in r.getMessage() for r in caplog.records)
+    assert not gone & set(pd.read_csv(files / "newsletter.csv")["email"])
+    assert not gone & fake.emails_sent()
+    left = sql(
+        wh, "SELECT count(*) FROM activation.sync_state WHERE destination = 'file' AND list_key LIKE '%/%'"
+    )
+    assert left == [(0,)]
+    why = sql(
+        wh,
+        "SELECT list_key, count(*), min(reason) FROM activation.sync_results "
+        "WHERE destination = 'file' AND action = 'remove' AND list_key LIKE '%/vip' GROUP BY 1 ORDER BY 1",
+    )
+    assert [(k, n) for k, n, _ in why] == [(f"{esp}/vip", 30) for esp in sorted(ESPS)]
+    assert all("configured" in reason for _, _, reason in why)
+    fake.reset_log()
+    for name in exports:
+        sync_audiences(
+            desired[desired["destination"] == name], supp, warehouse=wh, config=with_keys, destinations=[name]
+        )
+    assert fake.request_count() == 0
+    assert not any(path.exists() for esp in ESPS for path in _files(files, esp, "vip"))
 
 
 CRASH_SCRIPT = textwrap.dedent(
