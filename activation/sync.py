@@ -12,7 +12,7 @@ A re-run after a crash therefore re-sends what was not acknowledged, and a pendi
 no longer wanted is removed like one of ours. A volume guard refuses to remove more than
 `max_shrink_share` of a list in one run (or to empty it) unless forced, once at least
 `guard_min_members` would leave; removals required by consent (suppression, erasure) are never
-held back by the guard.
+held back by the guard: a refused list still loses its consent removals.
 
 Before the lists, every run reconciles what earlier runs wrote elsewhere (see `_reconcile`): a
 member of any of an ESP's lists who must not be mailed is suppressed at the ESP itself, once per
@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -424,6 +424,7 @@ class SyncEngine:
                     )
                 )
                 log.warning("%s %s refused: %s", route.source_destination, route.list_key, plan.guard_message)
+                self._consent_removals_despite_guard(plan, result)
             self._write_run(result, route, started, force, None)
             return result
         destination = self.destination(route.destination)
@@ -1037,6 +1038,49 @@ class SyncEngine:
         result.duration_seconds = time.monotonic() - clock
         self._write_run(result, route, started, False, None)
         return result
+
+    def _consent_removals_despite_guard(self, plan: SyncPlan, result: SyncResult) -> None:
+        """A list the volume guard refused still loses the members who must not be mailed, and
+        nothing else: consent removals are never held back by the guard."""
+        removes = plan.removes[plan.removes["consent"].astype(bool).to_numpy()]
+        releases = plan.releases[plan.releases["consent"].astype(bool).to_numpy()]
+        if removes.empty and releases.empty:
+            return
+        route = plan.route
+        destination = self.destination(route.destination)
+        before = destination.requests_made
+        try:
+            if destination.snapshot:
+                leaving = pd.concat([removes, releases], ignore_index=True)
+                destination.drop_members(route.state_list_key, set(leaving["member_key"]))
+                self.warehouse.apply_batch(
+                    route.destination,
+                    route.state_list_key,
+                    deletes=list(leaving["member_key"]),
+                    results=_results_frame(
+                        result.run_id,
+                        route,
+                        leaving["member_key"],
+                        leaving["customer_key"],
+                        "remove",
+                        SENT,
+                        "must not be mailed: removed although the volume guard refused the list",
+                    ),
+                )
+                result.sent += len(leaving)
+            else:
+                nothing = plan.creates.iloc[0:0]
+                consent_only = replace(
+                    plan, creates=nothing, updates=nothing, removes=removes, releases=releases
+                )
+                self._run_incremental(destination, consent_only, result)
+        except ActivationError as error:
+            result.failed += len(removes) + len(releases)
+            result.message += f"; consent removals failed: {error}"
+            log.error("%s %s consent removals failed: %s", route.source_destination, route.list_key, error)
+        else:
+            result.message += f"; {len(removes) + len(releases)} consent removal(s) applied all the same"
+        result.requests_made = destination.requests_made - before
 
     # erasure ---------------------------------------------------------------------------------------
 

@@ -183,6 +183,33 @@ def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
     assert not any(path.exists() for esp in ESPS for path in _files(files, esp, "vip"))
 
 
+@pytest.mark.parametrize("esp", (*ESPS, "file"))
+def test_the_volume_guard_never_holds_back_a_consent_removal(fake, wh, config, tmp_path, esp):
+    sync_audiences(audience(esp, "vip", range(100)), no_suppressions(), warehouse=wh, config=config)
+    # 30 members leave the mart with no consent reason (a collapse: refused), and 5 and 6
+    # unsubscribe at the same time: they must go anyway.
+    shrunk = audience(esp, "vip", [k for k in range(70) if k not in (5, 6)])
+    supp = suppressions([(email_of(5), "c0000005", "unsubscribed"), (email_of(6), None, "complained")])
+    fake.reset_log()
+    refused = sync_audiences(shrunk, supp, warehouse=wh, config=config)
+    lists = [r for r in refused if r.list_key == "vip"]
+    assert lists[0].status == "refused" and "volume guard" in lists[0].message
+    expected = {email_of(k) for k in range(100)} - {email_of(5), email_of(6)}
+    if esp == "file":
+        written = pd.read_csv(tmp_path / "files" / "vip.csv")
+        assert set(written["email"]) == expected and len(written) == 98
+        assert set(pd.read_parquet(tmp_path / "files" / "vip.parquet")["email"]) == expected
+    else:
+        assert fake.list_members(esp, "vip") == expected
+        assert _suppressed_at(fake, esp, email_of(5)) and _suppressed_at(fake, esp, email_of(6))
+    state = {k for (k,) in sql(wh, "SELECT member_key FROM activation.sync_state WHERE list_key = 'vip'")}
+    assert state == expected
+    fake.reset_log()
+    again = sync_audiences(shrunk, supp, warehouse=wh, config=config)
+    assert [r.status for r in again if r.list_key == "vip"] == ["refused"]
+    assert fake.request_count() == 0
+
+
 CRASH_SCRIPT = textwrap.dedent(
     """
     import sys
