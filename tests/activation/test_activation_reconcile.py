@@ -122,8 +122,11 @@ def test_a_person_who_withdraws_consent_is_suppressed_at_the_esp_itself(fake, wh
     fake.reset_log()
     again = sync_audiences(desired, supp, warehouse=wh, config=config)
     assert all(r.ok for r in again) and fake.request_count() == 0
-    # erasure forgets the suppression rows with the rest of the person's state
-    erasure = pd.DataFrame({"request_id": ["e3"], "customer_key": ["c0000003"], "email": [email_of(3)]})
+    # erasure forgets the suppression rows with the rest of the person's state (the frame carries
+    # the columns of both erasure entry points: requests, and tombstone-hashed targets)
+    erasure = pd.DataFrame(
+        {"request_id": ["e3"], "customer_key": ["c0000003"], "email": [email_of(3)], "email_hash": ["h3"]}
+    )
     propagate_erasures(erasure, warehouse=wh, config=config)
     assert sql(wh, "SELECT count(*) FROM activation.sync_state WHERE member_key = ?", [email_of(3)]) == [(0,)]
 
