@@ -223,6 +223,15 @@ class Warehouse:
             [destination, list_key],
         )
 
+    def esp_state(self, destination: str) -> pd.DataFrame:
+        """Every state row of one destination, across all its lists and its ESP-wide suppression
+        rows: what the suppression pass compares with the suppression frame."""
+        return self.query(
+            """SELECT list_key, member_key, customer_key, esp_record_id, pending
+               FROM activation.sync_state WHERE destination = ?""",
+            [destination],
+        )
+
     def insert_pending(self, destination: str, list_key: str, rows: pd.DataFrame, run_id: str) -> None:
         """Mark members about to be added, before any add is sent, so a crash between the ESP's
         acknowledgement and our state write leaves a trace the next run can reconcile."""

@@ -12,7 +12,11 @@ A re-run after a crash therefore re-sends what was not acknowledged, and a pendi
 no longer wanted is removed like one of ours. A volume guard refuses to remove more than
 `max_shrink_share` of a list in one run (or to empty it) unless forced, once at least
 `guard_min_members` would leave; removals required by consent (suppression, erasure) are never
-held back by the guard."""
+held back by the guard: a refused list still loses its consent removals.
+
+Before the lists, every run reconciles what earlier runs wrote elsewhere (see `_reconcile`): a
+member of any of an ESP's lists who must not be mailed is suppressed at the ESP itself, once per
+address, and file audiences written while an ESP had no keys are retired once it has them."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +58,9 @@ from activation.state import Warehouse
 log = logging.getLogger("activation.sync")
 
 MAX_CONSECUTIVE_FAILED_BATCHES = 3
+# The list key of an ESP's suppression rows in sync_state: one row per address we suppressed (or
+# are suppressing: pending) at that ESP, across all its lists; erasure forgets them with the rest.
+ESP_WIDE = "*"
 
 
 def utcnow() -> datetime:
@@ -135,7 +142,8 @@ class SyncResult:
             f"{self.source_destination:<9} {self.list_key:<28} {self.status:<8} in={c.get('rows_in', 0):>8} "
             f"excl={c.get('excluded', 0):>6} create={c.get('creates', 0):>7} update={c.get('updates', 0):>7} "
             f"remove={c.get('removes', 0):>6} release={c.get('releases', 0):>5} "
-            f"unchanged={c.get('unchanged', 0):>8} "
+            + (f"suppress={c['suppressions']:>5} " if "suppressions" in c else "")
+            + f"unchanged={c.get('unchanged', 0):>8} "
             f"sent={self.sent:>7} rejected={self.rejected:>5} failed={self.failed:>5} "
             f"requests={self.requests_made:>6} {self.duration_seconds:7.2f}s {self.message}"
         ).rstrip()
@@ -236,6 +244,8 @@ class SyncEngine:
     ) -> list[tuple[str, str]]:
         pairs = set(zip(desired["destination"].astype(str), desired["list_key"].astype(str), strict=True))
         for destination, list_key in state_lists.itertuples(index=False):
+            if list_key == ESP_WIDE:
+                continue
             if destination == "file" and "/" in list_key:
                 source, _, name = list_key.partition("/")
                 if source in ESP_NAMES and source in scope and not self.is_configured(source):
@@ -280,6 +290,7 @@ class SyncEngine:
         routes = []
         for source, list_key in pairs:
             routes.append((source, list_key, self.route(source, list_key)))
+        reconciled = self._reconcile(scope, state_lists, suppression, run_id, dry_run)
         keys = desired["destination"].astype(str) + "\x00" + desired["list_key"].astype(str)
         grouped = {name: frame for name, frame in desired.groupby(keys, sort=False)}
         results = []
@@ -301,7 +312,7 @@ class SyncEngine:
                 continue
             forced = force if isinstance(force, bool) else (list_key in set(force))
             results.append(self._sync_list(route, rows, suppression, run_id, dry_run, forced))
-        return results
+        return results + reconciled
 
     def plan(self, route: Route, rows: pd.DataFrame, suppression: SuppressionIndex, force: bool) -> SyncPlan:
         prepared = prepare_audience(
@@ -413,6 +424,7 @@ class SyncEngine:
                     )
                 )
                 log.warning("%s %s refused: %s", route.source_destination, route.list_key, plan.guard_message)
+                self._consent_removals_despite_guard(plan, result)
             self._write_run(result, route, started, force, None)
             return result
         destination = self.destination(route.destination)
@@ -786,6 +798,289 @@ class SyncEngine:
         result.sent += sum(1 for s in statuses if s == SENT)
         result.rejected += sum(1 for s in statuses if s == REJECTED)
         result.failed += sum(1 for s in statuses if s == FAILED)
+
+    # reconciliation ------------------------------------------------------------------------------
+
+    def _reconcile(
+        self,
+        scope: set[str],
+        state_lists: pd.DataFrame,
+        suppression: SuppressionIndex,
+        run_id: str,
+        dry_run: bool,
+    ) -> list[SyncResult]:
+        """Bring in line, before the lists sync, what earlier runs wrote outside this run's lists:
+        ESP-wide suppression of everyone in our state who must not be mailed, and retirement of
+        file audiences whose ESP now takes them. Both follow the scope: the file fallback of an
+        ESP's lists belongs to that ESP's export, like the lists themselves."""
+        results = []
+        for name in ESP_NAMES:
+            if name not in scope:
+                continue
+            if self.is_configured(name):
+                result = self._suppress_at_esp(name, suppression, run_id, dry_run)
+                if result is not None:
+                    results.append(result)
+            elif (state_lists["destination"] == name).any():
+                log.warning(
+                    "%s is not configured: the lists written to it earlier stay as they are until it is", name
+                )
+        for source, list_key in self._stale_file_lists(scope, state_lists):
+            results.append(self._retire_file_list(source, list_key, run_id, dry_run))
+        return results
+
+    @staticmethod
+    def _suppression_plan(
+        state: pd.DataFrame, suppression: SuppressionIndex
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """From an ESP's state rows: one row per address to suppress now (consent reason, not yet
+        acknowledged), and the suppression rows of people no longer suppressed, to forget."""
+        state = state.assign(
+            reason=suppression.reasons(state["member_key"], state["customer_key"]).to_numpy()
+        )
+        marker = (state["list_key"] == ESP_WIDE).to_numpy()
+        pending = state["pending"].astype(bool).to_numpy()
+        done = set(state.loc[marker & ~pending, "member_key"])
+        flagged = state[state["reason"].notna()]
+        wanted = flagged[~flagged["member_key"].isin(done)].sort_values(
+            ["member_key", "list_key"], kind="stable"
+        )
+        ids = wanted.dropna(subset=["esp_record_id"]).drop_duplicates("member_key").set_index("member_key")
+        wanted = wanted.drop_duplicates("member_key").reset_index(drop=True)
+        wanted["esp_record_id"] = wanted["member_key"].map(ids["esp_record_id"]).astype(object)
+        stale = state[marker & ~state["member_key"].isin(flagged["member_key"]).to_numpy()]
+        return wanted, stale
+
+    def _suppress_at_esp(
+        self, name: str, suppression: SuppressionIndex, run_id: str, dry_run: bool
+    ) -> SyncResult | None:
+        """Suppress at the ESP itself every address our state holds there (any list, pending or
+        not) that must not be mailed, once per address. Crash-safe like the lists: a pending
+        suppression row is written first and acknowledged per batch, so a re-run sends only what
+        was not acknowledged and a later run sends nothing. Only addresses in our state are ever
+        sent, and each client sends only those the ESP holds."""
+        started = utcnow()
+        clock = time.monotonic()
+        state = self.warehouse.esp_state(name)
+        if state.empty:
+            return None
+        wanted, stale = self._suppression_plan(state, suppression)
+        if wanted.empty and stale.empty:
+            return None
+        route = Route(name, ESP_WIDE, name, ESP_WIDE)
+        counts = {"rows_in": len(wanted), "suppressions": len(wanted), "releases": len(stale)}
+        result = SyncResult(
+            run_id,
+            name,
+            name,
+            ESP_WIDE,
+            "running",
+            dry_run,
+            counts,
+            message=f"ESP-wide suppression of {len(wanted)} address(es) that must not be mailed",
+        )
+        if dry_run:
+            result.status = "dry_run"
+            result.duration_seconds = time.monotonic() - clock
+            self._write_run(result, route, started, False, None)
+            return result
+        destination = self.destination(name)
+        before = destination.requests_made
+        self._write_run(result, route, started, False, None)
+        if not stale.empty:
+            self.warehouse.apply_batch(
+                name,
+                ESP_WIDE,
+                deletes=list(stale["member_key"]),
+                results=_results_frame(
+                    run_id,
+                    route,
+                    stale["member_key"],
+                    stale["customer_key"],
+                    "release",
+                    SENT,
+                    "no longer suppressed here: the ESP keeps the status it has",
+                ),
+            )
+        if not wanted.empty:
+            self.warehouse.insert_pending(name, ESP_WIDE, wanted, run_id)
+        try:
+            size = max(1, destination.suppress_batch_size)
+            for start in range(0, len(wanted), size):
+                self._suppress_batch(destination, route, wanted.iloc[start : start + size], result)
+        except BaseException as error:
+            result.status = "failed"
+            result.message += f"; crashed: {type(error).__name__}"
+            result.duration_seconds = time.monotonic() - clock
+            self._write_run(result, route, started, False, None)
+            raise
+        if result.failed == 0 and result.rejected == 0:
+            result.status = "success"
+        else:
+            result.status = "partial" if result.sent else "failed"
+            log.error(
+                "%s: %d suppression(s) not done, retried next run", name, result.failed + result.rejected
+            )
+        result.requests_made = destination.requests_made - before
+        result.duration_seconds = time.monotonic() - clock
+        self._write_run(result, route, started, False, None)
+        log.info("%s", result.line())
+        return result
+
+    def _suppress_batch(
+        self, destination: Destination, route: Route, batch: pd.DataFrame, result: SyncResult
+    ) -> None:
+        """Send one batch and record it in one transaction: acknowledged addresses become done
+        suppression rows, the others stay pending for the next run."""
+        members = [
+            StateMember(
+                member_key=row.member_key,
+                customer_key=row.customer_key if isinstance(row.customer_key, str) else None,
+                esp_record_id=row.esp_record_id if isinstance(row.esp_record_id, str) else None,
+                created_by_us=False,
+            )
+            for row in batch.itertuples(index=False)
+        ]
+        try:
+            outcomes = destination.suppress(members)
+        except ActivationError as error:
+            outcomes = {m.member_key: Outcome(FAILED, str(error)) for m in members}
+        keys = list(batch["member_key"])
+        found = [outcomes.get(k, Outcome(FAILED, "no outcome from the destination")) for k in keys]
+        statuses = [o.status for o in found]
+        reasons = [
+            f"{why}: {o.reason}" if o.reason else why for why, o in zip(batch["reason"], found, strict=True)
+        ]
+        done = batch[[s == SENT for s in statuses]].reset_index(drop=True)
+        ids = {k: o.esp_record_id for k, o in zip(keys, found, strict=True) if o.esp_record_id}
+        rows = pd.DataFrame(
+            {
+                "member_key": done["member_key"],
+                "customer_key": done["customer_key"],
+                "esp_record_id": [
+                    ids.get(k, i) for k, i in zip(done["member_key"], done["esp_record_id"], strict=True)
+                ],
+                "payload_hash": None,
+                "synced_at": utcnow(),
+                "created_by_us": None,
+                "pending": False,
+                "run_id": result.run_id,
+            }
+        )
+        self.warehouse.apply_batch(
+            route.destination,
+            ESP_WIDE,
+            upserts=rows,
+            results=_results_frame(
+                result.run_id, route, keys, batch["customer_key"], "suppress", statuses, reasons
+            ),
+        )
+        self._count(result, statuses)
+
+    def _stale_file_lists(self, scope: set[str], state_lists: pd.DataFrame) -> list[tuple[str, str]]:
+        """File audiences written for an ESP without keys (`<esp>/<list>`) whose ESP now takes its
+        audiences itself, or whose audiences are no longer exported at all (unconfigured=skip)."""
+        stale = set()
+        for destination, list_key in state_lists.itertuples(index=False):
+            if destination != "file" or "/" not in list_key:
+                continue
+            source, _, name = list_key.partition("/")
+            if source not in ESP_NAMES or source not in scope:
+                continue
+            if self.is_configured(source) or self.config.unconfigured == "skip":
+                stale.add((source, name))
+        return sorted(stale)
+
+    def _retire_file_list(self, source: str, list_key: str, run_id: str, dry_run: bool) -> SyncResult:
+        """Delete a stale file audience and forget its state, with a result row per member saying
+        why: left in place it would keep people who have since become non-contactable. It is a
+        change of route, not a shrink, so the volume guard does not apply. Files go first, so a
+        crash in between leaves state that the next run retires again."""
+        started = utcnow()
+        clock = time.monotonic()
+        state_key = f"{source}/{list_key}"
+        route = Route(source, list_key, "file", state_key)
+        state, _ = self.warehouse.list_context("file", state_key)
+        if self.is_configured(source):
+            why = f"{source} is configured and syncs this audience itself: file fallback retired"
+        else:
+            why = f"{source} is not exported (AW_ACTIVATION_UNCONFIGURED=skip): file fallback retired"
+        result = SyncResult(
+            run_id,
+            source,
+            "file",
+            list_key,
+            "running",
+            dry_run,
+            {"rows_in": 0, "removes": len(state)},
+            message=why,
+        )
+        if not dry_run:
+            removed = self.destination("file").retire(state_key)
+            self.warehouse.replace_list_state(
+                "file",
+                state_key,
+                pd.DataFrame(),
+                _results_frame(
+                    run_id, route, state["member_key"], state["customer_key"], "remove", SENT, why
+                ),
+            )
+            log.warning(
+                "%s: retired the file audience %s (%d members; %s): %s",
+                source,
+                state_key,
+                len(state),
+                "deleted " + ", ".join(str(p) for p in removed) if removed else "no file left",
+                why,
+            )
+            result.sent = len(state)
+        result.status = "dry_run" if dry_run else "success"
+        result.duration_seconds = time.monotonic() - clock
+        self._write_run(result, route, started, False, None)
+        return result
+
+    def _consent_removals_despite_guard(self, plan: SyncPlan, result: SyncResult) -> None:
+        """A list the volume guard refused still loses the members who must not be mailed, and
+        nothing else: consent removals are never held back by the guard."""
+        removes = plan.removes[plan.removes["consent"].astype(bool).to_numpy()]
+        releases = plan.releases[plan.releases["consent"].astype(bool).to_numpy()]
+        if removes.empty and releases.empty:
+            return
+        route = plan.route
+        destination = self.destination(route.destination)
+        before = destination.requests_made
+        try:
+            if destination.snapshot:
+                leaving = pd.concat([removes, releases], ignore_index=True)
+                destination.drop_members(route.state_list_key, set(leaving["member_key"]))
+                self.warehouse.apply_batch(
+                    route.destination,
+                    route.state_list_key,
+                    deletes=list(leaving["member_key"]),
+                    results=_results_frame(
+                        result.run_id,
+                        route,
+                        leaving["member_key"],
+                        leaving["customer_key"],
+                        "remove",
+                        SENT,
+                        "must not be mailed: removed although the volume guard refused the list",
+                    ),
+                )
+                result.sent += len(leaving)
+            else:
+                nothing = plan.creates.iloc[0:0]
+                consent_only = replace(
+                    plan, creates=nothing, updates=nothing, removes=removes, releases=releases
+                )
+                self._run_incremental(destination, consent_only, result)
+        except ActivationError as error:
+            result.failed += len(removes) + len(releases)
+            result.message += f"; consent removals failed: {error}"
+            log.error("%s %s consent removals failed: %s", route.source_destination, route.list_key, error)
+        else:
+            result.message += f"; {len(removes) + len(releases)} consent removal(s) applied all the same"
+        result.requests_made = destination.requests_made - before
 
 
 def sync_audiences(

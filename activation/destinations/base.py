@@ -62,6 +62,7 @@ class Destination(ABC):
 
     name: str = ""
     batch_size: int = 500
+    suppress_batch_size: int = 100
     max_concurrency: int = 1
     snapshot: bool = False
 
@@ -85,6 +86,12 @@ class Destination(ABC):
     @abstractmethod
     def erase(self, email: str, customer_key: str | None) -> Outcome:
         """Delete the person from the ESP for good (right to erasure)."""
+
+    def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
+        """Make the ESP itself refuse to mail these addresses, from any list or campaign, without
+        creating anyone it does not already hold; one outcome per member key. A list removal alone
+        leaves the person mailable by a send to the whole audience."""
+        raise NotImplementedError(f"{self.name or type(self).__name__} has no ESP-wide suppression")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most destinations hold no resources
         """Release connections."""

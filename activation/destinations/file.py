@@ -77,6 +77,32 @@ class FileDestination(Destination):
             written.append(path)
         return written
 
+    def retire(self, list_key: str) -> list[Path]:
+        """Delete the list's files in every format; returns the paths that were there."""
+        removed = []
+        for path in self.paths(list_key).values():
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        return removed
+
+    def drop_members(self, list_key: str, member_keys: set[str]) -> None:
+        """Rewrite the list's files without these e-mails and leave every other row as it was: the
+        consent removals of a list whose new snapshot the volume guard refused."""
+        for path in self.paths(list_key).values():
+            if not path.exists():
+                continue
+            frame = pd.read_csv(path, dtype=str) if path.suffix == ".csv" else pd.read_parquet(path)
+            leaving = frame["email"].astype(str).str.strip().str.lower().isin(member_keys)
+            if not leaving.any():
+                continue
+            kept = frame.loc[~leaving].reset_index(drop=True)
+            if path.suffix == ".csv":
+                _atomic_replace(path, lambda tmp, kept=kept: kept.to_csv(tmp, index=False))
+            else:
+                table = pa.Table.from_pandas(kept, preserve_index=False)
+                _atomic_replace(path, lambda tmp, table=table: pq.write_table(table, tmp))
+
     def push(self, handle: ListHandle, creates: list[Member], updates: list[Member]) -> dict[str, Outcome]:
         raise NotImplementedError("the file destination writes snapshots; use write_snapshot")
 

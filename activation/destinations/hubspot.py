@@ -6,12 +6,20 @@ Our lists are MANUAL lists (`POST /crm/v3/lists`, found by name through
 `/crm/v3/lists/object-type-id/0-1/name/{name}`); membership changes use
 `PUT /crm/v3/lists/{listId}/memberships/add|remove` with record ids. Erasure is the GDPR delete.
 
+A contact who must not be mailed is also opted out of all marketing e-mail with the subscription
+preferences v4 API, `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL`:
+one call covers every e-mail subscription type, where v3 `POST /communication-preferences/v3/
+unsubscribe` takes one subscription type per call, and the batch `unsubscribe-all` needs scopes
+that only Marketing Hub Enterprise portals can grant. The token needs the
+`communication_preferences.write` scope. Only addresses HubSpot holds as contacts are sent.
+
 Custom fields are written to `aw_`-prefixed contact properties, which must exist in the portal."""
 
 from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +69,7 @@ class HubSpotDestination(Destination):
         self.upsert_size = min(config.upsert_batch_size, MAX_UPSERT)
         # one engine batch = several 100-contact upserts and one list add, so list calls stay few
         self.batch_size = max(self.upsert_size, config.list_batch_size)
+        self.suppress_batch_size = self.upsert_size
         self.max_concurrency = max(1, config.http.max_concurrency)
         self.api = ApiClient(
             "hubspot",
@@ -163,24 +172,25 @@ class HubSpotDestination(Destination):
             outcomes[member.member_key] = Outcome(SENT, esp_record_id=record, created_by_us=ours)
         return outcomes
 
+    def _contact_ids(self, emails: list[str]) -> dict[str, str]:
+        """Record ids of the contacts HubSpot holds for these e-mails."""
+        resolved: dict[str, str] = {}
+        for group in chunks(emails, self.upsert_size):
+            body = self.api.request(
+                "POST",
+                "/crm/v3/objects/contacts/batch/read",
+                json={"idProperty": "email", "properties": ["email"], "inputs": [{"id": e} for e in group]},
+            ).body
+            for result in (body or {}).get("results", []):
+                email = str((result.get("properties") or {}).get("email", "")).lower()
+                resolved[email] = str(result["id"])
+        return resolved
+
     def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
         unknown = [m.member_key for m in members if not m.esp_record_id]
-        resolved: dict[str, str] = {}
         try:
-            for group in chunks(unknown, self.upsert_size):
-                body = self.api.request(
-                    "POST",
-                    "/crm/v3/objects/contacts/batch/read",
-                    json={
-                        "idProperty": "email",
-                        "properties": ["email"],
-                        "inputs": [{"id": e} for e in group],
-                    },
-                ).body
-                for result in (body or {}).get("results", []):
-                    email = str((result.get("properties") or {}).get("email", "")).lower()
-                    resolved[email] = str(result["id"])
+            resolved = self._contact_ids(unknown) if unknown else {}
         except ESPRequestError as error:
             return {m.member_key: Outcome(FAILED, f"contact lookup failed: {error}") for m in members}
         targets = []
@@ -202,6 +212,29 @@ class HubSpotDestination(Destination):
                 continue
             outcomes.update({key: Outcome(SENT, esp_record_id=record) for key, record in group})
         return outcomes
+
+    def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
+        emails = [m.member_key for m in members]
+        try:
+            ids = self._contact_ids(emails)
+        except ESPRequestError as error:
+            return {e: Outcome(FAILED, f"contact lookup failed: {error}") for e in emails}
+        outcomes = {e: Outcome(SENT, "no hubspot contact") for e in emails if e not in ids}
+        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+            known = [(e, ids[e]) for e in emails if e in ids]
+            outcomes.update(dict(pool.map(lambda pair: self._opt_out(*pair), known)))
+        return outcomes
+
+    def _opt_out(self, email: str, record: str) -> tuple[str, Outcome]:
+        try:
+            self.api.request(
+                "POST",
+                f"/communication-preferences/v4/statuses/{quote(email, safe='@')}/unsubscribe-all",
+                params={"channel": "EMAIL"},
+            )
+        except ESPRequestError as error:
+            return email, Outcome(FAILED, f"opt-out failed: {error}")
+        return email, Outcome(SENT, esp_record_id=record)
 
     def erase(self, email: str, customer_key: str | None) -> Outcome:
         response = self.api.request(

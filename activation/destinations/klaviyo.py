@@ -9,7 +9,13 @@ kept in the sync state when known and otherwise looked up by e-mail at removal t
 profile costs one request per 100 profiles.
 
 The subscribe endpoints (`profile-subscription-bulk-create-jobs`) are never called: they change
-consent and clear suppressions, which a marketing audience push must not do."""
+consent and clear suppressions, which a marketing audience push must not do.
+
+A member who must not be mailed is also suppressed (`POST /api/profile-suppression-bulk-create-jobs`,
+at most 100 e-mails a job), which stops all e-mail marketing to the profile whatever list or
+campaign. That endpoint creates a suppressed profile for an address Klaviyo does not know, so the
+addresses are first looked up (`GET /api/profiles?filter=any(email,[...])`) and only existing
+profiles are sent."""
 
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ from activation.http import ApiClient
 MAX_IMPORT = 10_000
 MAX_IMPORT_BYTES = 5_000_000
 MAX_LIST_IDS = 1_000
+MAX_SUPPRESS = 100
 FORBIDDEN_PATHS = ("profile-subscription-bulk-create-jobs", "profile-subscription-bulk-delete-jobs")
 POINTER = re.compile(r"/profiles/data/(\d+)")
 
@@ -62,6 +69,7 @@ class KlaviyoDestination(Destination):
         key = config.api_key.reveal()
         self.config = config
         self.batch_size = min(config.import_batch_size, MAX_IMPORT)
+        self.suppress_batch_size = min(config.list_batch_size, MAX_SUPPRESS)
         self.max_concurrency = max(1, config.http.max_concurrency)
         self.api = ApiClient(
             "klaviyo",
@@ -213,17 +221,40 @@ class KlaviyoDestination(Destination):
 
     def list_members(self, handle: ListHandle, emails: list[str]) -> dict[str, str]:
         """Which of these e-mails are in our list already, with their profile ids."""
+        return self._profile_ids(f"/api/lists/{handle.esp_list_id}/profiles", emails)
+
+    def _profile_ids(self, path: str, emails: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for group in chunks(emails, self.config.page_size):
             quoted = ",".join(json.dumps(e) for e in group)
-            for item in self._pages(
-                f"/api/lists/{handle.esp_list_id}/profiles",
-                {"filter": f"any(email,[{quoted}])", "fields[profile]": "email"},
-            ):
+            for item in self._pages(path, {"filter": f"any(email,[{quoted}])", "fields[profile]": "email"}):
                 email = str(item.get("attributes", {}).get("email", "")).lower()
                 if email:
                     found[email] = str(item["id"])
         return found
+
+    def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
+        emails = [m.member_key for m in members]
+        try:
+            found = self._profile_ids("/api/profiles", emails)
+        except ESPRequestError as error:
+            return {e: Outcome(FAILED, f"profile lookup failed: {error}") for e in emails}
+        outcomes = {e: Outcome(SENT, "no klaviyo profile") for e in emails if e not in found}
+        for group in chunks([e for e in emails if e in found], MAX_SUPPRESS):
+            profiles = [{"type": "profile", "attributes": {"email": e}} for e in group]
+            body = {
+                "data": {
+                    "type": "profile-suppression-bulk-create-job",
+                    "attributes": {"profiles": {"data": profiles}},
+                }
+            }
+            try:
+                self._request("POST", "/api/profile-suppression-bulk-create-jobs", json=body)
+            except ESPRequestError as error:
+                outcomes.update({e: Outcome(FAILED, f"suppression job failed: {error}") for e in group})
+                continue
+            outcomes.update({e: Outcome(SENT, esp_record_id=found[e]) for e in group})
+        return outcomes
 
     def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}

@@ -5,13 +5,19 @@ endpoint `POST /lists/{audience}` (at most 500, `update_existing`), carrying `st
 an existing member's status is never sent, so nobody Mailchimp has unsubscribed or cleaned is
 subscribed again. Segment membership goes through `POST /lists/{audience}/segments/{id}`
 (`members_to_add` / `members_to_remove`, at most 500 each). Member ids are the MD5 of the
-lower-cased e-mail. Erasure is the `delete-permanent` action."""
+lower-cased e-mail. Erasure is the `delete-permanent` action.
+
+A member who must not be mailed is taken out of our segment and also set to `unsubscribed` in the
+audience itself (`PATCH /lists/{audience}/members/{hash}`), since a campaign sent to the whole
+audience ignores segments. PATCH, unlike PUT or the batch endpoint, never creates a member: a 404
+means Mailchimp does not hold the address and there is nothing to suppress."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from activation.config import MailchimpConfig
@@ -82,6 +88,7 @@ class MailchimpDestination(Destination):
         key = config.api_key.reveal()
         self.config = config
         self.batch_size = min(config.batch_size, MAX_BATCH)
+        self.suppress_batch_size = min(config.segment_batch_size, MAX_BATCH)
         self.max_concurrency = min(config.http.max_concurrency, 10)
         basic = base64.b64encode(f"anystring:{key}".encode()).decode()
         self.api = ApiClient(
@@ -231,6 +238,32 @@ class MailchimpDestination(Destination):
                 else:
                     outcomes[member.member_key] = Outcome(SENT)
         return outcomes
+
+    def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
+        """One PATCH per member (Mailchimp has no batch status change that cannot create), up to
+        the connection cap in parallel."""
+        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+            return dict(pool.map(self._unsubscribe, [m.member_key for m in members]))
+
+    def _unsubscribe(self, key: str) -> tuple[str, Outcome]:
+        path = f"/lists/{self._audience}/members/{subscriber_hash(key)}"
+        try:
+            patched = self.api.request("PATCH", path, json={"status": "unsubscribed"}, ok_statuses=(400, 404))
+            if patched.status_code < 300:
+                return key, Outcome(SENT, esp_record_id=subscriber_hash(key))
+            # Mailchimp refuses some status changes (a cleaned address keeps its status); what
+            # matters is whether the member can still be mailed
+            current = patched
+            if patched.status_code == 400:
+                current = self.api.request("GET", path, params={"fields": "status"}, ok_statuses=(404,))
+        except ESPRequestError as error:
+            return key, Outcome(FAILED, f"unsubscribe failed: {error}")
+        if current.status_code == 404:
+            return key, Outcome(SENT, "not in the mailchimp audience")
+        status = current.body.get("status") if isinstance(current.body, dict) else None
+        if status in UNSUBSCRIBED_STATUSES:
+            return key, Outcome(SENT, f"already {status} in mailchimp", esp_record_id=subscriber_hash(key))
+        return key, Outcome(REJECTED, f"mailchimp refused the unsubscribe; the member is {status}")
 
     def erase(self, email: str, customer_key: str | None) -> Outcome:
         response = self.api.request(

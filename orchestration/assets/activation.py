@@ -1,7 +1,12 @@
 """Activation: erasures propagated to every ESP and their residue purged, then one export per
 destination, each syncing only what changed (activation/). The audience carries two blocking checks
 — nobody without consent, and no list collapsing beyond the volume guard — so a failing check stops
-every export of the run."""
+every export of the run.
+
+An ESP's export owns everything written for that ESP: its lists, the suppression of its members
+who must not be mailed, and the file fallback written while it had no keys (retired once it has
+them). The file export owns only the lists whose destination is `file`, so the exports never touch
+each other's output and no order of them leaves a stale file."""
 
 import dagster as dg
 import pandas as pd
@@ -185,7 +190,13 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
         pool=DUCKDB_POOL,
         kinds={"python", destination},
         description=f"Diff sync of the {destination} lists of restricted.audience_export: adds, changed "
-        "fields and removes of our own members only; files when the ESP has no credentials.",
+        "fields and removes of our own members only; "
+        + (
+            "CSV and Parquet files (an ESP's fallback files belong to that ESP's export)."
+            if destination == "file"
+            else "members who must not be mailed are also suppressed at the ESP itself; files when the "
+            "ESP has no credentials, deleted once it has them."
+        ),
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):
         settings = ActivationConfig.from_env()

@@ -8,8 +8,15 @@ response beyond the client timeout, a dropped connection after the request was a
 (for killing a process mid-sync), and rows rejected inside an otherwise good batch.
 
 It also behaves like the real APIs where they are dangerous: sending `status` for an existing
-Mailchimp member changes it, an empty string overwrites a field, and the Klaviyo subscribe
-endpoint "works" (tests assert it is never called).
+Mailchimp member changes it, an empty string overwrites a field, the Klaviyo subscribe endpoint
+"works" (tests assert it is never called), and suppressing an address Klaviyo does not know
+creates a suppressed profile for it, as the real API documents (tests assert we never do).
+
+Suppression at the ESP: Mailchimp member status (`PATCH /lists/{id}/members/{hash}`, 404 for an
+unknown member, 400 for an invalid status or a change to a cleaned address), Klaviyo suppression
+jobs (`POST /api/profile-suppression-bulk-create-jobs`, at most 100 e-mails) and HubSpot's
+opt-out of all e-mail (`POST /communication-preferences/v4/statuses/{email}/unsubscribe-all`,
+`channel=EMAIL` required).
 
 Standalone: python -m tests.activation.fake_esp --port 8765 (prints the env vars to export)."""
 
@@ -43,6 +50,7 @@ SUBSCRIBE_PATHS = ("profile-subscription-bulk-create-jobs",)
 MAILCHIMP_KEY = "64bc084783c00d6c972f23947cb75e69-us1"
 KLAVIYO_KEY = "pk_c85156cefd2dc70b3867119fd1e53c217e"
 HUBSPOT_TOKEN = "pat-na1-f0dfc7de-41a5-41db-82f4-3b5eef4ff871"
+MAILCHIMP_MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 
 
 def md5(email: str) -> str:
@@ -132,10 +140,12 @@ class FakeESP:
         self.kl_lists: dict[str, dict[str, Any]] = {}
         self.kl_jobs: dict[str, dict[str, Any]] = {}
         self.kl_deletions: list[str] = []
+        self.kl_suppression_jobs: list[dict[str, Any]] = []
         self.hs_contacts: dict[str, dict[str, Any]] = {}
         self.hs_by_email: dict[str, str] = {}
         self.hs_lists: dict[str, dict[str, Any]] = {}
         self.hs_gdpr_deleted: list[str] = []
+        self.hs_opted_out: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -292,6 +302,16 @@ class FakeESP:
                 if item["name"] == name:
                     return {self.hs_contacts[i]["properties"]["email"] for i in item["members"]}
         return set()
+
+    def klaviyo_suppressed(self, email: str) -> bool:
+        with self.lock:
+            profile = self.kl_profiles.get(email.lower())
+            return bool(profile and profile.get("suppression"))
+
+    def hubspot_opted_out(self, email: str) -> bool:
+        """Whether the address is opted out of all e-mail (HubSpot's "unsubscribed from all")."""
+        with self.lock:
+            return email.lower() in self.hs_opted_out
 
     def hubspot_contact(self, email: str) -> dict[str, Any] | None:
         with self.lock:
@@ -565,6 +585,41 @@ class FakeESP:
             "error_count": len(errors),
         }
 
+    def _mc_member_resource(self, key: str) -> dict[str, Any]:
+        member = self.mc_members[key]
+        return {
+            "id": key,
+            "email_address": member["email_address"],
+            "status": member["status"],
+            "merge_fields": dict(member["merge_fields"]),
+        }
+
+    def mc_member_get(self, audience, member_hash, **_):
+        self._mc_audience(audience)
+        if member_hash not in self.mc_members:
+            raise Reply(404, {"title": "Resource Not Found", "status": 404})
+        return 200, self._mc_member_resource(member_hash)
+
+    def mc_member_patch(self, audience, member_hash, *, body, **_):
+        """Update one member; never creates one (that is PUT)."""
+        self._mc_audience(audience)
+        if not isinstance(body, dict):
+            raise Reply(400, {"title": "Invalid Resource", "detail": "a JSON object is required"})
+        member = self.mc_members.get(member_hash)
+        if member is None:
+            raise Reply(404, {"title": "Resource Not Found", "status": 404})
+        status = body.get("status")
+        if status is not None:
+            if status not in MAILCHIMP_MEMBER_STATUSES:
+                raise Reply(400, {"title": "Invalid Resource", "detail": f"invalid status {status!r}"})
+            if member["status"] == "cleaned" and status != "cleaned":
+                raise Reply(
+                    400, {"title": "Invalid Resource", "detail": "a cleaned address cannot change status"}
+                )
+            member["status"] = status
+        member["merge_fields"].update(body.get("merge_fields") or {})
+        return 200, self._mc_member_resource(member_hash)
+
     def mc_delete_permanent(self, audience, member_hash, **_):
         self._mc_audience(audience)
         member = self.mc_members.pop(member_hash, None)
@@ -769,6 +824,77 @@ class FakeESP:
     def kl_subscribe(self, **_):
         return 202, None
 
+    def kl_profiles_get(self, *, query, **_):
+        """GET /api/profiles filtered by any(email,[...]) or equals(email,"...")."""
+        text = query.get("filter", [""])[0]
+        wanted = None
+        many = re.fullmatch(r"any\(email,\[(.*)\]\)", text)
+        one = re.fullmatch(r'equals\(email,("[^"]*")\)', text)
+        if many:
+            wanted = {e.lower() for e in json.loads(f"[{many.group(1)}]")}
+            if len(wanted) > 100:
+                raise Reply(400, {"errors": [{"code": "invalid", "detail": "at most 100 values in any()"}]})
+        elif one:
+            wanted = {json.loads(one.group(1)).lower()}
+        elif text:
+            raise Reply(400, {"errors": [{"code": "invalid", "detail": f"unsupported filter {text}"}]})
+        items = [
+            {"type": "profile", "id": p["id"], "attributes": {"email": p["email"]}}
+            for email, p in sorted(self.kl_profiles.items())
+            if wanted is None or email in wanted
+        ]
+        return 200, self._kl_page(items, query, "/api/profiles")
+
+    def kl_suppress(self, *, body, **_):
+        """A bulk suppression job: every e-mail (at most 100) and every member of a given list is
+        suppressed; an e-mail without a profile gets a new, suppressed profile, as the real API does."""
+        data = (body or {}).get("data") or {}
+        if data.get("type") != "profile-suppression-bulk-create-job":
+            raise Reply(
+                400,
+                {
+                    "errors": [
+                        {"code": "invalid", "detail": "type must be profile-suppression-bulk-create-job"}
+                    ]
+                },
+            )
+        profiles = ((data.get("attributes") or {}).get("profiles") or {}).get("data")
+        relationships = data.get("relationships") or {}
+        if profiles is None and not relationships:
+            raise Reply(
+                400, {"errors": [{"code": "invalid", "detail": "profiles or a list/segment required"}]}
+            )
+        profiles = profiles or []
+        if len(profiles) > 100:
+            raise Reply(
+                400, {"errors": [{"code": "invalid", "detail": "at most 100 email addresses per request"}]}
+            )
+        emails = []
+        for item in profiles:
+            email = str(((item or {}).get("attributes") or {}).get("email", "")).lower()
+            if (item or {}).get("type") != "profile" or not EMAIL.match(email):
+                raise Reply(
+                    400, {"errors": [{"code": "invalid", "detail": "each profile needs a valid email"}]}
+                )
+            emails.append(email)
+        list_id = (((relationships.get("list") or {}).get("data")) or {}).get("id")
+        if list_id is not None:
+            if list_id not in self.kl_lists:
+                raise Reply(404, {"errors": [{"code": "not_found", "detail": f"list {list_id} not found"}]})
+            by_id = {p["id"]: e for e, p in self.kl_profiles.items()}
+            emails += [by_id[i] for i in self.kl_lists[list_id]["members"] if i in by_id]
+        for email in emails:
+            self._kl_upsert({"email": email})["suppression"] = "USER_SUPPRESSED"
+        job = {"id": self._next_id("S"), "emails": emails}
+        self.kl_suppression_jobs.append(job)
+        return 202, {
+            "data": {
+                "type": "profile-suppression-bulk-create-job",
+                "id": job["id"],
+                "attributes": {"status": "queued", "total_count": len(emails), "completed_count": 0},
+            }
+        }
+
     # hubspot ---------------------------------------------------------------------------------------
 
     def _hs_upsert(self, email: str, properties: dict[str, Any]) -> str:
@@ -873,6 +999,20 @@ class FakeESP:
         missing = [i for i in ids if i not in self.hs_contacts]
         return 200, {"recordsIdsAdded": [], "recordIdsRemoved": removed, "recordIdsMissing": missing}
 
+    def hs_unsubscribe_all(self, subscriber, *, query, **_):
+        """Opt an address out of all e-mail. Like the real endpoint it takes any address; the
+        client is expected to send only contacts it knows."""
+        if query.get("channel", [""])[0] != "EMAIL":
+            raise Reply(
+                400,
+                {"status": "error", "category": "VALIDATION_ERROR", "message": "channel=EMAIL is required"},
+            )
+        email = subscriber.lower()
+        if not EMAIL.match(email):
+            raise Reply(400, {"status": "error", "category": "VALIDATION_ERROR", "message": "invalid email"})
+        self.hs_opted_out.setdefault(email, {"channel": "EMAIL", "status": "UNSUBSCRIBED"})
+        return 200, {"status": "COMPLETE", "results": [], "startedAt": "", "completedAt": ""}
+
     def hs_gdpr_delete(self, *, body, **_):
         body = body or {}
         if body.get("idProperty") == "email":
@@ -895,6 +1035,8 @@ MAILCHIMP_ROUTES = [
     ("POST", r"/3\.0/lists/([^/]+)/segments", "mc_segment_create"),
     ("POST", r"/3\.0/lists/([^/]+)/segments/(\d+)", "mc_segment_batch"),
     ("POST", r"/3\.0/lists/([^/]+)/members/([0-9a-f]{32})/actions/delete-permanent", "mc_delete_permanent"),
+    ("GET", r"/3\.0/lists/([^/]+)/members/([0-9a-f]{32})", "mc_member_get"),
+    ("PATCH", r"/3\.0/lists/([^/]+)/members/([0-9a-f]{32})", "mc_member_patch"),
 ]
 KLAVIYO_ROUTES = [
     ("GET", r"/api/lists", "kl_lists_get"),
@@ -908,6 +1050,8 @@ KLAVIYO_ROUTES = [
     ("DELETE", r"/api/lists/([^/]+)/relationships/profiles", "kl_list_remove"),
     ("POST", r"/api/data-privacy-deletion-jobs", "kl_deletion"),
     ("POST", r"/api/profile-subscription-bulk-create-jobs", "kl_subscribe"),
+    ("GET", r"/api/profiles", "kl_profiles_get"),
+    ("POST", r"/api/profile-suppression-bulk-create-jobs", "kl_suppress"),
 ]
 HUBSPOT_ROUTES = [
     ("POST", r"/crm/v3/objects/contacts/batch/upsert", "hs_upsert"),
@@ -917,6 +1061,7 @@ HUBSPOT_ROUTES = [
     ("PUT", r"/crm/v3/lists/([^/]+)/memberships/add", "hs_list_add"),
     ("PUT", r"/crm/v3/lists/([^/]+)/memberships/remove", "hs_list_remove"),
     ("POST", r"/crm/v3/objects/contacts/gdpr-delete", "hs_gdpr_delete"),
+    ("POST", r"/communication-preferences/v4/statuses/([^/]+)/unsubscribe-all", "hs_unsubscribe_all"),
 ]
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from activation import ActivationConfig, sync_audiences
+from tests.activation.fake_esp import md5
 from tests.activation.helpers import audience, email_of, fake_env, no_suppressions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,3 +104,57 @@ def test_a_client_with_the_wrong_key_fails_cleanly(fake, tmp_path, esp):
     assert results[0].status == "failed" and "401" in results[0].message
     assert time.monotonic() - started < 10  # a 401 is not retried
     assert fake.list_members(esp, "vip") == set()
+
+
+def test_fake_suppression_endpoints_keep_status_and_validate_payloads(fake):
+    """The ESP-side suppression calls: status per member, suppression flags, and the payload checks
+    of the real APIs, so a client bug shows up as a 4xx here too."""
+    env = fake.env()
+    for esp in ("mailchimp", "klaviyo", "hubspot"):
+        fake.seed_member(esp, email_of(1))
+    fake.seed_member("mailchimp", email_of(2), status="cleaned")
+    mailchimp = httpx.Client(
+        base_url=f"{env['AW_MAILCHIMP_BASE_URL']}/lists/{env['AW_MAILCHIMP_AUDIENCE_ID']}/members",
+        auth=("anystring", env["AW_MAILCHIMP_API_KEY"]),
+    )
+    klaviyo = httpx.Client(
+        base_url=env["AW_KLAVIYO_BASE_URL"],
+        headers={"Authorization": f"Klaviyo-API-Key {env['AW_KLAVIYO_API_KEY']}", "revision": "2024-10-15"},
+    )
+    hubspot = httpx.Client(
+        base_url=env["AW_HUBSPOT_BASE_URL"], headers={"Authorization": f"Bearer {env['AW_HUBSPOT_TOKEN']}"}
+    )
+    try:
+        unsubscribe = {"status": "unsubscribed"}
+        assert mailchimp.patch(f"/{md5(email_of(1))}", json=unsubscribe).json()["status"] == "unsubscribed"
+        assert fake.mailchimp_member(email_of(1))["status"] == "unsubscribed"
+        assert mailchimp.patch(f"/{md5(email_of(9))}", json=unsubscribe).status_code == 404
+        assert fake.mailchimp_member(email_of(9)) is None, "PATCH never creates a member"
+        assert mailchimp.patch(f"/{md5(email_of(1))}", json={"status": "gone"}).status_code == 400
+        assert mailchimp.patch(f"/{md5(email_of(2))}", json=unsubscribe).status_code == 400
+        assert mailchimp.get(f"/{md5(email_of(2))}").json()["status"] == "cleaned"
+
+        def job(emails, kind="profile-suppression-bulk-create-job"):
+            profiles = [{"type": "profile", "attributes": {"email": e}} for e in emails]
+            body = {"data": {"type": kind, "attributes": {"profiles": {"data": profiles}}}}
+            return klaviyo.post("/api/profile-suppression-bulk-create-jobs", json=body)
+
+        assert job([email_of(1)]).status_code == 202 and fake.klaviyo_suppressed(email_of(1))
+        assert job([email_of(i) for i in range(101)]).status_code == 400
+        assert job([email_of(3)], kind="profile-subscription-bulk-create-job").status_code == 400
+        assert job(["not-an-email"]).status_code == 400
+        assert job([email_of(4)]).status_code == 202
+        assert fake.klaviyo_suppressed(email_of(4)), "like Klaviyo, an unknown address gets a new profile"
+        found = klaviyo.get(
+            "/api/profiles", params={"filter": f'any(email,["{email_of(1)}","{email_of(8)}"])'}
+        )
+        assert [p["attributes"]["email"] for p in found.json()["data"]] == [email_of(1)]
+
+        opt_out = f"/communication-preferences/v4/statuses/{email_of(1)}/unsubscribe-all"
+        assert hubspot.post(opt_out).status_code == 400, "channel is required"
+        assert not fake.hubspot_opted_out(email_of(1))
+        assert hubspot.post(opt_out, params={"channel": "EMAIL"}).status_code == 200
+        assert fake.hubspot_opted_out(email_of(1))
+    finally:
+        for client in (mailchimp, klaviyo, hubspot):
+            client.close()
