@@ -17,7 +17,7 @@ from orchestration.run_config import as_of_run_config
 
 AS_OF = "2026-06-30T00:00:00"
 AS_OF_DATETIME = datetime(2026, 6, 30)
-STAGING_GROUPS = ("landing", "reference", "staging", "quarantine")
+STAGING_GROUPS = ("landing", "reference", "privacy", "staging", "quarantine")
 
 CONTACT_HEADER = [
     "contact_id", "email", "first_name", "last_name", "phone", "birth_date", "gender", "country", "city",
