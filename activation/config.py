@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from activation.errors import ConfigError
+from warehouse.context import ACTIVATION_FILES_ENV, DEFAULTS, resolve_path
 
 ENV_VARS: dict[str, str] = {
     "AW_WAREHOUSE_PATH": "DuckDB warehouse file (default data/warehouse.duckdb)",
@@ -44,7 +45,6 @@ ENV_VARS: dict[str, str] = {
     "AW_HOLDOUT_SHARE": "default control share per campaign (default 0.1)",
 }
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger("activation.config")
 
@@ -150,7 +150,7 @@ class HubSpotConfig:
 
 @dataclass(frozen=True)
 class FileConfig:
-    directory: Path = PROJECT_DIR / "data" / "activation"
+    directory: Path = field(default_factory=lambda: resolve_path(DEFAULTS[ACTIVATION_FILES_ENV]))
     formats: tuple[str, ...] = ("csv", "parquet")
 
 
@@ -257,7 +257,7 @@ class ActivationConfig:
                 ),
             )
         file_dir = env.get("AW_ACTIVATION_FILE_DIR", "").strip()
-        file_cfg = FileConfig(directory=_resolve(file_dir)) if file_dir else FileConfig()
+        file_cfg = FileConfig(directory=resolve_path(file_dir)) if file_dir else FileConfig()
         holdout = HoldoutConfig(
             salt=env.get("AW_HOLDOUT_SALT", "").strip() or "audience-warehouse",
             default_share=_float(env, "AW_HOLDOUT_SHARE", 0.1),
@@ -323,11 +323,6 @@ def mailchimp_basic_auth(api_key: str) -> str:
     return base64.b64encode(f"anystring:{api_key}".encode()).decode()
 
 
-def _resolve(value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (PROJECT_DIR / path).resolve()
-
-
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     text = env.get(name, "").strip()
     if not text:
@@ -346,9 +341,3 @@ def _http(env: Mapping[str, str], prefix: str, base: HttpSettings) -> HttpSettin
         max_concurrency=int(_float(env, f"AW_{prefix}_MAX_CONCURRENCY", base.max_concurrency)),
         requests_per_second=_float(env, f"AW_{prefix}_RPS", base.requests_per_second),
     )
-
-
-def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
-    """The warehouse file: $AW_WAREHOUSE_PATH, else data/warehouse.duckdb (as dbt's profile)."""
-    env = os.environ if env is None else env
-    return _resolve(env.get("AW_WAREHOUSE_PATH", "").strip() or "data/warehouse.duckdb")

@@ -40,7 +40,7 @@ from activation.audience import (
     prepare_audience,
     validate_frame,
 )
-from activation.config import DESTINATION_NAMES, ESP_NAMES, ActivationConfig, warehouse_path
+from activation.config import DESTINATION_NAMES, ESP_NAMES, ActivationConfig
 from activation.destinations.base import (
     FAILED,
     REJECTED,
@@ -54,6 +54,7 @@ from activation.destinations.base import (
 from activation.destinations.file import FileDestination
 from activation.errors import ActivationError, ConfigError, InputError
 from activation.state import Warehouse
+from warehouse.context import warehouse_path
 
 log = logging.getLogger("activation.sync")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from landing.files import LandingError
 from landing.register import register_landing
-from landing.settings import landing_dir, warehouse_path
+from warehouse.context import landing_dir, warehouse_path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from landing.contract import LandingTable, load_contract
 from landing.files import discover_files, read_csv_header
-from landing.settings import landing_dir, warehouse_path
+from warehouse.context import landing_dir, warehouse_path
 
 TOKEN_SPLIT = re.compile(r"[^A-Za-z0-9._%+@'-]+")
 MAX_RECORD_LINES = 1000

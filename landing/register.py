@@ -33,10 +33,18 @@ import duckdb
 
 from landing import csv_lines
 from landing.contract import LandingTable, load_contract
-from landing.files import LandingError, LandingFile, discover_files, read_csv_header, unclaimed_files
+from landing.files import (
+    LandingError,
+    LandingFile,
+    discover_files,
+    landing_fingerprint,
+    read_csv_header,
+    unclaimed_files,
+)
 
 JSON_LINE_DELIMITER = chr(30)  # a control character valid JSON never holds raw: one line = one value
 FILES_TABLE = "landing_files"
+SNAPSHOT_TABLE = "landing_snapshot"
 REJECTS_TABLE = "rejected_lines"
 LINE_READ_SUFFIX = "__read_line_by_line"
 LINE_NUMBER_COLUMN = "_aw_line_number"
@@ -94,6 +102,9 @@ class LandingReport:
     landing_dir: Path
     tables: list[TableReport]
     unclaimed: list[Path]
+    # landing_fingerprint() of the folder when the step started: what a later run compares against
+    # to tell whether these files were already processed.
+    fingerprint: str = ""
 
     def table(self, name: str) -> TableReport:
         return next(t for t in self.tables if t.table.name == name)
@@ -440,6 +451,7 @@ def register_landing(
     """
     tables = tables or load_contract()
     landing_dir = landing_dir.resolve()
+    fingerprint = landing_fingerprint(landing_dir)
     problems: list[str] = []
     reports: list[TableReport] = []
     rejects: list[tuple] = []
@@ -476,7 +488,7 @@ def register_landing(
         if problems:
             raise LandingError("The landing files break the raw-data contract:\n- " + "\n- ".join(problems))
         claimed = {f.path for r in reports for f in r.files}
-        report = LandingReport(landing_dir, reports, unclaimed_files(landing_dir, claimed))
+        report = LandingReport(landing_dir, reports, unclaimed_files(landing_dir, claimed), fingerprint)
         _write(con, report, view_sql, rejects)
     return report
 
@@ -540,6 +552,11 @@ def _write(con, report: LandingReport, view_sql: dict[LandingTable, str], reject
         )
         if rejects:
             con.executemany(f"insert into landing.{REJECTS_TABLE} values (?, ?, ?, ?, ?, ?, ?)", rejects)
+        con.execute(
+            f"create or replace table landing.{SNAPSHOT_TABLE} as "
+            "select ? as fingerprint, ? as landing_dir, ? as registered_at",
+            [report.fingerprint, str(report.landing_dir), registered_at],
+        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")

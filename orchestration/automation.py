@@ -4,6 +4,8 @@ import dagster as dg
 
 from landing.files import landing_fingerprint
 from orchestration.resources import WarehouseResource
+from warehouse import context as run_context
+from warehouse.publish import published_landing_fingerprint
 
 TRAINING_GROUP = "ml_training"
 
@@ -50,11 +52,17 @@ weekly_training_schedule = dg.ScheduleDefinition(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts daily_refresh when files under the landing folder are added, removed or "
-    "rewritten (names, sizes and modification times are compared each minute).",
+    "rewritten (names, sizes and modification times are compared each minute) and the last "
+    "successful run did not already process exactly these files.",
 )
 def landing_files_arrived(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     fingerprint = landing_fingerprint(warehouse.landing)
     if fingerprint in ("absent", context.cursor):
         return dg.SkipReason(f"no change under {warehouse.landing}")
     context.update_cursor(fingerprint)
+    processed = published_landing_fingerprint(run_context.published_path(warehouse.path))
+    if fingerprint == processed:
+        return dg.SkipReason(
+            f"the files under {warehouse.landing} are the ones the last successful run processed"
+        )
     return dg.RunRequest(run_key=f"landing-{fingerprint}")

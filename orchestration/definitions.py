@@ -22,7 +22,7 @@ from orchestration.automation import (
     ml_training,
     weekly_training_schedule,
 )
-from orchestration.project import dbt_project
+from orchestration.project import dbt_executable, dbt_project
 from orchestration.resources import ModelStoreResource, WarehouseResource
 from warehouse.publish import PUBLISHED_SCHEMAS
 
@@ -59,7 +59,7 @@ defs = dg.Definitions(
     schedules=[daily_schedule, weekly_training_schedule],
     sensors=[landing_files_arrived],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "warehouse": WarehouseResource(),
         "model_store": ModelStoreResource(),
     },

@@ -12,9 +12,12 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from landing import settings
+from warehouse import context
 
-DUCKDB_POOL = "duckdb"
+# Every step and asset check that opens the warehouse, reading or writing, is in this pool (limit 1,
+# orchestration/dagster.yaml): DuckDB takes one writer and a reader blocks it. The name is the
+# warehouse file's, so a second warehouse (an example, a backtest) never waits for this one.
+DUCKDB_POOL = context.warehouse_pool()
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -28,11 +31,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        return Path(self.warehouse_path) if self.warehouse_path else settings.warehouse_path()
+        return Path(self.warehouse_path) if self.warehouse_path else context.warehouse_path()
 
     @property
     def landing(self) -> Path:
-        return Path(self.landing_dir) if self.landing_dir else settings.landing_dir()
+        return Path(self.landing_dir) if self.landing_dir else context.landing_dir()
 
     def frame(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         """The result of a query, from a read-only connection closed before returning."""
@@ -82,7 +85,7 @@ class ModelStoreResource(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        return Path(self.models_dir) if self.models_dir else settings.models_dir()
+        return Path(self.models_dir) if self.models_dir else context.models_dir()
 
 
 class AsOfConfig(dg.Config):

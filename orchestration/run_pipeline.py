@@ -14,8 +14,8 @@ from collections import defaultdict
 import dagster as dg
 import duckdb
 
-from landing.settings import warehouse_path
 from orchestration.run_config import as_of_run_config
+from warehouse.context import warehouse_path
 
 LAYER_SCHEMAS = ("staging", "audit", "intermediate", "marts", "segments", "ml", "audiences", "activation")
 

@@ -1,15 +1,30 @@
 {#- The single "now" of a run: recency, windows and labels are all relative to it, so a run is
-    reproducible and history can be replayed. Taken from --vars as_of, else the AW_AS_OF
-    environment variable, else the run's start time. -#}
-{% macro as_of_text() -%}
+    reproducible and history can be replayed.
+
+    Resolved once per dbt invocation, by the on-run-start hook (start_run_context) and recorded in
+    audit.run_context: the `as_of` var, else the AW_AS_OF environment variable (an ISO date or
+    date-time, with or without a zone, or `now`), else the as_of of the warehouse's last
+    successful invocation — so a plain `dbt build` keeps the warehouse's current as_of instead of
+    taking a fresh "now" each time — else, for a new warehouse, the invocation's start time.
+    warehouse/context.py parses the same forms for Python. -#}
+
+{#- as_of given on purpose (var or environment), as 'YYYY-MM-DD HH:MM:SS' UTC; '' when none. -#}
+{% macro explicit_as_of() -%}
     {%- set value = var('as_of', none) or env_var('AW_AS_OF', '') -%}
     {%- if not value -%}
+        {{ return('') }}
+    {%- endif -%}
+    {{ return(parse_as_of(value | string)) }}
+{%- endmacro %}
+
+{% macro parse_as_of(value) -%}
+    {%- set value = value | trim -%}
+    {%- if value | lower == 'now' -%}
         {{ return(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) }}
     {%- endif -%}
-    {%- set value = value | string | trim -%}
     {%- set parsed = modules.datetime.datetime.fromisoformat(value.replace('Z', '+00:00')) if value | length >= 10 else none -%}
     {%- if parsed is none -%}
-        {{ exceptions.raise_compiler_error("as_of must be an ISO date or date-time such as 2026-06-30 or 2026-06-30T00:00:00Z, got: " ~ value) }}
+        {{ exceptions.raise_compiler_error("as_of must be an ISO date or date-time such as 2026-06-30 or 2026-06-30T00:00:00Z, or `now`; got: " ~ value) }}
     {%- endif -%}
     {%- if parsed.tzinfo is not none -%}
         {%- set parsed = parsed.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
@@ -17,8 +32,90 @@
     {{ return(parsed.strftime('%Y-%m-%d %H:%M:%S')) }}
 {%- endmacro %}
 
+{% macro as_of_text() -%}
+    {%- set explicit = explicit_as_of() -%}
+    {%- if explicit -%}
+        {{ return(explicit) }}
+    {%- endif -%}
+    {%- if execute -%}
+        {%- set recorded = recorded_as_of() -%}
+        {%- if recorded -%}
+            {{ return(recorded) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) }}
+{%- endmacro %}
+
 {% macro as_of() -%}
     cast('{{ as_of_text() }}' as timestamp)
+{%- endmacro %}
+
+{#- The as_of this invocation recorded, else the one of the last successful invocation; '' when the
+    warehouse has none. -#}
+{% macro recorded_as_of() -%}
+    {%- set relation = run_context_relation() -%}
+    {%- if relation is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select as_of from (select cast(as_of as varchar) as as_of, 0 as preference from " ~ relation
+        ~ " where invocation_id = '" ~ invocation_id ~ "' union all select * from (select cast(as_of as varchar), 1"
+        ~ " from " ~ relation ~ " where succeeded order by finished_at desc limit 1)) as candidates"
+        ~ " order by preference limit 1"
+    ) -%}
+    {{ return(found.columns[0].values()[0][:19] if found.rows | length > 0 else '') }}
+{%- endmacro %}
+
+{#- audit.run_context when it exists, asked of the warehouse itself: dbt's relation cache does not
+    know a table its own hook created during the invocation. -#}
+{% macro run_context_relation() -%}
+    {%- set found = run_query(
+        "select count(*) from information_schema.tables where table_schema = 'audit' and table_name = 'run_context'"
+    ) -%}
+    {%- if found.columns[0].values()[0] == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(api.Relation.create(database=target.database, schema='audit', identifier='run_context')) }}
+{%- endmacro %}
+
+{#- on-run-start: decide this invocation's as_of and record it (audit.run_context). -#}
+{% macro start_run_context() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set relation = api.Relation.create(database=target.database, schema='audit', identifier='run_context') -%}
+    {%- do adapter.create_schema(relation) -%}
+    {%- do run_query(
+        "create table if not exists " ~ relation ~ " (invocation_id varchar, as_of timestamp, as_of_source varchar,"
+        ~ " command varchar, started_at timestamp, finished_at timestamp, succeeded boolean)"
+    ) -%}
+    {%- set explicit = explicit_as_of() -%}
+    {%- if explicit -%}
+        {%- set chosen, source = explicit, ('the as_of var' if var('as_of', none) else 'AW_AS_OF') -%}
+    {%- else -%}
+        {%- set previous = recorded_as_of() -%}
+        {%- if previous -%}
+            {%- set chosen, source = previous, "the warehouse's last successful run" -%}
+        {%- else -%}
+            {%- set chosen, source = run_started_at.strftime('%Y-%m-%d %H:%M:%S'), 'the start of this first run' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- do run_query(
+        "insert into " ~ relation ~ " values ('" ~ invocation_id ~ "', cast('" ~ chosen ~ "' as timestamp), '"
+        ~ source | replace("'", "''") ~ "', '" ~ flags.WHICH ~ "', cast('"
+        ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp), null, null)"
+    ) -%}
+    {%- do log("as_of " ~ chosen ~ " UTC (from " ~ source ~ ")", info=true) -%}
+{%- endmacro %}
+
+{#- on-run-end: the invocation succeeded when nothing errored, failed or was skipped for it. -#}
+{% macro finish_run_context(results) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set relation = run_context_relation() -%}
+    {%- if relation is none -%}{{ return('') }}{%- endif -%}
+    {%- set broken = results | map(attribute='status') | map('string') | select('in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
+    {%- do run_query(
+        "update " ~ relation ~ " set finished_at = cast('" ~ modules.datetime.datetime.now(modules.pytz.utc).strftime('%Y-%m-%d %H:%M:%S')
+        ~ "' as timestamp), succeeded = " ~ ('false' if broken else 'true') ~ " where invocation_id = '" ~ invocation_id ~ "'"
+    ) -%}
 {%- endmacro %}
 
 {#- The latest time a landed date may carry and still be believed: var plausible_future_days after
@@ -27,4 +124,22 @@
 {% macro latest_plausible_time() -%}
     {%- set started = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
     {{ dbt.dateadd('day', var('plausible_future_days'), 'greatest(' ~ as_of() ~ ', ' ~ started ~ ')') }}
+{%- endmacro %}
+
+{#- `dbt run-operation rewind_membership_history --args '{to: "2026-06-01"}'`: undo what builds after
+    `to` recorded in marts.segment_membership_history (intervals opened after it are deleted,
+    intervals closed after it are reopened), so a build at `to` may follow. On purpose only: the
+    history is otherwise append-only. -#}
+{% macro rewind_membership_history(to) -%}
+    {%- set at = parse_as_of(to | string) -%}
+    {%- set history = ref('segment_membership_history') -%}
+    {%- do run_query("delete from " ~ history ~ " where entered_at > cast('" ~ at ~ "' as timestamp)") -%}
+    {%- do run_query(
+        "update " ~ history ~ " set exited_at = null where exited_at > cast('" ~ at ~ "' as timestamp)"
+    ) -%}
+    {%- do run_query(
+        "update " ~ history ~ " set last_evaluated_at = cast('" ~ at ~ "' as timestamp)"
+        ~ " where last_evaluated_at > cast('" ~ at ~ "' as timestamp)"
+    ) -%}
+    {%- do log(history ~ " rewound to " ~ at, info=true) -%}
 {%- endmacro %}

@@ -104,6 +104,7 @@ order by all
     asset=AUDIENCE,
     blocking=True,
     additional_deps=[SUPPRESSIONS],
+    pool=DUCKDB_POOL,
     description="No audience member is suppressed (no consent, unsubscribed, bounced, complained, "
     "invalid e-mail, erasure or opt-out), by e-mail or by customer.",
 )

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from landing import settings
 from orchestration.resources import DUCKDB_POOL, WarehouseResource
+from warehouse import context as run_context
 from warehouse.publish import PUBLISHED_SCHEMAS, publish_snapshot, published_schemas
 
 PUBLISHED = dg.AssetKey(["published", "warehouse_snapshot"])
@@ -20,12 +20,16 @@ def published_snapshot_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition
         pool=DUCKDB_POOL,
         kinds={"duckdb"},
         description=f"Read-only copy of the schemas {', '.join(PUBLISHED_SCHEMAS)} for BI tools "
-        "(AW_PUBLISHED_PATH, default data/published/warehouse.duckdb), swapped in atomically; the "
+        "(AW_PUBLISHED_PATH, default published/<warehouse file> beside the warehouse), swapped in "
+        "atomically, with snapshot_info (as_of, run id, code version, landing files); the "
         "restricted schema (direct identifiers) only when AW_PUBLISH_IDENTIFIERS is set.",
     )
-    def warehouse_snapshot(warehouse: WarehouseResource):
+    def warehouse_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         snapshot = publish_snapshot(
-            warehouse.path, settings.published_path(), published_schemas(settings.publish_identifiers())
+            warehouse.path,
+            run_context.published_path(warehouse.path),
+            published_schemas(run_context.publish_identifiers()),
+            run_id=context.run.run_id,
         )
         return dg.MaterializeResult(
             metadata={

@@ -10,9 +10,21 @@
 
 {#- When each customer entered and left each segment, across runs with different as_of. Each run
     closes the open intervals of customers no longer in a segment (exited_at = as_of) and opens one
-    for each new member (entered_at = as_of). A run whose as_of is not after the last one recorded
-    changes nothing, so re-running a day is a no-op and history survives every rebuild
-    (full_refresh is disabled for this model). -#}
+    for each new member (entered_at = as_of). A run at the as_of last recorded changes nothing, so
+    re-running a day is a no-op, and history survives every rebuild (full_refresh is disabled for
+    this model). A build at an earlier as_of is refused with a message, never half-applied: see
+    the rewind_membership_history operation to go back on purpose. -#}
+{%- if is_incremental() and execute %}
+    {%- set held = run_query("select cast(max(last_evaluated_at) as varchar) from " ~ this).columns[0].values()[0] -%}
+    {%- if held and held[:19] > as_of_text() -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " already records segment membership up to as_of " ~ held[:19] ~ ", and this build's as_of is "
+            ~ as_of_text() ~ ": building it would rewrite history. Build at " ~ held[:19] ~ " or later (AW_AS_OF, or"
+            ~ " --vars as_of), or use another warehouse for a backtest (AW_WAREHOUSE_PATH). To go back on purpose:"
+            ~ " dbt run-operation rewind_membership_history --args '{to: \"" ~ as_of_text() ~ "\"}'"
+        ) }}
+    {%- endif -%}
+{%- endif %}
 with current_members as (
     select
         segment_name,

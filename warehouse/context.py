@@ -1,0 +1,126 @@
+"""The run context: the one home for where everything is and which "now" a run uses.
+
+Paths come from environment variables, else defaults under data/ (the same ones dbt's profile
+uses), resolved against the repository root. landing/, activation/, ml callers, orchestration/ and
+the examples all ask here, so a user who points AW_WAREHOUSE_PATH elsewhere moves every part at once.
+
+as_of is parsed here and only here on the Python side; dbt's `as_of_text` macro accepts the same
+forms (an ISO date or date-time, with or without a zone, or `now`) and every dbt invocation records
+the as_of it used in the warehouse (audit.run_context), so a plain `dbt build` without an as_of
+keeps the warehouse's current one instead of taking a fresh "now" per invocation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+WAREHOUSE_ENV = "AW_WAREHOUSE_PATH"
+LANDING_ENV = "AW_LANDING_DIR"
+MODELS_ENV = "AW_MODELS_DIR"
+PUBLISHED_ENV = "AW_PUBLISHED_PATH"
+ACTIVATION_FILES_ENV = "AW_ACTIVATION_FILE_DIR"
+PUBLISH_IDENTIFIERS_ENV = "AW_PUBLISH_IDENTIFIERS"
+AS_OF_ENV = "AW_AS_OF"
+
+DEFAULTS = {
+    WAREHOUSE_ENV: "data/warehouse.duckdb",
+    LANDING_ENV: "data/landing",
+    MODELS_ENV: "data/models",
+    ACTIVATION_FILES_ENV: "data/activation",
+}
+
+
+def resolve_path(value: str | Path) -> Path:
+    """A path as the user wrote it: absolute as is, relative from the repository root."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_DIR / path).resolve()
+
+
+def _setting(name: str) -> Path:
+    return resolve_path(os.environ.get(name, "").strip() or DEFAULTS[name])
+
+
+def warehouse_path() -> Path:
+    return _setting(WAREHOUSE_ENV)
+
+
+def landing_dir() -> Path:
+    return _setting(LANDING_ENV)
+
+
+def models_dir() -> Path:
+    return _setting(MODELS_ENV)
+
+
+def activation_file_dir() -> Path:
+    return _setting(ACTIVATION_FILES_ENV)
+
+
+def published_path(warehouse: Path | None = None) -> Path:
+    """AW_PUBLISHED_PATH, else `published/<warehouse file name>` beside the warehouse: each warehouse
+    publishes to its own place, so an example never replaces the demo's snapshot."""
+    explicit = os.environ.get(PUBLISHED_ENV, "").strip()
+    if explicit:
+        return resolve_path(explicit)
+    warehouse = warehouse or warehouse_path()
+    return warehouse.parent / "published" / warehouse.name
+
+
+def publish_identifiers() -> bool:
+    """Whether the published snapshot also carries the restricted schema (e-mail, names, phone)."""
+    return os.environ.get(PUBLISH_IDENTIFIERS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def warehouse_pool(warehouse: Path | None = None) -> str:
+    """The Dagster concurrency pool of one warehouse file: every step that opens it, reading or
+    writing, takes this pool's single slot, and two warehouses never wait for each other."""
+    warehouse = (warehouse or warehouse_path()).resolve()
+    digest = hashlib.sha256(str(warehouse).encode()).hexdigest()[:8]
+    return f"duckdb-{warehouse.stem}-{digest}"
+
+
+class AsOfError(ValueError):
+    """as_of is not a date: the message says which forms are accepted."""
+
+
+def parse_as_of(text: str, now: datetime | None = None) -> datetime:
+    """An ISO date or date-time (with or without a zone) or `now`, as naive UTC to the second."""
+    value = (text or "").strip()
+    if value.lower() == "now":
+        moment = now or datetime.now(UTC)
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if len(value) >= 10 else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise AsOfError(
+                f"as_of must be an ISO date or date-time such as 2026-06-30 or 2026-06-30T00:00:00Z, "
+                f"or `now`; got {text!r}"
+            )
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
+def stored_as_of(warehouse: Path | None = None) -> datetime | None:
+    """The as_of of the warehouse's last successful dbt invocation, None for a new warehouse."""
+    warehouse = warehouse or warehouse_path()
+    if not warehouse.exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'run_context'"
+        ).fetchone()[0]
+        if not found:
+            return None
+        row = con.execute(
+            "select as_of from audit.run_context where succeeded order by finished_at desc limit 1"
+        ).fetchone()
+    return row[0] if row else None
