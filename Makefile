@@ -12,11 +12,13 @@ export OMP_WAIT_POLICY ?= PASSIVE
 UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
 SCALE ?= small
 SEED ?= 7
-AS_OF ?= 2026-06-30T00:00:00Z
-LANDING := data/landing
+# The demo's as_of; AW_AS_OF (an ISO date or date-time, or `now`) overrides it, as everywhere.
+AS_OF ?= $(or $(AW_AS_OF),2026-06-30T00:00:00Z)
+LANDING ?= $(or $(AW_LANDING_DIR),data/landing)
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup run test dev data lint format example-online-retail previews purge-landing clean
+.PHONY: help setup run test dev data lint format example-online-retail previews purge-landing clean \
+	dbt segment segments query publish fake-esp consent-audit
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
@@ -30,6 +32,7 @@ $(UV):
 	@touch $@
 
 target/manifest.json: .venv/.synced $(DBT_SOURCES)
+	@$(UV) run python -m warehouse.segments refresh --quiet
 	$(UV) run dbt parse --quiet
 	@touch $@
 
@@ -47,7 +50,7 @@ data: .venv/.synced  ## Generate demo data (SCALE=tiny|small|medium|large) unles
 	fi
 
 run: setup data  ## Run the whole pipeline through Dagster on the embedded DuckDB warehouse
-	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF)
+	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF) $(if $(V),-v)
 
 test: setup  ## Lint and run every test (what CI runs)
 	$(UV) run ruff check .
@@ -77,6 +80,33 @@ example-online-retail: setup  ## Run the pipeline on the real UCI Online Retail 
 
 purge-landing: .venv/.synced  ## Rewrite the landing files without erased people's rows (BACKUP=1 keeps <file>.bak)
 	$(UV) run python -m landing.purge $(if $(BACKUP),--backup)
+
+dbt: setup  ## Run dbt the project's way: ARGS="build -s my_segment+" (registers the landing files first)
+	@$(UV) run python -m warehouse.segments refresh --quiet
+	@$(UV) run python -m landing --quiet
+	$(UV) run dbt $(ARGS)
+
+segment: .venv/.synced  ## Scaffold a segment: NAME=big_spenders [OWNER=... PRIORITY=... GROUP=... OFFER="..."]
+	@test -n "$(NAME)" || { echo "usage: make segment NAME=<segment_name>"; exit 2; }
+	$(UV) run python -m warehouse.segments new $(NAME) $(if $(OWNER),--owner "$(OWNER)") \
+		$(if $(PRIORITY),--priority $(PRIORITY)) $(if $(GROUP),--campaign-group "$(GROUP)") \
+		$(if $(OFFER),--offer "$(OFFER)") $(if $(DESCRIPTION),--description "$(DESCRIPTION)")
+
+segments: .venv/.synced  ## List every segment file in the catalog's dependencies (after adding one by hand)
+	$(UV) run python -m warehouse.segments refresh
+
+query: .venv/.synced  ## Query the warehouse read-only: SQL="select ..." (PUBLISHED=1 reads the BI snapshot)
+	@$(UV) run python -m warehouse.query $(if $(PUBLISHED),--published) "$(SQL)"
+
+publish: setup  ## Publish the current warehouse to the BI snapshot (after `make dbt`)
+	$(UV) run python -m warehouse.publish
+
+consent-audit: .venv/.synced  ## Check every file export against the consent oracle, from the landing files alone
+	$(UV) run python -m tests.consent_oracle --landing $(LANDING) \
+		--exports $(or $(AW_ACTIVATION_FILE_DIR),data/activation) --as-of $(AS_OF)
+
+fake-esp: .venv/.synced  ## Start the local fake ESP (PORT=8765, 0 picks a free one) and print its AW_ settings
+	$(UV) run python -m tests.activation.fake_esp --port $(or $(PORT),0)
 
 clean:  ## Remove generated data, dbt target and the environment
 	rm -rf data target dbt_packages logs .venv

@@ -1,14 +1,27 @@
 {#- Who is in which segment at as_of, in long form: one row per segment and customer. Built from
     every model tagged `segment` (models/segments/), so adding a segment is one SQL file and its
-    YAML entry. Erased customers are never members (they are not in customer_profiles). -#}
-{%- set segments = segment_nodes() %}
+    YAML entry; the lines below let dbt see those dependencies (`make segments` rewrites them, and
+    `make segment`, `make dbt` and `make run` do it for you). -#}
+-- segment dependencies: begin (written by `make segments`, do not edit)
+-- depends_on: {{ ref('at_risk_lapsing') }}
+-- depends_on: {{ ref('browse_abandoners') }}
+-- depends_on: {{ ref('cart_abandoners_24h') }}
+-- depends_on: {{ ref('cart_abandoners_48h') }}
+-- depends_on: {{ ref('engaged_but_inactive') }}
+-- depends_on: {{ ref('high_propensity_not_purchased') }}
+-- depends_on: {{ ref('high_value_churn_risk') }}
+-- depends_on: {{ ref('high_value_repeat_buyers') }}
+-- depends_on: {{ ref('new_customers') }}
+-- depends_on: {{ ref('win_back') }}
+-- segment dependencies: end
+{%- set segments = segment_nodes(require_dependencies=true) %}
 
 with members as (
     {% for segment in segments %}
         select distinct
             {{ sql_text(segment.name) }} as segment_name,
             cast(customer_key as varchar) as customer_key
-        from {{ segment_relation(segment) }}
+        from {{ ref(segment.name) }}
         where customer_key is not null
         {% if not loop.last %}union all{% endif %}
     {% else %}
