@@ -232,8 +232,9 @@ def test_sender_name_and_postal_address_are_settings():
 
 
 def test_images_work_offline_with_alt_text_and_a_box_when_missing():
-    items = json.loads(cart(2))
+    items = json.loads(cart(3))
     items[1]["image_url"] = None
+    del items[2]["image_url"]
     row = member(cart_items=json.dumps(items))
     offline = render_email(row, offline_images=True).html
     sources = re.findall(r'<img src="([^"]*)" alt="([^"]*)"', offline)
@@ -242,6 +243,7 @@ def test_images_work_offline_with_alt_text_and_a_box_when_missing():
     )
     assert 'data-src="https://img.example.com/cart0.png"' in offline
     assert '<span class="image-missing" role="img" aria-label="Cart thing 1">Cart thing 1</span>' in offline
+    assert '<span class="image-missing" role="img" aria-label="Cart thing 2">Cart thing 2</span>' in offline
     online = render_email(row).html
     assert '<img src="https://img.example.com/cart0.png" alt="Cart thing 0"' in online
 
