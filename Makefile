@@ -71,7 +71,7 @@ format: .venv/.synced  ## Apply ruff and sqlfluff fixes
 	$(UV) run ruff check --fix .
 	$(UV) run sqlfluff fix models --processes 2
 
-previews: .venv/.synced  ## Render 3 personalized e-mails per segment to data/previews/ (after make run)
+previews: .venv/.synced  ## Render e-mails per segment, RFM block and fallback to data/previews/ (after make run)
 	$(UV) run python -m activation.previews --warehouse $${AW_WAREHOUSE_PATH:-data/warehouse.duckdb} \
 		--out data/previews --per-segment 3 --segment-column segment_name
 
