@@ -6,6 +6,11 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export DBT_PROFILES_DIR := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+# Where everything is (warehouse/context.py has the same defaults); exported so that Dagster's
+# resources show the variable each value comes from.
+export AW_WAREHOUSE_PATH ?= data/warehouse.duckdb
+export AW_LANDING_DIR ?= data/landing
+export AW_MODELS_DIR ?= data/models
 # Parallel numeric libraries spin while waiting; on a shared 2-core box that costs minutes.
 export OMP_WAIT_POLICY ?= PASSIVE
 
@@ -14,7 +19,7 @@ SCALE ?= small
 SEED ?= 7
 # The demo's as_of; AW_AS_OF (an ISO date or date-time, or `now`) overrides it, as everywhere.
 AS_OF ?= $(or $(AW_AS_OF),2026-06-30T00:00:00Z)
-LANDING ?= $(or $(AW_LANDING_DIR),data/landing)
+LANDING ?= $(AW_LANDING_DIR)
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
 .PHONY: help setup run test dev data lint format example-online-retail previews purge-landing clean \

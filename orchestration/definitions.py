@@ -1,5 +1,7 @@
 """The one Definitions object: `dagster dev` loads it, `make run` executes its full_pipeline job."""
 
+import os
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -24,6 +26,7 @@ from orchestration.automation import (
 )
 from orchestration.project import dbt_executable, dbt_project
 from orchestration.resources import ModelStoreResource, WarehouseResource
+from warehouse import context
 from warehouse.publish import PUBLISHED_SCHEMAS
 
 PUBLISHED_GROUPS = ("marts", "segments", "audiences", "ml")
@@ -52,6 +55,13 @@ _assets = [
 ]
 assert set(PUBLISHED_SCHEMAS) <= set(PUBLISHED_GROUPS), "every published schema has an asset group"
 
+
+def _setting(name: str) -> dg.EnvVar | str:
+    """Bound to the environment variable when it is set, so the UI shows where a resource's value
+    comes from; empty otherwise, and the resource falls back to warehouse/context.py's default."""
+    return dg.EnvVar(name) if os.environ.get(name) else ""
+
+
 defs = dg.Definitions(
     assets=[*_assets, published_snapshot_asset(_published_upstream(_assets))],
     asset_checks=[audience_respects_consent, audience_volume_guard],
@@ -60,7 +70,9 @@ defs = dg.Definitions(
     sensors=[landing_files_arrived],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-        "warehouse": WarehouseResource(),
-        "model_store": ModelStoreResource(),
+        "warehouse": WarehouseResource(
+            warehouse_path=_setting(context.WAREHOUSE_ENV), landing_dir=_setting(context.LANDING_ENV)
+        ),
+        "model_store": ModelStoreResource(models_dir=_setting(context.MODELS_ENV)),
     },
 )
