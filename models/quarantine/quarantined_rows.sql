@@ -18,24 +18,32 @@ with staging_rejects as (
     {% endfor %}
 ),
 
-landing_rejects as (
+rejected_lines as (
     select
-        rejected.source as source_name,
-        rejected.table_name,
-        'landing' as rejected_at,
-        rejected.file_path || ':' || coalesce(cast(rejected.line_number as varchar), '?') as row_key,
-        'malformed_line' as rejection_rule,
-        case
-            when erased.file_path is not null then 'line of an erased person: text removed'
-            else rejected.error_type || ': ' || rejected.error_message
-        end as rejection_detail,
-        rejected.file_path as landing_file,
-        {{ dbt.hash("coalesce(rejected.file_path || ':' || cast(rejected.line_number as varchar), '') || coalesce(case when erased.file_path is null then rejected.raw_line end, '')") }}
-            as landing_row_hash,
-        case when erased.file_path is null then rejected.raw_line end as landed_row
+        rejected.*,
+        erased.file_path is not null as is_erased_person,
+        case when erased.file_path is null then rejected.raw_line end as kept_line
     from {{ source('landing_audit', 'rejected_lines') }} as rejected
     left join {{ ref('erased_rejected_lines') }} as erased
         on rejected.file_path = erased.file_path and rejected.line_number = erased.line_number
+),
+
+landing_rejects as (
+    select
+        source as source_name,
+        table_name,
+        'landing' as rejected_at,
+        file_path || ':' || coalesce(cast(line_number as varchar), '?') as row_key,
+        'malformed_line' as rejection_rule,
+        case
+            when is_erased_person then 'line of an erased person: text removed'
+            else error_type || ': ' || error_message
+        end as rejection_detail,
+        file_path as landing_file,
+        {{ dbt.hash("file_path || ':' || coalesce(cast(line_number as varchar), '') || coalesce(kept_line, '')") }}
+            as landing_row_hash,
+        kept_line as landed_row
+    from rejected_lines
 ),
 
 all_rejects as (
