@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from warehouse.context import PROJECT_DIR
+
 STAGING_DIR = PROJECT_DIR / "models" / "staging"
 DBT_PROJECT_FILE = PROJECT_DIR / "dbt_project.yml"
 
