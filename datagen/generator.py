@@ -17,15 +17,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datagen import tables
 from datagen.calendar import Calendar
 from datagen.catalog import build_campaigns, build_catalog
 from datagen.config import BLOCK_SIZE, FUTURE_DAYS, GENERATOR_VERSION, HISTORY_DAYS, SOURCES, GeneratorConfig
 from datagen.currency import rate_table, rates_source
-from datagen.dirt import DirtDraw
+from datagen.dirt import DirtDraw, share_emails
 from datagen.personas import PERSONA_NAMES, PERSONAS, draw_contacts
 from datagen.rng import stream
 from datagen.simulate import Plan, simulate_email, simulate_orders, simulate_web
+from datagen.tables.catalog import PRODUCT_COLUMNS, product_rows
+from datagen.tables.crm import CONTACT_COLUMNS, ContactText, contact_rows
+from datagen.tables.email import CAMPAIGN_COLUMNS, EMAIL_COLUMNS, campaign_rows, email_rows, email_spool_rows
+from datagen.tables.ids import contact_ids
+from datagen.tables.orders import ITEM_COLUMNS, ORDER_COLUMNS, order_rows
+from datagen.tables.privacy import PRIVACY_COLUMNS, privacy_requests, privacy_rows
+from datagen.tables.web import WEB_COLUMNS, page_vocabulary, web_rows, web_spool_rows
 from datagen.text import DAY
 from datagen.vocab import CATEGORY_NAMES, COUNTRIES
 from datagen.writers import FileStats, Landing, Spool, TableOutput
@@ -106,11 +112,11 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             return None
         return TableOutput(landing, source, table, config.format_of(source, table), names, chunked)
 
-    contacts_out = output("crm", "contacts", tables.CONTACT_COLUMNS, chunk_blocks)
-    orders_out = output("orders", "orders", tables.ORDER_COLUMNS, chunk_blocks)
-    items_out = output("orders", "order_items", tables.ITEM_COLUMNS, chunk_blocks)
-    web_out = output("web", "events", tables.WEB_COLUMNS, True)
-    email_out = output("email", "events", tables.EMAIL_COLUMNS, True)
+    contacts_out = output("crm", "contacts", CONTACT_COLUMNS, chunk_blocks)
+    orders_out = output("orders", "orders", ORDER_COLUMNS, chunk_blocks)
+    items_out = output("orders", "order_items", ITEM_COLUMNS, chunk_blocks)
+    web_out = output("web", "events", WEB_COLUMNS, True)
+    email_out = output("email", "events", EMAIL_COLUMNS, True)
     need_email = bool({"email", "web"} & selected)
     spool_dir = Path(tempfile.mkdtemp(prefix="datagen-spool-"))
     web_spool = Spool(spool_dir, "web", plan.n_periods) if web_out else None
@@ -133,8 +139,8 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             size = min(BLOCK_SIZE, n_contacts - offset)
             c = draw_contacts(stream(config.seed, "contacts", block), size, plan.as_of)
             orders = simulate_orders(plan, c, stream(config.seed, "orders", block))
-            names = tables.ContactText(config.seed, block, offset, c)
-            address, shared = tables.share_emails(
+            names = ContactText(config.seed, block, offset, c)
+            address, shared = share_emails(
                 DirtDraw(config.seed, "crm", "contacts", block, rates), size, names.email
             )
             esp_emails.append(address)
@@ -147,20 +153,20 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             counts["orders"] += len(orders["owner"])
             if contacts_out:
                 contacts_out.write(
-                    tables.contact_rows(plan, block, c, names, address, shared, orders, rates), part=block
+                    contact_rows(plan, block, c, names, address, shared, orders, rates), part=block
                 )
             if orders_out:
-                headers, items = tables.order_rows(plan, block, c, names, address, orders, rates)
+                headers, items = order_rows(plan, block, c, names, address, orders, rates)
                 orders_out.write(headers, part=block)
                 items_out.write(items, part=block)
             if "privacy" in selected:
-                privacy_parts.append(tables.privacy_requests(plan, block, c, names, address, rates))
+                privacy_parts.append(privacy_requests(plan, block, c, names, address, rates))
             if web_spool is not None:
                 web = simulate_web(plan, c, orders, email, stream(config.seed, "web", block))
-                web_spool.add(tables.web_spool_rows(plan, block, offset, web, rates))
+                web_spool.add(web_spool_rows(plan, block, offset, web, rates))
                 counts["web"] = web_spool.rows
             if email_spool is not None:
-                email_spool.add(tables.email_spool_rows(plan, block, offset, email, rates))
+                email_spool.add(email_spool_rows(plan, block, offset, email, rates))
                 counts["email"] = email_spool.rows
             truth_writer.write_table(_customer_truth(plan, names.number, c, orders))
             future_writer.write_table(_future_orders(names.number, orders))
@@ -171,7 +177,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
         timings["blocks"] = progress.elapsed() - timings["setup"]
 
         started = progress.elapsed()
-        pages = tables.page_vocabulary(plan)
+        pages = page_vocabulary(plan)
         all_emails = pa.concat_arrays(esp_emails)
         for name, spool, out in (("web", web_spool, web_out), ("email", email_spool, email_out)):
             if spool is None:
@@ -180,11 +186,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
                 chunk = spool.chunk(period, ["arrival", "uid"])
                 if chunk is None:
                     continue
-                rows = (
-                    tables.web_rows(plan, chunk, pages)
-                    if name == "web"
-                    else tables.email_rows(plan, chunk, all_emails)
-                )
+                rows = web_rows(plan, chunk, pages) if name == "web" else email_rows(plan, chunk, all_emails)
                 out.write(rows, part=period)
                 if period % 10 == 9 or period == plan.n_periods - 1:
                     progress.say(f"{name} events chunk {period + 1}/{plan.n_periods}")
@@ -193,13 +195,13 @@ def generate(config: GeneratorConfig) -> GenerationReport:
 
         started = progress.elapsed()
         single_tables = (
-            ("catalog", "products", tables.PRODUCT_COLUMNS, lambda: tables.product_rows(plan, rates)),
-            ("email", "campaigns", tables.CAMPAIGN_COLUMNS, lambda: tables.campaign_rows(plan)),
+            ("catalog", "products", PRODUCT_COLUMNS, lambda: product_rows(plan, rates)),
+            ("email", "campaigns", CAMPAIGN_COLUMNS, lambda: campaign_rows(plan)),
             (
                 "privacy",
                 "requests",
-                tables.PRIVACY_COLUMNS,
-                lambda: tables.privacy_rows(pa.concat_tables(privacy_parts)),
+                PRIVACY_COLUMNS,
+                lambda: privacy_rows(pa.concat_tables(privacy_parts)),
             ),
         )
         for source, table, columns, build in single_tables:
@@ -309,7 +311,7 @@ def _customer_truth(
     affinity = c["category_affinity"].astype(np.float32)
     devices = c["device_preference"].astype(np.float32)
     columns = {
-        "contact_id": tables.contact_ids(number),
+        "contact_id": contact_ids(number),
         "persona": pa.array(np.array(PERSONA_NAMES)[c["persona"]], pa.string()),
         "signup_at": _timestamps(c["signup_at"]),
         "country": pa.array(np.array([x[0] for x in COUNTRIES])[c["country"]], pa.string()),
@@ -359,7 +361,7 @@ def _future_orders(number: np.ndarray, orders: dict[str, np.ndarray]) -> pa.Tabl
     order = np.lexsort((orders["future_at"], orders["future_owner"]))
     return pa.table(
         {
-            "contact_id": tables.contact_ids(number[orders["future_owner"][order]]),
+            "contact_id": contact_ids(number[orders["future_owner"][order]]),
             "ordered_at": _timestamps(orders["future_at"][order]),
             "total_usd": pa.array(orders["future_total"][order] / 100),
             "n_lines": pa.array(orders["future_lines"][order].astype(np.int32)),
