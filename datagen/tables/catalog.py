@@ -10,7 +10,7 @@ from datagen import dirt, text, vocab
 from datagen.batch import Batch
 from datagen.config import DirtConfig
 from datagen.dirt import DirtDraw
-from datagen.simulate import Plan
+from datagen.simulate.plan import Plan
 from datagen.tables.ids import product_ids
 
 PRODUCT_COLUMNS = [

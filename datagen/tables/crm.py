@@ -11,7 +11,7 @@ from datagen.batch import Batch
 from datagen.config import DirtConfig
 from datagen.dirt import DirtDraw
 from datagen.rng import segment_positions, stream
-from datagen.simulate import Plan
+from datagen.simulate.plan import Plan
 from datagen.tables.ids import contact_ids
 from datagen.text import DAY
 

@@ -11,7 +11,8 @@ from datagen.batch import Batch
 from datagen.config import DirtConfig
 from datagen.dirt import DirtDraw
 from datagen.rng import mix64, segment_positions
-from datagen.simulate import EMAIL_TYPES, OPEN, Plan
+from datagen.simulate.email import EMAIL_TYPES, OPEN
+from datagen.simulate.plan import Plan
 from datagen.tables.ids import contact_ids, dirt_uids, event_uids
 
 CAMPAIGN_COLUMNS = ["campaign_id", "name", "subject", "sent_at", "segment_name"]

@@ -12,7 +12,7 @@ from datagen.config import DirtConfig
 from datagen.currency import CURRENCIES, units_per_usd
 from datagen.dirt import DirtDraw
 from datagen.rng import mask_of, segment_positions, stochastic_count
-from datagen.simulate import Plan
+from datagen.simulate.plan import Plan
 from datagen.tables.crm import ContactText
 from datagen.tables.ids import ORDER_ID_SPACE, contact_ids, order_ids, product_ids
 from datagen.text import DAY

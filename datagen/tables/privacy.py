@@ -11,7 +11,7 @@ from datagen.batch import Batch
 from datagen.config import DirtConfig
 from datagen.dirt import DirtDraw
 from datagen.rng import mask_of
-from datagen.simulate import Plan
+from datagen.simulate.plan import Plan
 from datagen.tables.crm import ContactText
 from datagen.tables.ids import contact_ids
 from datagen.text import DAY

@@ -12,7 +12,8 @@ from datagen.config import DirtConfig
 from datagen.dirt import DirtDraw
 from datagen.personas import MAX_DEVICES
 from datagen.rng import mix64, segment_positions, stochastic_count
-from datagen.simulate import (
+from datagen.simulate.plan import Plan
+from datagen.simulate.web import (
     PAGE_CAMPAIGN,
     PAGE_CATEGORY,
     PAGE_CONFIRMATION,
@@ -20,7 +21,6 @@ from datagen.simulate import (
     PAGE_SEARCH,
     UNKNOWN_WEB_TYPES,
     WEB_TYPES,
-    Plan,
 )
 from datagen.tables.ids import (
     DIRT_UID,
