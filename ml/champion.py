@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ml.btyd import rfm_summary, score_btyd
-from ml.clustering import assign_clusters, cluster_profiles
+from ml.cluster_report import cluster_profiles
+from ml.clustering import assign_clusters
 from ml.drift import psi_table
 from ml.features import latest_customers, latest_cutoff
 from ml.lifecycle import ModelRegistry

@@ -16,13 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ml.btyd import fit_btyd, holdout_purchase_mae, rfm_summary, score_btyd
-from ml.clustering import (
-    ClusteringConfig,
-    assign_clusters,
-    cluster_profiles,
-    fit_clusters,
-    silhouette_in_space,
-)
+from ml.cluster_report import cluster_profiles
+from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters, silhouette_in_space
 from ml.drift import psi_table, reference_profile
 from ml.features import KEY, latest_customers, latest_cutoff
 from ml.lifecycle import ModelRegistry, register_model
