@@ -187,6 +187,47 @@ def prepare_space(
     )
 
 
+def _select(space: ClusteringSpace, cfg: ClusteringConfig) -> tuple[dict, list[dict], list[dict], int]:
+    """Candidate selection: k-means over k, the challengers, plausibility, the winner. Returns
+    (winner, every candidate, the k-means curve, the k-means k)."""
+    Ze, D, k_values = space.evaluation, space.distances, space.k_values
+    curve, sample_models = kmeans_curve(space.selection, Ze, D, k_values, cfg.random_state)
+    k_best = choose_k(curve, cfg.min_cluster_share)
+    final_km = refit_kmeans(space.Z, sample_models[k_best], cfg)
+    kmeans = candidate("kmeans", k_best, final_km.predict(Ze), D, estimator=final_km)
+    challengers = challenger_candidates(Ze, space.gmm, D, k_values, cfg)
+    candidates = [kmeans, *challengers]
+    for c in candidates:
+        c["eligible"] = is_plausible(
+            c, k_values, min_cluster_share=cfg.min_cluster_share, max_noise_share=cfg.max_noise_share
+        )
+    return choose_winner(kmeans, challengers, cfg.simplicity_margin), candidates, curve, k_best
+
+
+def _fit_winner(space: ClusteringSpace, winner: dict, random_state: int) -> tuple[ClusterModel, np.ndarray]:
+    """The winner assigns every customer; ids ordered by size; names from traits. Returns the
+    model and each customer's cluster id."""
+    Z = space.Z
+    estimator = assigning_estimator(winner, space.evaluation)
+    raw = estimator.predict(Z)
+    label_map = stable_label_map(raw, Z)
+    ids = relabel(label_map, raw)
+    k = len(label_map)
+    centres = np.vstack([Z[ids == c].mean(axis=0) for c in range(k)])
+    model = ClusterModel(
+        transform=space.transform,
+        estimator=estimator,
+        centres=centres,
+        label_map=label_map,
+        names=name_clusters(space.customers, ids, space.spec),
+        spec=space.spec,
+        algorithm=winner["algorithm"],
+        k=k,
+        random_state=random_state,
+    )
+    return model, ids
+
+
 def fit_clusters(
     features: pd.DataFrame,
     *,
@@ -205,32 +246,12 @@ def fit_clusters(
     cfg = config or ClusteringConfig()
     rs = cfg.random_state
     space = prepare_space(features, cfg, numeric=numeric, categorical=categorical, skewed=skewed, as_of=as_of)
-    Z, Ze, D, k_values = space.Z, space.evaluation, space.distances, space.k_values
+    Z, Ze = space.Z, space.evaluation
+    winner, candidates, curve, k_best = _select(space, cfg)
+    model, ids = _fit_winner(space, winner, rs)
+    k, names, centres = model.k, model.names, model.centres
 
-    curve, sample_models = kmeans_curve(space.selection, Ze, D, k_values, rs)
-    k_best = choose_k(curve, cfg.min_cluster_share)
-    final_km = refit_kmeans(Z, sample_models[k_best], cfg)
-    kmeans = candidate("kmeans", k_best, final_km.predict(Ze), D, estimator=final_km)
-    challengers = challenger_candidates(Ze, space.gmm, D, k_values, cfg)
-    candidates = [kmeans, *challengers]
-    for c in candidates:
-        c["eligible"] = is_plausible(
-            c, k_values, min_cluster_share=cfg.min_cluster_share, max_noise_share=cfg.max_noise_share
-        )
-    winner = choose_winner(kmeans, challengers, cfg.simplicity_margin)
-
-    estimator = assigning_estimator(winner, Ze)
-    raw = estimator.predict(Z)
-    label_map = stable_label_map(raw, Z)
-    ids = relabel(label_map, raw)
-    k = len(label_map)
-    centres = np.vstack([Z[ids == c].mean(axis=0) for c in range(k)])
-    names = name_clusters(space.customers, ids, space.spec)
-    model = ClusterModel(
-        space.transform, estimator, centres, label_map, names, space.spec, winner["algorithm"], k, rs
-    )
-
-    reference = relabel(label_map, estimator.predict(Ze))
+    reference = relabel(model.label_map, model.estimator.predict(Ze))
     stability = bootstrap_stability(
         winner["algorithm"],
         k,
@@ -251,7 +272,7 @@ def fit_clusters(
         spec=space.spec,
         n_components=Z.shape[1],
         n_evaluation=len(Ze),
-        k_values=k_values,
+        k_values=space.k_values,
         cfg=cfg,
         curve=curve,
         candidates=candidates,
