@@ -134,7 +134,7 @@ def test_make_run_checks_as_of_and_the_warehouse_lock_before_any_step(tmp_path, 
     bad = subprocess.run([*run, "--as-of", "June"], capture_output=True, text=True, check=False, timeout=120)
     assert bad.returncode == 2 and "cannot start: as_of must be an ISO date" in bad.stderr
     hold = (
-        f"import duckdb, time; duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); "
+        f"import duckdb, time; held = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); "
         "print('ready', flush=True); time.sleep(120)"
     )
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
