@@ -2,7 +2,7 @@
 keeps the catalog's dependencies in line with the segment files.
 
 A segment is a SQL file in models/segments/ whose rows are customer keys, plus its entry in
-models/segments/_segments.yml. The catalog (marts/segments/segment_membership.sql) reads every
+models/segments/_segments__models.yml. The catalog (marts/segments/segment_membership.sql) reads every
 segment; dbt sees those dependencies through the `-- depends_on:` lines this module writes into it,
 so one `dbt build` builds the segments before the catalog, and Dagster shows the edges."""
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from warehouse.context import PROJECT_DIR
 
 SEGMENTS_DIR = PROJECT_DIR / "models" / "segments"
-SEGMENTS_YAML = SEGMENTS_DIR / "_segments.yml"
+SEGMENTS_YAML = SEGMENTS_DIR / "_segments__models.yml"
 CATALOG_MODEL = PROJECT_DIR / "models" / "marts" / "segments" / "segment_membership.sql"
 BEGIN = "-- segment dependencies: begin (written by `make segments`, do not edit)"
 END = "-- segment dependencies: end"
@@ -89,7 +89,7 @@ def new_segment(
     catalog_model: Path = CATALOG_MODEL,
 ) -> tuple[Path, Path]:
     """Write models/segments/<name>.sql (a starting query using as_of()) and its YAML entry at the
-    end of _segments.yml, and list it in the catalog's dependencies."""
+    end of _segments__models.yml, and list it in the catalog's dependencies."""
     if not NAME.fullmatch(name):
         raise SegmentError(
             f"a segment name is lower-case letters, digits and _, starting with a letter: {name!r}"
@@ -97,7 +97,7 @@ def new_segment(
     sql = segments_dir / f"{name}.sql"
     if sql.exists():
         raise SegmentError(f"{sql.relative_to(PROJECT_DIR)} already exists")
-    yaml_file = segments_dir / "_segments.yml"
+    yaml_file = segments_dir / "_segments__models.yml"
     if re.search(rf"^  - name: {name}\s*$", yaml_file.read_text(), flags=re.M):
         raise SegmentError(f"{name} already has an entry in {yaml_file.relative_to(PROJECT_DIR)}")
     description = description or f"Customers who bought in the last 90 days (edit {sql.name})."

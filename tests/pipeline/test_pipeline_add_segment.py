@@ -119,7 +119,7 @@ def test_a_segment_written_by_hand_without_make_segments_is_a_clear_error(demo_r
     (project / "models" / "segments" / "by_hand.sql").write_text(
         "select customer_key from {{ ref('customer_profiles') }}\n"
     )
-    yaml = project / "models" / "segments" / "_segments.yml"
+    yaml = project / "models" / "segments" / "_segments__models.yml"
     yaml.write_text(
         yaml.read_text()
         + "\n  - name: by_hand\n    description: Everyone.\n    config:\n      meta:\n        segment:\n"
