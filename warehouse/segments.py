@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from warehouse.context import PROJECT_DIR
+from warehouse.dependencies import write_block
 
 SEGMENTS_DIR = PROJECT_DIR / "models" / "segments" / "definitions"
 SEGMENTS_YAML_NAME = "_segment_definitions__models.yml"
@@ -57,25 +58,10 @@ def segment_names(segments_dir: Path = SEGMENTS_DIR) -> list[str]:
     return sorted(path.stem for path in segments_dir.glob("*.sql"))
 
 
-def dependency_block(names: list[str]) -> str:
-    lines = [BEGIN, *(f"-- depends_on: {{{{ ref('{name}') }}}}" for name in names), END]
-    return "\n".join(lines)
-
-
 def refresh_catalog(catalog_model: Path = CATALOG_MODEL, segments_dir: Path = SEGMENTS_DIR) -> bool:
     """Rewrite the catalog's dependency block from the segment files; True when it changed."""
-    text = catalog_model.read_text()
-    block = dependency_block(segment_names(segments_dir))
-    if BEGIN in text and END in text:
-        start, end = text.index(BEGIN), text.index(END) + len(END)
-        updated = text[:start] + block + text[end:]
-    else:
-        after_docstring = text.index("-#}") + len("-#}\n") if "-#}" in text else 0
-        updated = text[:after_docstring] + block + "\n" + text[after_docstring:]
-    if updated == text:
-        return False
-    catalog_model.write_text(updated)
-    return True
+    lines = [f"-- depends_on: {{{{ ref('{name}') }}}}" for name in segment_names(segments_dir)]
+    return write_block(catalog_model, BEGIN, END, lines)
 
 
 def new_segment(
