@@ -29,17 +29,12 @@ with staging_rejects as (
         where rejection_rule is not null
         {% if not loop.last %}union all{% endif %}
     {% else %}
-        select
-            cast(null as varchar) as source_name,
-            cast(null as varchar) as table_name,
-            cast(null as varchar) as rejected_at,
-            cast(null as varchar) as row_key,
-            cast(null as varchar) as rejection_rule,
-            cast(null as varchar) as rejection_detail,
-            cast(null as varchar) as landing_file,
-            cast(null as varchar) as landing_row_hash,
-            cast(null as varchar) as landed_row
-        where false
+        {%- set text = dbt.type_string() %}
+        {{ no_rows({
+            'source_name': text, 'table_name': text, 'rejected_at': text, 'row_key': text,
+            'rejection_rule': text, 'rejection_detail': text, 'landing_file': text,
+            'landing_row_hash': text, 'landed_row': text,
+        }) }}
     {% endfor %}
 ),
 

@@ -45,14 +45,11 @@ with counts as (
             (select count(*) from {{ ref(checked.staging) }}) as rows_staged
         {% if not loop.last %}union all{% endif %}
     {% else %}
-        select
-            cast(null as varchar) as source_name,
-            cast(null as varchar) as table_name,
-            cast(null as bigint) as rows_parsed,
-            cast(null as bigint) as rows_checked,
-            cast(null as bigint) as rows_collapsed_as_duplicates,
-            cast(null as bigint) as rows_staged
-        where false
+        {{ no_rows({
+            'source_name': dbt.type_string(), 'table_name': dbt.type_string(),
+            'rows_parsed': dbt.type_bigint(), 'rows_checked': dbt.type_bigint(),
+            'rows_collapsed_as_duplicates': dbt.type_bigint(), 'rows_staged': dbt.type_bigint(),
+        }) }}
     {% endfor %}
 ),
 

@@ -4,13 +4,7 @@
     hold, that first version: slowly changing attributes such as country would otherwise be
     missing only at old cutoffs, and the model would learn a difference that scoring never sees. -#}
 with population as (
-    select
-        customer_key,
-        feature_as_of,
-        cutoff_date,
-        contact_id,
-        first_known_at
-    from {{ ref('int_customer_feature_cutoffs_joined') }}
+    select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
 attributes_ranked as (

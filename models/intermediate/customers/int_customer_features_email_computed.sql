@@ -3,10 +3,7 @@
     them opened by a person and clicked before the cutoff, and days since the last human open or
     click before it. -#}
 with population as (
-    select
-        customer_key,
-        feature_as_of
-    from {{ ref('int_customer_feature_cutoffs_joined') }}
+    select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
 email_features as (

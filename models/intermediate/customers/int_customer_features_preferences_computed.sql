@@ -3,11 +3,7 @@
     the category of highest time-decayed interest (rounded to 6 decimals so that summation order
     never changes the ranking); ties go to the first name in alphabetical order. -#}
 with population as (
-    select
-        customer_key,
-        feature_as_of,
-        cutoff_date
-    from {{ ref('int_customer_feature_cutoffs_joined') }}
+    select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
 device_ranks as (

@@ -3,10 +3,7 @@
     revenue in the 30, 90 and 365 days before, the gap between purchases, the shares of discounted
     and refunded orders, and the categories bought from. -#}
 with population as (
-    select
-        customer_key,
-        feature_as_of
-    from {{ ref('int_customer_feature_cutoffs_joined') }}
+    select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
 orders as (

@@ -4,11 +4,7 @@
     so that parallel summation order never changes a value or a ranking between two runs), and
     carts of the 30 days before whose 24 hours had passed by the cutoff without a purchase. -#}
 with population as (
-    select
-        customer_key,
-        feature_as_of,
-        cutoff_date
-    from {{ ref('int_customer_feature_cutoffs_joined') }}
+    select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
 web_features as (

@@ -25,10 +25,7 @@ with members as (
         where customer_key is not null
         {% if not loop.last %}union all{% endif %}
     {% else %}
-        select
-            cast(null as varchar) as segment_name,
-            cast(null as varchar) as customer_key
-        where false
+        {{ no_rows({'segment_name': dbt.type_string(), 'customer_key': dbt.type_string()}) }}
     {% endfor %}
 )
 
