@@ -37,7 +37,7 @@ $(UV):
 	@touch $@
 
 target/manifest.json: .venv/.synced $(DBT_SOURCES)
-	@$(UV) run python -m warehouse.segments refresh --quiet
+	@$(UV) run python -m warehouse.dependencies refresh --quiet
 	$(UV) run dbt parse --quiet
 	@touch $@
 
@@ -87,7 +87,7 @@ purge-landing: .venv/.synced  ## Rewrite the landing files without erased people
 	$(UV) run python -m landing.purge $(if $(BACKUP),--backup)
 
 dbt: setup  ## Run dbt the project's way: ARGS="build -s my_segment+" (registers the landing files first)
-	@$(UV) run python -m warehouse.segments refresh --quiet
+	@$(UV) run python -m warehouse.dependencies refresh --quiet
 	@$(UV) run python -m landing --quiet
 	$(UV) run dbt $(ARGS)
 
@@ -97,8 +97,8 @@ segment: .venv/.synced  ## Scaffold a segment: NAME=big_spenders [OWNER=... PRIO
 		$(if $(PRIORITY),--priority $(PRIORITY)) $(if $(GROUP),--campaign-group "$(GROUP)") \
 		$(if $(OFFER),--offer "$(OFFER)") $(if $(DESCRIPTION),--description "$(DESCRIPTION)")
 
-segments: .venv/.synced  ## List every segment file in the catalog's dependencies (after adding one by hand)
-	$(UV) run python -m warehouse.segments refresh
+segments: .venv/.synced  ## List every segment file (and landed table) in the dependencies of the models reading them
+	$(UV) run python -m warehouse.dependencies refresh
 
 query: .venv/.synced  ## Query the warehouse read-only: SQL="select ..." (PUBLISHED=1 reads the BI snapshot)
 	@$(UV) run python -m warehouse.query $(if $(PUBLISHED),--published) "$(SQL)"

@@ -1,10 +1,11 @@
 """Segments as code, for analysts: `make segment NAME=...` scaffolds a segment, `make segments`
 keeps the catalog's dependencies in line with the segment files.
 
-A segment is a SQL file in models/segments/ whose rows are customer keys, plus its entry in
-models/segments/_segments.yml. The catalog (marts/segments/segment_membership.sql) reads every
-segment; dbt sees those dependencies through the `-- depends_on:` lines this module writes into it,
-so one `dbt build` builds the segments before the catalog, and Dagster shows the edges."""
+A segment is a SQL file in models/segments/definitions/ whose rows are customer keys, plus its entry
+in _segment_definitions__models.yml beside it. The catalog (models/segments/catalog/, built into the
+marts schema) reads every segment in segment_membership.sql; dbt sees those dependencies through the
+`-- depends_on:` lines this module writes into it, so one `dbt build` builds the segments before the
+catalog, and Dagster shows the edges."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import sys
 from pathlib import Path
 
 from warehouse.context import PROJECT_DIR
+from warehouse.dependencies import write_block
 
-SEGMENTS_DIR = PROJECT_DIR / "models" / "segments"
-SEGMENTS_YAML = SEGMENTS_DIR / "_segments.yml"
-CATALOG_MODEL = PROJECT_DIR / "models" / "marts" / "segments" / "segment_membership.sql"
+SEGMENTS_DIR = PROJECT_DIR / "models" / "segments" / "definitions"
+SEGMENTS_YAML_NAME = "_segment_definitions__models.yml"
+SEGMENTS_YAML = SEGMENTS_DIR / SEGMENTS_YAML_NAME
+CATALOG_MODEL = PROJECT_DIR / "models" / "segments" / "catalog" / "segment_membership.sql"
 BEGIN = "-- segment dependencies: begin (written by `make segments`, do not edit)"
 END = "-- segment dependencies: end"
 NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -55,25 +58,10 @@ def segment_names(segments_dir: Path = SEGMENTS_DIR) -> list[str]:
     return sorted(path.stem for path in segments_dir.glob("*.sql"))
 
 
-def dependency_block(names: list[str]) -> str:
-    lines = [BEGIN, *(f"-- depends_on: {{{{ ref('{name}') }}}}" for name in names), END]
-    return "\n".join(lines)
-
-
 def refresh_catalog(catalog_model: Path = CATALOG_MODEL, segments_dir: Path = SEGMENTS_DIR) -> bool:
     """Rewrite the catalog's dependency block from the segment files; True when it changed."""
-    text = catalog_model.read_text()
-    block = dependency_block(segment_names(segments_dir))
-    if BEGIN in text and END in text:
-        start, end = text.index(BEGIN), text.index(END) + len(END)
-        updated = text[:start] + block + text[end:]
-    else:
-        after_docstring = text.index("-#}") + len("-#}\n") if "-#}" in text else 0
-        updated = text[:after_docstring] + block + "\n" + text[after_docstring:]
-    if updated == text:
-        return False
-    catalog_model.write_text(updated)
-    return True
+    lines = [f"-- depends_on: {{{{ ref('{name}') }}}}" for name in segment_names(segments_dir)]
+    return write_block(catalog_model, BEGIN, END, lines)
 
 
 def new_segment(
@@ -88,8 +76,8 @@ def new_segment(
     segments_dir: Path = SEGMENTS_DIR,
     catalog_model: Path = CATALOG_MODEL,
 ) -> tuple[Path, Path]:
-    """Write models/segments/<name>.sql (a starting query using as_of()) and its YAML entry at the
-    end of _segments.yml, and list it in the catalog's dependencies."""
+    """Write models/segments/definitions/<name>.sql (a starting query using as_of()) and its YAML
+    entry at the end of _segment_definitions__models.yml, and list it in the catalog's dependencies."""
     if not NAME.fullmatch(name):
         raise SegmentError(
             f"a segment name is lower-case letters, digits and _, starting with a letter: {name!r}"
@@ -97,7 +85,7 @@ def new_segment(
     sql = segments_dir / f"{name}.sql"
     if sql.exists():
         raise SegmentError(f"{sql.relative_to(PROJECT_DIR)} already exists")
-    yaml_file = segments_dir / "_segments.yml"
+    yaml_file = segments_dir / SEGMENTS_YAML_NAME
     if re.search(rf"^  - name: {name}\s*$", yaml_file.read_text(), flags=re.M):
         raise SegmentError(f"{name} already has an entry in {yaml_file.relative_to(PROJECT_DIR)}")
     description = description or f"Customers who bought in the last 90 days (edit {sql.name})."

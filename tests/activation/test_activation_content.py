@@ -22,13 +22,11 @@ from activation.errors import ConfigError
 from activation.previews import main, render_previews
 from tests.activation.helpers import audience, products
 from warehouse.context import PROJECT_DIR
+from warehouse.segments import SEGMENTS_YAML
 
 LIBRARY = ContentLibrary.load()
 GENERIC = LIBRARY.generic_keys
-SEGMENTS = sorted(
-    model["name"]
-    for model in yaml.safe_load((PROJECT_DIR / "models" / "segments" / "_segments.yml").read_text())["models"]
-)
+SEGMENTS = sorted(model["name"] for model in yaml.safe_load(SEGMENTS_YAML.read_text())["models"])
 # Every value customer_rfm writes: the map's segments, and No Purchases Yet for non-buyers.
 RFM_SEGMENTS = sorted(
     {*pd.read_csv(PROJECT_DIR / "seeds" / "rfm_segment_map.csv")["rfm_segment"], "No Purchases Yet"}

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.context import PROJECT_DIR
+from warehouse.segments import SEGMENTS_DIR, SEGMENTS_YAML_NAME
 
 README = PROJECT_DIR / "README.md"
 
@@ -116,10 +117,9 @@ def test_a_segment_written_by_hand_without_make_segments_is_a_clear_error(demo_r
     """Analysts who skip the scaffold and run plain dbt are told what to run."""
     project = tmp_path / "project"
     _copy_repository(project)
-    (project / "models" / "segments" / "by_hand.sql").write_text(
-        "select customer_key from {{ ref('customer_profiles') }}\n"
-    )
-    yaml = project / "models" / "segments" / "_segments.yml"
+    segments_dir = project / SEGMENTS_DIR.relative_to(PROJECT_DIR)
+    (segments_dir / "by_hand.sql").write_text("select customer_key from {{ ref('customer_profiles') }}\n")
+    yaml = segments_dir / SEGMENTS_YAML_NAME
     yaml.write_text(
         yaml.read_text()
         + "\n  - name: by_hand\n    description: Everyone.\n    config:\n      meta:\n        segment:\n"

@@ -95,14 +95,11 @@ with current_members as (
     ),
 {% else %}
     closed as (
-        select
-            cast(null as varchar) as membership_interval_key,
-            cast(null as varchar) as segment_name,
-            cast(null as varchar) as customer_key,
-            cast(null as timestamp) as entered_at,
-            cast(null as timestamp) as exited_at,
-            cast(null as timestamp) as last_evaluated_at
-        where false
+        {{ no_rows({
+            'membership_interval_key': dbt.type_string(), 'segment_name': dbt.type_string(),
+            'customer_key': dbt.type_string(), 'entered_at': dbt.type_timestamp(),
+            'exited_at': dbt.type_timestamp(), 'last_evaluated_at': dbt.type_timestamp(),
+        }) }}
     ),
 
     still_open as (

@@ -16,16 +16,11 @@ with catalog as (
             {{ sql_text(segment.original_file_path) }} as defined_in
         {% if not loop.last %}union all{% endif %}
     {% else %}
-        select
-            cast(null as varchar) as segment_name,
-            cast(null as varchar) as description,
-            cast(null as varchar) as owner,
-            cast(null as integer) as priority,
-            cast(null as varchar) as target_list,
-            cast(null as varchar) as campaign_group,
-            cast(null as varchar) as offer,
-            cast(null as varchar) as defined_in
-        where false
+        {%- set text = dbt.type_string() %}
+        {{ no_rows({
+            'segment_name': text, 'description': text, 'owner': text, 'priority': dbt.type_int(),
+            'target_list': text, 'campaign_group': text, 'offer': text, 'defined_in': text,
+        }) }}
     {% endfor %}
 ),
 

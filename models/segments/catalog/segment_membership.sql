@@ -1,6 +1,6 @@
 {#- Who is in which segment at as_of, in long form: one row per segment and customer. Built from
-    every model tagged `segment` (models/segments/), so adding a segment is one SQL file and its
-    YAML entry; the lines below let dbt see those dependencies (`make segments` rewrites them, and
+    every model tagged `segment` (models/segments/definitions/), so adding a segment is one SQL file
+    and its YAML entry; the lines below let dbt see those dependencies (`make segments` rewrites them, and
     `make segment`, `make dbt` and `make run` do it for you). -#}
 -- segment dependencies: begin (written by `make segments`, do not edit)
 -- depends_on: {{ ref('at_risk_lapsing') }}
@@ -25,10 +25,7 @@ with members as (
         where customer_key is not null
         {% if not loop.last %}union all{% endif %}
     {% else %}
-        select
-            cast(null as varchar) as segment_name,
-            cast(null as varchar) as customer_key
-        where false
+        {{ no_rows({'segment_name': dbt.type_string(), 'customer_key': dbt.type_string()}) }}
     {% endfor %}
 )
 
