@@ -17,7 +17,7 @@ from warehouse.publish import published_landing_fingerprint
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorExecutionData:
     """One evaluation of the real sensor with the real definitions' resources, as a daemon tick."""
-    sensor = defs.get_sensor_def("landing_files_arrived")
+    sensor = defs.resolve_sensor_def("landing_files_arrived")
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=dict(defs.resources)) as context:
         return sensor.evaluate_tick(context)
 
