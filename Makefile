@@ -20,9 +20,11 @@ SEED ?= 7
 # The demo's as_of; AW_AS_OF (an ISO date or date-time, or `now`) overrides it, as everywhere.
 AS_OF ?= $(or $(AW_AS_OF),2026-06-30T00:00:00Z)
 LANDING ?= $(AW_LANDING_DIR)
+# The browser the Dagster UI test drives (tests/pipeline/test_pipeline_dagster_ui.py).
+AW_CHROMIUM ?= /usr/bin/chromium
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup run test dev data lint format example-online-retail previews purge-landing clean \
+.PHONY: help setup browser run test dev data lint format example-online-retail previews purge-landing clean \
 	dbt segment segments query publish fake-esp consent-audit
 
 help:  ## List the targets
@@ -57,7 +59,19 @@ data: .venv/.synced  ## Generate demo data (SCALE=tiny|small|medium|large) unles
 run: setup data  ## Run the whole pipeline through Dagster on the embedded DuckDB warehouse
 	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF) $(if $(V),-v)
 
-test: setup  ## Lint and run every test (what CI runs)
+browser:  ## Install Debian's chromium for the Dagster UI test when it is missing (apt-get, as root or sudo)
+	@if [ -x "$(AW_CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then \
+		echo "$(AW_CHROMIUM) not found: installing Debian's chromium with apt-get"; \
+		as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		$$as_root apt-get update -qq && \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "$(AW_CHROMIUM) not found and apt-get needs root: the Dagster UI test will be skipped"; \
+	fi
+
+test: setup browser  ## Lint and run every test (what CI runs)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run sqlfluff lint models --processes 2
