@@ -1,18 +1,19 @@
-"""The dbt project as Dagster sees it. `dagster dev` re-parses it on load; `make run` and CI build
-the manifest ahead with `dbt parse` (the Makefile's `manifest` target)."""
+"""The dbt project as Dagster sees it. `dagster dev` re-parses it on load (after writing the
+generated dependency blocks, so a segment added by hand shows up); `make run` and CI build the
+manifest ahead with `dbt parse` (the Makefile's `manifest` target)."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 from warehouse.context import PROJECT_DIR
-
-dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
-dbt_project.prepare_if_dev()
+from warehouse.dependencies import refresh as refresh_dependencies
 
 
 def dbt_executable() -> str:
@@ -20,3 +21,20 @@ def dbt_executable() -> str:
     same dbt whether or not the environment is activated; else whatever `dbt` is on PATH."""
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+class ProjectPreparer(DagsterDbtProjectPreparer):
+    """`dagster dev`'s preparation, with the project's own dbt (dagster-dbt's looks on PATH only)
+    and the generated `-- depends_on:` blocks refreshed first."""
+
+    def prepare(self, project: DbtProject) -> None:
+        refresh_dependencies()
+        subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+             "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
+            check=True,
+        )  # fmt: skip
+
+
+dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+ProjectPreparer().prepare_if_dev(dbt_project)

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from warehouse import context
+from warehouse.context import warehouse_pool as context_pool
 
 # Every step and asset check that opens the warehouse, reading or writing, is in this pool (limit 1,
 # orchestration/dagster.yaml): DuckDB takes one writer and a reader blocks it. The name is the
@@ -28,6 +29,17 @@ class WarehouseResource(dg.ConfigurableResource):
 
     warehouse_path: str = ""
     landing_dir: str = ""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """The pool a step holds is the one of the warehouse named when the code location loaded:
+        a step pointed at another file (a launchpad override, a changed AW_WAREHOUSE_PATH) would
+        hold the wrong warehouse's slot, so it is refused with what to do."""
+        if context_pool(self.path) != DUCKDB_POOL:
+            raise dg.Failure(
+                f"this step would open {self.path}, but the code location serialises steps for the "
+                f"warehouse named when it loaded (pool {DUCKDB_POOL}): set AW_WAREHOUSE_PATH before "
+                "starting Dagster (and reload the code location) instead of overriding the resource"
+            )
 
     @property
     def path(self) -> Path:
