@@ -6,17 +6,26 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export DBT_PROFILES_DIR := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+# Where everything is (warehouse/context.py has the same defaults); exported so that Dagster's
+# resources show the variable each value comes from.
+export AW_WAREHOUSE_PATH ?= data/warehouse.duckdb
+export AW_LANDING_DIR ?= data/landing
+export AW_MODELS_DIR ?= data/models
 # Parallel numeric libraries spin while waiting; on a shared 2-core box that costs minutes.
 export OMP_WAIT_POLICY ?= PASSIVE
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
 SCALE ?= small
 SEED ?= 7
-AS_OF ?= 2026-06-30T00:00:00Z
-LANDING := data/landing
+# The demo's as_of; AW_AS_OF (an ISO date or date-time, or `now`) overrides it, as everywhere.
+AS_OF ?= $(or $(AW_AS_OF),2026-06-30T00:00:00Z)
+LANDING ?= $(AW_LANDING_DIR)
+# The browser the Dagster UI test drives (tests/pipeline/test_pipeline_dagster_ui.py).
+AW_CHROMIUM ?= /usr/bin/chromium
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup run test dev data lint format example-online-retail previews purge-landing clean
+.PHONY: help setup browser run test dev data lint format example-online-retail previews purge-landing clean \
+	dbt segment segments query publish fake-esp consent-audit
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
@@ -30,6 +39,7 @@ $(UV):
 	@touch $@
 
 target/manifest.json: .venv/.synced $(DBT_SOURCES)
+	@$(UV) run python -m warehouse.dependencies refresh --quiet
 	$(UV) run dbt parse --quiet
 	@touch $@
 
@@ -47,9 +57,21 @@ data: .venv/.synced  ## Generate demo data (SCALE=tiny|small|medium|large) unles
 	fi
 
 run: setup data  ## Run the whole pipeline through Dagster on the embedded DuckDB warehouse
-	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF)
+	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF) $(if $(V),-v)
 
-test: setup  ## Lint and run every test (what CI runs)
+browser:  ## Install Debian's chromium for the Dagster UI test when it is missing (apt-get, as root or sudo)
+	@if [ -x "$(AW_CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then \
+		echo "$(AW_CHROMIUM) not found: installing Debian's chromium with apt-get"; \
+		as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		$$as_root apt-get update -qq && \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "$(AW_CHROMIUM) not found and apt-get needs root: the Dagster UI test will be skipped"; \
+	fi
+
+test: setup browser  ## Lint and run every test (what CI runs)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run sqlfluff lint models --processes 2
@@ -68,7 +90,7 @@ format: .venv/.synced  ## Apply ruff and sqlfluff fixes
 	$(UV) run ruff check --fix .
 	$(UV) run sqlfluff fix models --processes 2
 
-previews: .venv/.synced  ## Render 3 personalized e-mails per segment to data/previews/ (after make run)
+previews: .venv/.synced  ## Render e-mails per segment, RFM block and fallback to data/previews/ (after make run)
 	$(UV) run python -m activation.previews --warehouse $${AW_WAREHOUSE_PATH:-data/warehouse.duckdb} \
 		--out data/previews --per-segment 3 --segment-column segment_name
 
@@ -77,6 +99,33 @@ example-online-retail: setup  ## Run the pipeline on the real UCI Online Retail 
 
 purge-landing: .venv/.synced  ## Rewrite the landing files without erased people's rows (BACKUP=1 keeps <file>.bak)
 	$(UV) run python -m landing.purge $(if $(BACKUP),--backup)
+
+dbt: setup  ## Run dbt the project's way: ARGS="build -s my_segment+" (registers the landing files first)
+	@$(UV) run python -m warehouse.dependencies refresh --quiet
+	@$(UV) run python -m landing --quiet
+	$(UV) run dbt $(ARGS)
+
+segment: .venv/.synced  ## Scaffold a segment: NAME=big_spenders [OWNER=... PRIORITY=... GROUP=... OFFER="..."]
+	@test -n "$(NAME)" || { echo "usage: make segment NAME=<segment_name>"; exit 2; }
+	$(UV) run python -m warehouse.segments new $(NAME) $(if $(OWNER),--owner "$(OWNER)") \
+		$(if $(PRIORITY),--priority $(PRIORITY)) $(if $(GROUP),--campaign-group "$(GROUP)") \
+		$(if $(OFFER),--offer "$(OFFER)") $(if $(DESCRIPTION),--description "$(DESCRIPTION)")
+
+segments: .venv/.synced  ## List every segment file (and landed table) in the dependencies of the models reading them
+	$(UV) run python -m warehouse.dependencies refresh
+
+query: .venv/.synced  ## Query the warehouse read-only: SQL="select ..." (PUBLISHED=1 reads the BI snapshot)
+	@$(UV) run python -m warehouse.query $(if $(PUBLISHED),--published) "$(SQL)"
+
+publish: setup  ## Publish the current warehouse to the BI snapshot (after `make dbt`)
+	$(UV) run python -m warehouse.publish
+
+consent-audit: .venv/.synced  ## Check every file export against the consent oracle, from the landing files alone
+	$(UV) run python -m tests.consent_oracle --landing $(LANDING) \
+		--exports $(or $(AW_ACTIVATION_FILE_DIR),data/activation) --as-of $(AS_OF)
+
+fake-esp: .venv/.synced  ## Start the local fake ESP (PORT=8765, 0 picks a free one) and print its AW_ settings
+	$(UV) run python -m tests.activation.fake_esp --port $(or $(PORT),0)
 
 clean:  ## Remove generated data, dbt target and the environment
 	rm -rf data target dbt_packages logs .venv

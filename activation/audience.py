@@ -28,7 +28,11 @@ KNOWN_FIELDS = (
     "offer",
     "preferred_send_hour",
     "recommended_products",
+    "cart_items",
+    "currency",
 )
+# Merge fields holding a JSON list of products; cart lines also carry how many were added.
+JSON_FIELDS = ("recommended_products", "cart_items")
 CONTROL_COLUMNS = ("destination", "list_key", "campaign_key", "customer_key", "email")
 SUPPRESSION_REASONS = frozenset(
     {
@@ -155,23 +159,29 @@ def _send_hour(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return text.astype(object).where(valid, None), bad.astype(bool)
 
 
-def _check_products(text: str) -> bool:
+def _is_quantity(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_items(text: str, needs_quantity: bool) -> bool:
     try:
         items = json.loads(text)
     except ValueError:
         return False
-    return isinstance(items, list) and all(isinstance(i, dict) and i.get("product_id") for i in items)
+    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("product_id") for i in items):
+        return False
+    return not needs_quantity or all(_is_quantity(i.get("quantity")) for i in items)
 
 
-def _products(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """recommended_products as trimmed JSON text and a mask of invalid rows (not a JSON list of
-    objects with a product_id). An empty list counts as no value, so it never blanks an ESP
-    field."""
+def _products(values: pd.Series, needs_quantity: bool = False) -> tuple[pd.Series, pd.Series]:
+    """A JSON list field (recommended_products, cart_items) as trimmed JSON text and a mask of
+    invalid rows (not a JSON list of objects with a product_id, and for cart lines a whole quantity
+    of at least 1). An empty list counts as no value, so it never blanks an ESP field."""
     text = _clean_text(values.map(lambda v: json.dumps(v) if isinstance(v, list) else v))
     text = text.where(text != "[]", None)
     present = text.notna()
     unique = pd.unique(text[present])
-    verdict = dict(zip(unique, map(_check_products, unique), strict=True))
+    verdict = {value: _check_items(value, needs_quantity) for value in unique}
     ok = text.map(verdict).astype(object).where(present, True).astype(bool)
     bad = present & ~ok
     return text.where(~bad, None), bad.astype(bool)
@@ -242,9 +252,11 @@ def prepare_audience(
         if name == "preferred_send_hour":
             frame[name], bad = _send_hour(desired[name])
             flag(bad, "invalid_preferred_send_hour")
-        elif name == "recommended_products":
-            frame[name], bad = _products(desired[name])
-            flag(bad, "invalid_recommended_products")
+        elif name in JSON_FIELDS:
+            frame[name], bad = _products(desired[name], needs_quantity=name == "cart_items")
+            flag(bad, f"invalid_{name}")
+        elif name == "currency":
+            frame[name] = _clean_text(desired[name]).map(lambda v: v.upper() if isinstance(v, str) else v)
         else:
             frame[name] = _clean_text(desired[name])
 
@@ -275,8 +287,8 @@ def prepare_audience(
 
 
 def member_fields(row: dict, fields: list[str]) -> dict[str, Any]:
-    """The non-null fields of one eligible row, typed for sending: the send hour as int and the
-    recommendations as a parsed list."""
+    """The non-null fields of one eligible row, typed for sending: the send hour as int, the
+    recommendations and cart lines as parsed lists."""
     out: dict[str, Any] = {}
     for name in fields:
         value = row.get(name)
@@ -284,7 +296,7 @@ def member_fields(row: dict, fields: list[str]) -> dict[str, Any]:
             continue
         if name == "preferred_send_hour":
             out[name] = int(value)
-        elif name == "recommended_products":
+        elif name in JSON_FIELDS:
             out[name] = json.loads(value)
         else:
             out[name] = value

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from activation.errors import ConfigError
 from warehouse.context import ACTIVATION_FILES_ENV, DEFAULTS, resolve_path
@@ -43,6 +44,10 @@ ENV_VARS: dict[str, str] = {
     "AW_ACTIVATION_UNCONFIGURED": "what to do with audiences of an unconfigured ESP: file, skip, error",
     "AW_HOLDOUT_SALT": "salt of the holdout hash (default audience-warehouse)",
     "AW_HOLDOUT_SHARE": "default control share per campaign (default 0.1)",
+    "AW_SENDER_NAME": "who the e-mails are from, in their footer (default Audience Warehouse Demo Shop)",
+    "AW_SENDER_POSTAL_ADDRESS": "the sender's physical postal address, printed in every e-mail footer as "
+    "CAN-SPAM requires (default a demo address: set yours before sending)",
+    "AW_SHOP_URL": "shop address the calls to action and product links open (default https://shop.example.com)",
 }
 
 
@@ -283,6 +288,42 @@ class ActivationConfig:
             guard_min_members=int(guard_min_members),
             unconfigured=unconfigured,
         )
+
+
+DEFAULT_SENDER_NAME = "Audience Warehouse Demo Shop"
+DEFAULT_POSTAL_ADDRESS = "Audience Warehouse Demo Shop, 100 Example Street, Springfield, ST 00000, USA"
+DEFAULT_SHOP_URL = "https://shop.example.com"
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """Who an e-mail is from: the name, the physical postal address every commercial e-mail must
+    show (CAN-SPAM), and the shop its links open. Settings, not copy: they differ per deployment."""
+
+    name: str = DEFAULT_SENDER_NAME
+    postal_address: str = DEFAULT_POSTAL_ADDRESS
+    shop_url: str = DEFAULT_SHOP_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SenderConfig:
+        env = os.environ if env is None else env
+        values = {}
+        for name, attribute in (
+            ("AW_SENDER_NAME", "name"),
+            ("AW_SENDER_POSTAL_ADDRESS", "postal_address"),
+            ("AW_SHOP_URL", "shop_url"),
+        ):
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            value = " ".join(raw.split())
+            if not value:
+                raise ConfigError(f"{name} is set but blank")
+            values[attribute] = value
+        shop = urlsplit(values.get("shop_url", DEFAULT_SHOP_URL))
+        if shop.scheme not in ("http", "https") or not shop.netloc or shop.query or shop.fragment:
+            raise ConfigError("AW_SHOP_URL must be an http(s) address without query or fragment")
+        return cls(**values)
 
 
 def credential(env: Mapping[str, str], name: str, esp: str) -> str | None:

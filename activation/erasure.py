@@ -10,7 +10,8 @@ hashes only) and drops their landed rows before staging; this module does what S
    rejected landing lines, free-text messages), then rewrites the DuckDB file so no freed page
    keeps a copy.
 
-Both match identifiers with the warehouse function privacy.erasure_hash, which dbt installs from
+Both match identifiers with the warehouse functions privacy.erasure_hash and privacy.is_erased
+(which normalizes a raw value as staging does before hashing it), which dbt installs from
 the same macro its models use, so Python never re-implements the hash."""
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 
 
 def _has_hash_function(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether dbt installed privacy.is_erased: the match normalized as staging normalizes each kind
+    (a raw copy of a landed row still carries the tab or capitals the tombstone was hashed without)."""
     found = con.execute(
         "SELECT count(*) FROM duckdb_functions() "
-        "WHERE schema_name = 'privacy' AND function_name = 'erasure_hash'"
+        "WHERE schema_name = 'privacy' AND function_name = 'is_erased'"
     ).fetchone()[0]
     return found > 0
 
@@ -166,17 +169,11 @@ def _delete_identified_rows(con: duckdb.DuckDBPyConnection, schemas: str = "all"
         if (schema == LANDING_SCHEMA) != (schemas == LANDING_SCHEMA):
             continue
         target = f"{_quote(schema)}.{_quote(table)}"
-        count = (
-            con.execute(
-                f"""DELETE FROM {target} WHERE {_quote(column)} IS NOT NULL
-                AND privacy.erasure_hash(?, {_quote(column)}) IN (
-                    SELECT identifier_hash FROM privacy.erasure_tombstones WHERE identifier_type = ?)
-                RETURNING 1""",
-                [kind, kind],
-            )
-            .df()
-            .shape[0]
+        delete = (
+            f"DELETE FROM {target} WHERE {_quote(column)} IS NOT NULL "
+            f"AND privacy.is_erased(?, {_quote(column)}) RETURNING 1"
         )
+        count = con.execute(delete, [kind]).df().shape[0]
         if count:
             deleted[f"{schema}.{table}.{column}"] = count
     return deleted

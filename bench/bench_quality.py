@@ -30,12 +30,12 @@ COUNTED_SCHEMAS = ("marts", "audiences", "ml", "audit")
 def _frames(warehouse: Path) -> tuple[pd.DataFrame, dict[str, int]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         scored = con.execute(
-            "select profiles.contact_id as customer_key, scores.purchase_propensity, "
+            "select details.contact_id as customer_key, scores.purchase_propensity, "
             "scores.predicted_clv_365d, clusters.cluster_id, clusters.cluster_name "
-            "from marts.customer_profiles as profiles "
-            "inner join ml.customer_scores as scores on profiles.customer_key = scores.customer_key "
-            "inner join ml.customer_clusters as clusters on profiles.customer_key = clusters.customer_key "
-            "where profiles.contact_id is not null"
+            "from restricted.customer_contact_details as details "
+            "inner join ml.customer_scores as scores on details.customer_key = scores.customer_key "
+            "inner join ml.customer_clusters as clusters on details.customer_key = clusters.customer_key "
+            "where details.contact_id is not null"
         ).df()
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables where table_schema in "

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datagen import text
+from datagen.batch import Batch
 from datagen.config import DirtConfig
-from datagen.rng import choose, stream
+from datagen.rng import choose, segment_positions, stream
 from datagen.text import DAY
 
 # What staging is expected to do with each kind.
@@ -328,3 +329,62 @@ def messy_product_ids(rng: np.random.Generator, ids: pa.Array) -> pa.Array:
     lowered = pc.if_else(pa.array(style != 1), pc.utf8_lower(ids), ids)
     pad = pa.array(style >= 1)
     return pc.if_else(pad, text.concat(" ", lowered, "  "), lowered)
+
+
+# --- defects that add or share rows in more than one table -----------------------------------
+
+
+def share_emails(draw: DirtDraw, n: int, emails: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Family addresses: groups of 2-5 picked contacts all use the first member's address.
+
+    The shared addresses reach the CRM, the contacts' orders and the ESP alike.
+    """
+    picked = draw.pick("shared_email", np.ones(n, dtype=bool))
+    if len(picked) < 2:
+        return emails, np.empty(0, dtype=np.int64)
+    rng = draw.rng("shared_email", "groups")
+    picked = rng.permutation(picked)
+    sizes = rng.integers(2, 5, size=len(picked))
+    ends = np.cumsum(sizes)
+    last = int(np.searchsorted(ends, len(picked)))
+    sizes = sizes[: last + 1]
+    sizes[-1] = len(picked) - (ends[last - 1] if last > 0 else 0)
+    if sizes[-1] == 1:  # nobody shares with themselves: join the previous family
+        sizes[-2] += 1
+        sizes = sizes[:-1]
+    group, _ = segment_positions(sizes)
+    leader = picked[np.cumsum(sizes) - sizes][group]
+    emails = text.replace_at(emails, np.sort(picked), emails.take(pa.array(leader[np.argsort(picked)])))
+    return emails, np.sort(picked)
+
+
+def with_duplicates(draw: DirtDraw, batch: Batch, sort_key: np.ndarray) -> tuple[Batch, np.ndarray]:
+    """Append exact copies of some rows, placed at random positions of the file."""
+    copies = draw.pick("duplicate_row", np.ones(len(batch), dtype=bool))
+    if len(copies) == 0:
+        return batch, sort_key
+    duplicate = batch.take(copies)
+    duplicate.dirt = np.full(len(copies), draw.bit("duplicate_row"), dtype=np.uint64)
+    low, high = int(sort_key.min()), int(sort_key.max())
+    where = draw.rng("duplicate_row", "position").integers(low, max(high, low + 1), size=len(copies))
+    return Batch.concat([batch, duplicate]), np.concatenate([sort_key, where])
+
+
+def format_event_times(draw: DirtDraw, rows: dict[str, np.ndarray]) -> None:
+    """Give event rows their event_at format codes and an arrival time (the event time, for now)."""
+    fmt, aux = timestamp_formats(
+        draw.rng("mixed_date_formats", "event_at"), rows["at"], draw.rates.mixed_date_formats
+    )
+    rows["fmt"], rows["aux"] = fmt, aux
+    rows["dirt"][fmt > 0] |= draw.bit("mixed_date_formats", "event_at")
+    rows["arrival"] = rows["at"].copy()
+
+
+def duplicate_events(draw: DirtDraw, rows: dict[str, np.ndarray], as_of: int) -> dict[str, np.ndarray]:
+    """Re-sent events: same id and content, arriving a little later (possibly in a later chunk)."""
+    copies = draw.pick("duplicate_event", np.ones(len(rows["uid"]), dtype=bool), column="event_id")
+    rng = draw.rng("duplicate_event", "arrival")
+    extra = {k: v[copies].copy() for k, v in rows.items()}
+    extra["arrival"] = np.minimum(extra["arrival"] + rng.integers(60, 3 * DAY, size=len(copies)), as_of - 1)
+    extra["dirt"] = np.full(len(copies), draw.bit("duplicate_event", "event_id"), dtype=np.uint64)
+    return {k: np.concatenate([rows[k], extra[k]]) for k in rows}

@@ -17,17 +17,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datagen import tables
 from datagen.calendar import Calendar
 from datagen.catalog import build_campaigns, build_catalog
 from datagen.config import BLOCK_SIZE, FUTURE_DAYS, GENERATOR_VERSION, HISTORY_DAYS, SOURCES, GeneratorConfig
 from datagen.currency import rate_table, rates_source
-from datagen.dirt import DirtDraw
-from datagen.personas import PERSONA_NAMES, PERSONAS, draw_contacts
+from datagen.dirt import DirtDraw, share_emails
+from datagen.personas import PERSONAS, draw_contacts
 from datagen.rng import stream
-from datagen.simulate import Plan, simulate_email, simulate_orders, simulate_web
+from datagen.simulate.email import simulate_email
+from datagen.simulate.orders import simulate_orders
+from datagen.simulate.plan import Plan
+from datagen.simulate.web import simulate_web
+from datagen.tables.catalog import PRODUCT_COLUMNS, product_rows
+from datagen.tables.crm import CONTACT_COLUMNS, ContactText, contact_rows
+from datagen.tables.email import CAMPAIGN_COLUMNS, EMAIL_COLUMNS, campaign_rows, email_rows, email_spool_rows
+from datagen.tables.orders import ITEM_COLUMNS, ORDER_COLUMNS, order_rows
+from datagen.tables.privacy import PRIVACY_COLUMNS, privacy_requests, privacy_rows
+from datagen.tables.web import WEB_COLUMNS, page_vocabulary, web_rows, web_spool_rows
 from datagen.text import DAY
-from datagen.vocab import CATEGORY_NAMES, COUNTRIES
+from datagen.truth import CUSTOMER_SCHEMA, FUTURE_SCHEMA, customer_truth, future_orders
 from datagen.writers import FileStats, Landing, Spool, TableOutput
 
 
@@ -106,11 +114,11 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             return None
         return TableOutput(landing, source, table, config.format_of(source, table), names, chunked)
 
-    contacts_out = output("crm", "contacts", tables.CONTACT_COLUMNS, chunk_blocks)
-    orders_out = output("orders", "orders", tables.ORDER_COLUMNS, chunk_blocks)
-    items_out = output("orders", "order_items", tables.ITEM_COLUMNS, chunk_blocks)
-    web_out = output("web", "events", tables.WEB_COLUMNS, True)
-    email_out = output("email", "events", tables.EMAIL_COLUMNS, True)
+    contacts_out = output("crm", "contacts", CONTACT_COLUMNS, chunk_blocks)
+    orders_out = output("orders", "orders", ORDER_COLUMNS, chunk_blocks)
+    items_out = output("orders", "order_items", ITEM_COLUMNS, chunk_blocks)
+    web_out = output("web", "events", WEB_COLUMNS, True)
+    email_out = output("email", "events", EMAIL_COLUMNS, True)
     need_email = bool({"email", "web"} & selected)
     spool_dir = Path(tempfile.mkdtemp(prefix="datagen-spool-"))
     web_spool = Spool(spool_dir, "web", plan.n_periods) if web_out else None
@@ -133,8 +141,8 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             size = min(BLOCK_SIZE, n_contacts - offset)
             c = draw_contacts(stream(config.seed, "contacts", block), size, plan.as_of)
             orders = simulate_orders(plan, c, stream(config.seed, "orders", block))
-            names = tables.ContactText(config.seed, block, offset, c)
-            address, shared = tables.share_emails(
+            names = ContactText(config.seed, block, offset, c)
+            address, shared = share_emails(
                 DirtDraw(config.seed, "crm", "contacts", block, rates), size, names.email
             )
             esp_emails.append(address)
@@ -147,23 +155,23 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             counts["orders"] += len(orders["owner"])
             if contacts_out:
                 contacts_out.write(
-                    tables.contact_rows(plan, block, c, names, address, shared, orders, rates), part=block
+                    contact_rows(plan, block, c, names, address, shared, orders, rates), part=block
                 )
             if orders_out:
-                headers, items = tables.order_rows(plan, block, c, names, address, orders, rates)
+                headers, items = order_rows(plan, block, c, names, address, orders, rates)
                 orders_out.write(headers, part=block)
                 items_out.write(items, part=block)
             if "privacy" in selected:
-                privacy_parts.append(tables.privacy_requests(plan, block, c, names, address, rates))
+                privacy_parts.append(privacy_requests(plan, block, c, names, address, rates))
             if web_spool is not None:
                 web = simulate_web(plan, c, orders, email, stream(config.seed, "web", block))
-                web_spool.add(tables.web_spool_rows(plan, block, offset, web, rates))
+                web_spool.add(web_spool_rows(plan, block, offset, web, rates))
                 counts["web"] = web_spool.rows
             if email_spool is not None:
-                email_spool.add(tables.email_spool_rows(plan, block, offset, email, rates))
+                email_spool.add(email_spool_rows(plan, block, offset, email, rates))
                 counts["email"] = email_spool.rows
-            truth_writer.write_table(_customer_truth(plan, names.number, c, orders))
-            future_writer.write_table(_future_orders(names.number, orders))
+            truth_writer.write_table(customer_truth(plan, names.number, c, orders))
+            future_writer.write_table(future_orders(names.number, orders))
             progress.say(
                 f"block {block + 1}/{n_blocks} | contacts {offset + size:,} | orders {counts['orders']:,} | "
                 f"web events {counts['web']:,} | e-mail events {counts['email']:,}"
@@ -171,7 +179,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
         timings["blocks"] = progress.elapsed() - timings["setup"]
 
         started = progress.elapsed()
-        pages = tables.page_vocabulary(plan)
+        pages = page_vocabulary(plan)
         all_emails = pa.concat_arrays(esp_emails)
         for name, spool, out in (("web", web_spool, web_out), ("email", email_spool, email_out)):
             if spool is None:
@@ -180,11 +188,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
                 chunk = spool.chunk(period, ["arrival", "uid"])
                 if chunk is None:
                     continue
-                rows = (
-                    tables.web_rows(plan, chunk, pages)
-                    if name == "web"
-                    else tables.email_rows(plan, chunk, all_emails)
-                )
+                rows = web_rows(plan, chunk, pages) if name == "web" else email_rows(plan, chunk, all_emails)
                 out.write(rows, part=period)
                 if period % 10 == 9 or period == plan.n_periods - 1:
                     progress.say(f"{name} events chunk {period + 1}/{plan.n_periods}")
@@ -193,13 +197,13 @@ def generate(config: GeneratorConfig) -> GenerationReport:
 
         started = progress.elapsed()
         single_tables = (
-            ("catalog", "products", tables.PRODUCT_COLUMNS, lambda: tables.product_rows(plan, rates)),
-            ("email", "campaigns", tables.CAMPAIGN_COLUMNS, lambda: tables.campaign_rows(plan)),
+            ("catalog", "products", PRODUCT_COLUMNS, lambda: product_rows(plan, rates)),
+            ("email", "campaigns", CAMPAIGN_COLUMNS, lambda: campaign_rows(plan)),
             (
                 "privacy",
                 "requests",
-                tables.PRIVACY_COLUMNS,
-                lambda: tables.privacy_rows(pa.concat_tables(privacy_parts)),
+                PRIVACY_COLUMNS,
+                lambda: privacy_rows(pa.concat_tables(privacy_parts)),
             ),
         )
         for source, table, columns, build in single_tables:
@@ -236,136 +240,6 @@ def generate(config: GeneratorConfig) -> GenerationReport:
     _write_meta(config, plan, n_blocks, report)
     progress.say(f"done: {sum(s.rows for s in report.files.values()):,} rows in {len(report.files)} files")
     return report
-
-
-CUSTOMER_SCHEMA = pa.schema(
-    [
-        ("contact_id", pa.string()),
-        ("persona", pa.string()),
-        ("signup_at", pa.timestamp("s", tz="UTC")),
-        ("country", pa.string()),
-        ("purchase_rate_per_year", pa.float64()),
-        ("dropout_probability", pa.float64()),
-        ("forced_death", pa.bool_()),
-        ("death_at", pa.timestamp("s", tz="UTC")),
-        ("alive_at_as_of", pa.bool_()),
-        ("mean_order_value_usd", pa.float64()),
-        ("discount_propensity", pa.float64()),
-        ("browse_sessions_per_year", pa.float64()),
-        ("cart_abandon_propensity", pa.float64()),
-        ("email_open_propensity", pa.float64()),
-        ("email_click_propensity", pa.float64()),
-        ("unsubscribe_propensity", pa.float64()),
-        ("preferred_hour", pa.int8()),
-        ("preferred_weekday", pa.int8()),
-        ("favourite_category", pa.string()),
-        ("category_affinity", pa.list_(pa.float32())),
-        ("device_preference", pa.list_(pa.float32())),
-        ("n_devices", pa.int8()),
-        ("email_opt_in", pa.bool_()),
-        ("tracking_consent", pa.bool_()),
-        ("bad_address", pa.bool_()),
-        ("orders_before_as_of", pa.int32()),
-        ("revenue_before_as_of", pa.float64()),
-        ("last_order_at", pa.timestamp("s", tz="UTC")),
-        ("orders_next_30d", pa.int32()),
-        ("revenue_next_30d", pa.float64()),
-        ("orders_next_90d", pa.int32()),
-        ("revenue_next_90d", pa.float64()),
-    ]
-)
-FUTURE_SCHEMA = pa.schema(
-    [
-        ("contact_id", pa.string()),
-        ("ordered_at", pa.timestamp("s", tz="UTC")),
-        ("total_usd", pa.float64()),
-        ("n_lines", pa.int32()),
-    ]
-)
-
-
-def _timestamps(seconds: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    seconds = np.asarray(seconds, dtype=np.int64)
-    mask = None if valid is None else ~valid
-    return pa.array(seconds, type=pa.int64(), mask=mask).cast(pa.timestamp("s", tz="UTC"))
-
-
-def _customer_truth(
-    plan: Plan, number: np.ndarray, c: dict[str, np.ndarray], orders: dict[str, np.ndarray]
-) -> pa.Table:
-    n = len(number)
-    owner = orders["owner"]
-    past_count = np.bincount(owner, minlength=n)
-    past_revenue = np.bincount(owner, weights=orders["total"], minlength=n) / 100
-    last_order = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(last_order, owner, orders["at"])
-    future_owner, future_at, future_total = (
-        orders["future_owner"],
-        orders["future_at"],
-        orders["future_total"],
-    )
-    within_30 = future_at < plan.as_of + 30 * DAY
-    death = c["death_at"]
-    affinity = c["category_affinity"].astype(np.float32)
-    devices = c["device_preference"].astype(np.float32)
-    columns = {
-        "contact_id": tables.contact_ids(number),
-        "persona": pa.array(np.array(PERSONA_NAMES)[c["persona"]], pa.string()),
-        "signup_at": _timestamps(c["signup_at"]),
-        "country": pa.array(np.array([x[0] for x in COUNTRIES])[c["country"]], pa.string()),
-        "purchase_rate_per_year": pa.array(c["purchase_rate"]),
-        "dropout_probability": pa.array(c["dropout"]),
-        "forced_death": pa.array(c["forced_death_at"] >= 0),
-        "death_at": _timestamps(death, death >= 0),
-        "alive_at_as_of": pa.array((death < 0) | (death >= plan.as_of)),
-        "mean_order_value_usd": pa.array(c["mean_order_value"]),
-        "discount_propensity": pa.array(c["discount_propensity"]),
-        "browse_sessions_per_year": pa.array(c["browse_rate"]),
-        "cart_abandon_propensity": pa.array(c["cart_abandon"]),
-        "email_open_propensity": pa.array(c["email_open"]),
-        "email_click_propensity": pa.array(c["email_click"]),
-        "unsubscribe_propensity": pa.array(c["unsubscribe"].astype(float)),
-        "preferred_hour": pa.array(c["preferred_hour"]),
-        "preferred_weekday": pa.array(c["preferred_weekday"]),
-        "favourite_category": pa.array(np.array(CATEGORY_NAMES)[np.argmax(affinity, axis=1)], pa.string()),
-        "category_affinity": pa.FixedSizeListArray.from_arrays(
-            pa.array(affinity.reshape(-1)), affinity.shape[1]
-        ).cast(pa.list_(pa.float32())),
-        "device_preference": pa.FixedSizeListArray.from_arrays(
-            pa.array(devices.reshape(-1)), devices.shape[1]
-        ).cast(pa.list_(pa.float32())),
-        "n_devices": pa.array(c["n_devices"]),
-        "email_opt_in": pa.array(c["email_opt_in"]),
-        "tracking_consent": pa.array(c["tracking_consent"]),
-        "bad_address": pa.array(c["bad_address"]),
-        "orders_before_as_of": pa.array(past_count.astype(np.int32)),
-        "revenue_before_as_of": pa.array(np.round(past_revenue, 2)),
-        "last_order_at": _timestamps(last_order, last_order >= 0),
-        "orders_next_30d": pa.array(np.bincount(future_owner[within_30], minlength=n).astype(np.int32)),
-        "revenue_next_30d": pa.array(
-            np.round(
-                np.bincount(future_owner[within_30], weights=future_total[within_30], minlength=n) / 100, 2
-            )
-        ),
-        "orders_next_90d": pa.array(np.bincount(future_owner, minlength=n).astype(np.int32)),
-        "revenue_next_90d": pa.array(
-            np.round(np.bincount(future_owner, weights=future_total, minlength=n) / 100, 2)
-        ),
-    }
-    return pa.table(columns, schema=CUSTOMER_SCHEMA)
-
-
-def _future_orders(number: np.ndarray, orders: dict[str, np.ndarray]) -> pa.Table:
-    order = np.lexsort((orders["future_at"], orders["future_owner"]))
-    return pa.table(
-        {
-            "contact_id": tables.contact_ids(number[orders["future_owner"][order]]),
-            "ordered_at": _timestamps(orders["future_at"][order]),
-            "total_usd": pa.array(orders["future_total"][order] / 100),
-            "n_lines": pa.array(orders["future_lines"][order].astype(np.int32)),
-        },
-        schema=FUTURE_SCHEMA,
-    )
 
 
 def _write_meta(config: GeneratorConfig, plan: Plan, n_blocks: int, report: GenerationReport) -> None:

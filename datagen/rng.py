@@ -57,6 +57,13 @@ def choose(
     return np.sort(rng.choice(index, size=k, replace=False)).astype(np.int64)
 
 
+def mask_of(n: int, rows: np.ndarray) -> np.ndarray:
+    """A boolean mask of length n, true at `rows` (the inverse of `choose`'s indices)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
 def apportion(n: int, shares: np.ndarray) -> np.ndarray:
     """Integer counts summing to n closest to n * shares (largest remainder)."""
     raw = n * np.asarray(shares, dtype=float) / np.sum(shares)

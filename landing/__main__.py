@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warehouse", type=Path, default=warehouse_path())
     parser.add_argument("--landing-dir", type=Path, default=landing_dir())
+    parser.add_argument("--quiet", action="store_true", help="print only warnings and errors")
     args = parser.parse_args(argv)
     try:
         report = register_landing(args.warehouse, args.landing_dir)
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     for table in report.tables:
         state = f"{len(table.files)} file(s)" if table.present else "absent (empty view)"
         counts = f"parsed {table.rows_parsed:>10,}  rejected {table.rows_rejected:>6,}"
-        print(f"{table.table.name:24} {state:22} {counts}")
+        if not args.quiet:
+            print(f"{table.table.name:24} {state:22} {counts}")
         for path in table.files_read_line_by_line:
             print(
                 f"note: {path} has lines DuckDB cannot read exactly; it was read line by line",

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from warehouse.context import PROJECT_DIR
+
 STAGING_DIR = PROJECT_DIR / "models" / "staging"
 DBT_PROJECT_FILE = PROJECT_DIR / "dbt_project.yml"
 
@@ -43,10 +44,11 @@ class ContractError(ValueError):
 
 
 def load_contract(staging_dir: Path = STAGING_DIR) -> list[LandingTable]:
-    """Every source table marked with `meta.landing` in models/staging/*/_*.yml, in a stable order."""
+    """Every source table marked with `meta.landing` in models/staging/<source>/_<source>__sources.yml,
+    in a stable order."""
     tables: list[LandingTable] = []
     identifiers = landing_identifiers()
-    for yml in sorted(staging_dir.glob("*/_*.yml")):
+    for yml in sorted(staging_dir.glob("*/_*__sources.yml")):
         document = yaml.safe_load(yml.read_text()) or {}
         for source in document.get("sources", []):
             if "landing" not in (source.get("meta") or {}):

@@ -31,6 +31,10 @@ UNTERMINATED_QUOTE = (
     "unterminated quote: the quoted value opened on this line never closes; "
     "the line is rejected alone and reading resumes on the next line"
 )
+BARE_CARRIAGE_RETURN = (
+    "a carriage return inside a value that is not quoted: readers end the line there, so the row "
+    "cannot be read as one; quote the value or remove the character"
+)
 STRAY_QUOTE = (
     "stray quote: the quoted value opened on this line closes on a later line into no valid row; "
     "the line is rejected alone and reading resumes on the next line"
@@ -199,6 +203,19 @@ def _invalid_byte(text: bytes, delimiter: str, header: list[str]) -> str:
     return "not valid UTF-8"
 
 
+def _bare_carriage_return(text: bytes) -> bool:
+    """Whether a carriage return stands outside any quoted value (the terminator already removed)."""
+    if b"\r" not in text:
+        return False
+    quoted = False
+    for byte in text:
+        if byte == 0x22:
+            quoted = not quoted
+        elif byte == 0x0D and not quoted:
+            return True
+    return False
+
+
 def _width_problem(found: int, width: int) -> tuple[str, str] | None:
     if found < width:
         return "MISSING COLUMNS", f"expected {width} values, found {found}"
@@ -274,7 +291,9 @@ def split_csv_by_line(path: Path, delimiter: str, header: list[str], accepted: B
                     continue
                 found = text.count(separator) + 1
                 problem = None
-                if found != width and not (found == width + 1 and text.endswith(separator)):
+                if b"\r" in text:
+                    problem = ("UNQUOTED VALUE", BARE_CARRIAGE_RETURN)
+                elif found != width and not (found == width + 1 and text.endswith(separator)):
                     problem = _width_problem(found, width)
                 else:
                     try:
@@ -300,6 +319,8 @@ def split_csv_by_line(path: Path, delimiter: str, header: list[str], accepted: B
                 continue
             result.continuation_line_numbers += [n for n, line in record.lines[1:] if not _is_blank(line)]
             text = _strip_terminator(b"".join(line for _, line in record.lines))
+            if record.problem is None and _bare_carriage_return(text):
+                record.problem = ("UNQUOTED VALUE", BARE_CARRIAGE_RETURN)
             if record.problem is None and not record.valid_utf8:
                 record.problem = ("INVALID ENCODING", _invalid_byte(text, delimiter, header))
             if record.problem is None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ml.btyd import rfm_summary, score_btyd
-from ml.clustering import assign_clusters, cluster_profiles
-from ml.features import KEY, latest_cutoff
-from ml.lifecycle import ModelRegistry, psi_table
+from ml.cluster_report import cluster_profiles
+from ml.clustering import assign_clusters
+from ml.drift import psi_table
+from ml.features import latest_customers, latest_cutoff
+from ml.lifecycle import ModelRegistry
 from ml.propensity import score_propensity
 from ml.recommend import recommend
 from ml.scoring import assemble_customer_scores
@@ -52,7 +54,7 @@ def score_customers(
     table: PSI of every feature and of the score, champion's training population vs today's."""
     propensity, meta = _load(registry, "propensity")
     btyd, _ = _load(registry, "btyd")
-    customers = latest_cutoff(features)[KEY]
+    customers = latest_customers(features)
     propensity_scores = score_propensity(propensity, features)
     current = latest_cutoff(features).assign(
         purchase_propensity=propensity_scores["purchase_propensity"].to_numpy()

@@ -288,6 +288,11 @@ def latest_cutoff(features: pd.DataFrame, as_of=None) -> pd.DataFrame:
     return features.sort_values(KEY, kind="mergesort").reset_index(drop=True)
 
 
+def latest_customers(features: pd.DataFrame) -> pd.Series:
+    """The customers scored today: every customer_key of the latest cutoff, sorted."""
+    return latest_cutoff(features)[KEY]
+
+
 def stable_unit_hash(keys: pd.Series, salt: str = "") -> np.ndarray:
     """A uniform number in [0, 1) per key that does not depend on row order or on process seed;
     used to sample the same customers in every run and at every cutoff."""

@@ -16,15 +16,11 @@ import numpy as np
 import pandas as pd
 
 from ml.btyd import fit_btyd, holdout_purchase_mae, rfm_summary, score_btyd
-from ml.clustering import (
-    ClusteringConfig,
-    assign_clusters,
-    cluster_profiles,
-    fit_clusters,
-    silhouette_in_space,
-)
-from ml.features import KEY, latest_cutoff
-from ml.lifecycle import ModelRegistry, psi_table, reference_profile, register_model
+from ml.cluster_report import cluster_profiles
+from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters, silhouette_in_space
+from ml.drift import psi_table, reference_profile
+from ml.features import KEY, latest_customers, latest_cutoff
+from ml.lifecycle import ModelRegistry, register_model
 from ml.propensity import PropensityConfig, holdout_pr_auc, score_propensity, train_propensity
 from ml.recommend import fit_item_cf, hit_rate, recommend
 from ml.scoring import assemble_customer_scores
@@ -250,7 +246,7 @@ def run_ml(
     'plots': {...}} with tables customer_clusters, cluster_profiles, customer_scores,
     recommendations (if interactions and products are given) and drift."""
     registry = ModelRegistry(models_dir)
-    customers = latest_cutoff(features)[KEY]
+    customers = latest_customers(features)
     stages = {
         "clustering": run_clustering(features, registry, config=clustering_config, trained_at=trained_at),
         "propensity": run_propensity(

@@ -5,6 +5,10 @@ dropout after each repeat purchase), so features, labels, transactions and inter
 mutually consistent and there is real signal to find. This is not the project's data generator
 (datagen/ is); it only exists so ml/ can be tested and benchmarked alone. Vectorized: 1M customers
 take about a minute.
+
+Why one module: every frame comes from one random stream drawn in a fixed order (customers,
+purchases, features at each cutoff, then products and interactions); split across files, that one
+sequence of draws would be harder to follow, and any reordering changes every test's data.
 """
 
 from __future__ import annotations
@@ -52,6 +56,28 @@ class SyntheticData:
     products: pd.DataFrame
     truth: pd.DataFrame
     as_of: pd.Timestamp
+
+
+@dataclass
+class _Population:
+    """Each customer's hidden traits and transactions (tc: customer, tt: day), drawn once and read
+    at every cutoff."""
+
+    keys: np.ndarray
+    signup: np.ndarray
+    dropout_at: np.ndarray
+    tc: np.ndarray
+    tt: np.ndarray
+    rev: np.ndarray
+    discounted: np.ndarray
+    refund_share: np.ndarray
+    browse_i: np.ndarray
+    open_i: np.ndarray
+    age: np.ndarray
+    country: np.ndarray
+    device: np.ndarray
+    income: np.ndarray
+    fav_cat: np.ndarray
 
 
 def _keys(n: int, prefix: str, width: int) -> np.ndarray:
@@ -157,27 +183,25 @@ def make_synthetic(
     fav_cat = rng.integers(0, len(CATEGORIES), n)
     browse_i = browse * rng.gamma(2.0, 0.5, n)
     open_i = np.clip(open_rate * rng.lognormal(0, 0.3, n), 0, 0.95)
+    population = _Population(
+        keys,
+        signup,
+        dropout_at,
+        tc,
+        tt,
+        rev,
+        discounted,
+        refund_share,
+        browse_i,
+        open_i,
+        age,
+        country,
+        device,
+        income,
+        fav_cat,
+    )
     for c in cutoffs:
-        f, lab = _features_at(
-            c,
-            rng,
-            n,
-            keys,
-            signup,
-            dropout_at,
-            tc,
-            tt,
-            rev,
-            discounted,
-            refund_share,
-            browse_i,
-            open_i,
-            age,
-            country,
-            device,
-            income,
-            fav_cat,
-        )
+        f, lab = _features_at(c, rng, population)
         f[CUTOFF] = origin + pd.Timedelta(days=c)
         features.append(f)
         if c + 30 <= H:
@@ -207,18 +231,7 @@ def make_synthetic(
     )
 
     products, interactions = _catalog_and_interactions(
-        rng,
-        n_products,
-        keys,
-        fav_cat,
-        signup,
-        dropout_at,
-        browse_i,
-        tc[obs],
-        tt[obs],
-        origin,
-        H,
-        with_interactions,
+        rng, n_products, population, obs, origin, H, with_interactions
     )
     return SyntheticData(
         customer_features, customer_labels, transactions, interactions, products, truth, pd.Timestamp(as_of)
@@ -232,54 +245,37 @@ def _window(tc, tt, vals, lo, hi, n):
     return np.bincount(tc[m], weights=vals[m], minlength=n)
 
 
-def _features_at(
-    c,
-    rng,
-    n,
-    keys,
-    signup,
-    dropout_at,
-    tc,
-    tt,
-    rev,
-    discounted,
-    refund_share,
-    browse_i,
-    open_i,
-    age,
-    country,
-    device,
-    income,
-    fav_cat,
-):
-    seen = signup <= c
-    past = tt < c
-    pc, pt = tc[past], tt[past]
+def _features_at(c: float, rng: np.random.Generator, p: _Population):
+    """customer_features and customer_labels rows at cutoff day `c` of the customers signed up by then."""
+    n = len(p.keys)
+    seen = p.signup <= c
+    past = p.tt < c
+    pc, pt = p.tc[past], p.tt[past]
     cnt = np.bincount(pc, minlength=n).astype(float)
-    total = np.bincount(pc, weights=rev[past], minlength=n)
+    total = np.bincount(pc, weights=p.rev[past], minlength=n)
     last = np.full(n, -np.inf)
     np.maximum.at(last, pc, pt)
     firstp = np.full(n, np.inf)
     np.minimum.at(firstp, pc, pt)
-    ndisc = np.bincount(pc, weights=discounted[past].astype(float), minlength=n)
+    ndisc = np.bincount(pc, weights=p.discounted[past].astype(float), minlength=n)
     bought = cnt > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         aov = np.where(bought, total / cnt, np.nan)
         between = np.where(cnt >= 2, (last - firstp) / (cnt - 1), np.nan)
         disc_share = np.where(bought, ndisc / cnt, np.nan)
-    o30 = _window(tc, tt, None, c - 30, c, n)
-    active = dropout_at > c
+    o30 = _window(p.tc, p.tt, None, c - 30, c, n)
+    active = p.dropout_at > c
     factor = np.where(active, 1.0, 0.15) * (1 + 0.5 * (o30 > 0))
-    sessions = rng.poisson(browse_i * factor)
+    sessions = rng.poisson(p.browse_i * factor)
     views = rng.poisson(sessions * 3.0)
     carts = rng.binomial(views, 0.12)
-    tenure = c - signup
+    tenure = c - p.signup
     last_seen = np.where(
         sessions > 0, rng.uniform(0, 30, n) / np.maximum(sessions, 1), 30 + rng.exponential(60, n)
     )
     last_seen = np.minimum(last_seen, np.maximum(tenure, 0))
     delivered = rng.poisson(12, n)
-    opens = rng.binomial(delivered, open_i * np.where(active, 1.0, 0.4))
+    opens = rng.binomial(delivered, p.open_i * np.where(active, 1.0, 0.4))
     clicks = rng.binomial(opens, 0.2)
     with np.errstate(invalid="ignore", divide="ignore"):
         open_rate = np.where(delivered > 0, opens / delivered, np.nan)
@@ -291,24 +287,24 @@ def _features_at(
         [None, "bronze", "silver", "gold"],
         "platinum",
     ).astype(object)
-    fav = np.where(bought, np.array(CATEGORIES, dtype=object)[fav_cat], None)
+    fav = np.where(bought, np.array(CATEGORIES, dtype=object)[p.fav_cat], None)
     nulls = rng.random(n) < 0.03
     f = pd.DataFrame(
         {
-            KEY: keys,
+            KEY: p.keys,
             "tenure_days": np.floor(tenure),
             "recency_days": np.where(bought, np.floor(c - last), np.nan),
             "frequency_orders": cnt,
             "monetary_total": monetary,
             "avg_order_value": aov,
             "orders_30d": o30,
-            "orders_90d": _window(tc, tt, None, c - 90, c, n),
-            "orders_365d": _window(tc, tt, None, c - 365, c, n),
-            "revenue_90d": _window(tc, tt, rev, c - 90, c, n),
-            "revenue_365d": _window(tc, tt, rev, c - 365, c, n),
+            "orders_90d": _window(p.tc, p.tt, None, c - 90, c, n),
+            "orders_365d": _window(p.tc, p.tt, None, c - 365, c, n),
+            "revenue_90d": _window(p.tc, p.tt, p.rev, c - 90, c, n),
+            "revenue_365d": _window(p.tc, p.tt, p.rev, c - 365, c, n),
             "avg_days_between_orders": between,
             "discount_order_share": disc_share,
-            "refund_share": np.where(bought, refund_share, np.nan),
+            "refund_share": np.where(bought, p.refund_share, np.nan),
             "distinct_categories_bought": np.minimum(
                 cnt, 1 + rng.binomial(np.maximum(cnt - 1, 0).astype(int), 0.3)
             ),
@@ -324,22 +320,22 @@ def _features_at(
             "behaviour_score": np.round(
                 0.4 * np.log1p(views) + 0.8 * np.log1p(o30) + 0.3 * np.log1p(opens), 4
             ),
-            "age_years": np.where(rng.random(n) < 0.1, np.nan, age),
-            "country": np.where(nulls, None, country),
+            "age_years": np.where(rng.random(n) < 0.1, np.nan, p.age),
+            "country": np.where(nulls, None, p.country),
             "loyalty_tier": tier,
-            "income_band": np.where(rng.random(n) < 0.15, None, income),
-            "preferred_device": device,
+            "income_band": np.where(rng.random(n) < 0.15, None, p.income),
+            "preferred_device": p.device,
             "favourite_category": fav,
         }
     )
-    nxt = (tt >= c) & (tt < c + 30)
-    orders_next = np.bincount(tc[nxt], minlength=n)
+    nxt = (p.tt >= c) & (p.tt < c + 30)
+    orders_next = np.bincount(p.tc[nxt], minlength=n)
     lab = pd.DataFrame(
         {
-            KEY: keys,
+            KEY: p.keys,
             "purchased_next_30d": orders_next > 0,
             "orders_next_30d": orders_next.astype("int64"),
-            "revenue_next_30d": np.bincount(tc[nxt], weights=rev[nxt], minlength=n),
+            "revenue_next_30d": np.bincount(p.tc[nxt], weights=p.rev[nxt], minlength=n),
         }
     )
     for frame in (f, lab):
@@ -350,8 +346,16 @@ def _features_at(
 
 
 def _catalog_and_interactions(
-    rng, n_products, keys, fav_cat, signup, dropout_at, browse_i, tc, tt, origin, H, enabled
+    rng: np.random.Generator,
+    n_products: int,
+    p: _Population,
+    observed: np.ndarray,
+    origin: pd.Timestamp,
+    H: float,
+    enabled: bool,
 ):
+    """Products, and purchase, cart and view interactions of the observed history."""
+    tc, tt = p.tc[observed], p.tt[observed]
     n_cat = len(CATEGORIES)
     pcat = np.arange(n_products) % n_cat
     pop = rng.pareto(1.2, n_products) + 1.0
@@ -369,14 +373,14 @@ def _catalog_and_interactions(
     # Each customer has a favourite and a second category; items inside a category follow a
     # heavy-tailed popularity. Item-to-item structure therefore exists (same-category co-purchase)
     # that global popularity cannot see.
-    second = (fav_cat + 1 + rng.integers(0, n_cat - 1, fav_cat.size)) % n_cat
+    second = (p.fav_cat + 1 + rng.integers(0, n_cat - 1, p.fav_cat.size)) % n_cat
     by_cat = [np.flatnonzero(pcat == c) for c in range(n_cat)]
     cum = [np.cumsum(pop[ix]) / pop[ix].sum() for ix in by_cat]
     gcum = np.cumsum(pop) / pop.sum()
 
     def draw(cust):
         u = rng.random(cust.size)
-        which = np.where(u < 0.65, fav_cat[cust], np.where(u < 0.9, second[cust], -1))
+        which = np.where(u < 0.65, p.fav_cat[cust], np.where(u < 0.9, second[cust], -1))
         out = np.empty(cust.size, dtype=np.int64)
         glob = which < 0
         out[glob] = np.minimum(np.searchsorted(gcum, rng.random(glob.sum())), n_products - 1)
@@ -391,10 +395,10 @@ def _catalog_and_interactions(
     pc = np.repeat(tc, items_per)
     pt = np.repeat(tt, items_per)
     pitem = draw(pc)
-    nview = rng.poisson(browse_i * 1.5 + 1.0)
-    vc = np.repeat(np.arange(keys.size), nview)
-    stop = np.minimum(H, dropout_at + 30)
-    vt = signup[vc] + rng.random(vc.size) * np.maximum(stop[vc] - signup[vc], 0)
+    nview = rng.poisson(p.browse_i * 1.5 + 1.0)
+    vc = np.repeat(np.arange(p.keys.size), nview)
+    stop = np.minimum(H, p.dropout_at + 30)
+    vt = p.signup[vc] + rng.random(vc.size) * np.maximum(stop[vc] - p.signup[vc], 0)
     vitem = draw(vc)
     cart = rng.random(vc.size) < 0.15
     cust = np.concatenate([pc, vc])
@@ -403,7 +407,7 @@ def _catalog_and_interactions(
     when = np.concatenate([pt, vt])
     interactions = pd.DataFrame(
         {
-            KEY: pd.array(keys[cust], dtype="str"),
+            KEY: pd.array(p.keys[cust], dtype="str"),
             "product_id": products["product_id"].to_numpy()[item],
             "interaction": pd.array(np.array(["purchase", "cart", "view"], dtype=object)[kind], dtype="str"),
             "occurred_at": origin + pd.to_timedelta(np.round(when * 86400), unit="s"),

@@ -31,11 +31,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        return Path(self.warehouse_path) if self.warehouse_path else context.warehouse_path()
+        return context.resolve_path(self.warehouse_path) if self.warehouse_path else context.warehouse_path()
 
     @property
     def landing(self) -> Path:
-        return Path(self.landing_dir) if self.landing_dir else context.landing_dir()
+        return context.resolve_path(self.landing_dir) if self.landing_dir else context.landing_dir()
 
     def frame(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         """The result of a query, from a read-only connection closed before returning."""
@@ -85,7 +85,7 @@ class ModelStoreResource(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        return Path(self.models_dir) if self.models_dir else context.models_dir()
+        return context.resolve_path(self.models_dir) if self.models_dir else context.models_dir()
 
 
 class AsOfConfig(dg.Config):

@@ -1,11 +1,19 @@
-"""`python -m orchestration.run_pipeline`: run the full_pipeline job of orchestration.definitions
-(the same definitions `dagster dev` loads) in this process, then print rows per layer, rows
-quarantined and the time of each stage. Runs are recorded in $DAGSTER_HOME when it is set, so
-they show up in the Dagster UI afterwards."""
+"""`python -m orchestration.run_pipeline` (`make run`): run the full_pipeline job of
+orchestration.definitions (the same definitions `dagster dev` loads) in this process, then print
+rows per layer, rows quarantined and the time of each stage. Runs are recorded in $DAGSTER_HOME
+when it is set, so they show up in the Dagster UI afterwards.
+
+Quiet by default: one line per stage as it finishes (seconds, assets, rows) and dbt's own node
+lines; `-v` prints every Dagster event. Before any step it checks what would make the first step
+fail (as_of, landing folder, a process holding the warehouse), and the last line of a failed run
+names the root cause, not only the step."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
 import sys
 import time
@@ -15,9 +23,10 @@ import dagster as dg
 import duckdb
 
 from orchestration.run_config import as_of_run_config
-from warehouse.context import warehouse_path
+from warehouse.context import AS_OF_ENV, landing_dir, preflight, warehouse_path
 
 LAYER_SCHEMAS = ("staging", "audit", "intermediate", "marts", "segments", "ml", "audiences", "activation")
+ROW_METADATA_KEYS = ("rows", "row_count", "dagster/row_count")
 
 
 def _instance() -> dg.DagsterInstance:
@@ -28,18 +37,89 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def _step_durations(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    started: dict[str, float] = {}
-    durations: dict[str, float] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
+class DbtProgressFilter(io.TextIOBase):
+    """What reaches the console of dbt's output (dagster-dbt re-prints all of it): the line of each
+    model and seed built, and every warning, error and failure; not the START and PASS lines."""
+
+    KEEP = (" OK created ", " OK loaded ", " ERROR ", " FAIL ", " WARN ", "Completed with", "Runtime Error")
+
+    def __init__(self, console):
+        self.console = console
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if any(marker in line for marker in self.KEEP):
+                self.console.write(f"    {line.strip()}\n")
+        self.console.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.console.flush()
+
+
+class ProgressHandler(logging.Handler):
+    """Turns Dagster's event stream into one line per finished stage, plus dbt's node lines."""
+
+    def __init__(self, stream=sys.stdout):
+        super().__init__()
+        self.stream = stream
+        self.assets: dict[str, int] = defaultdict(int)
+        self.rows: dict[str, int] = defaultdict(int)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is None:
+            return
+        kind = event.event_type
+        if kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            self.assets[step] += 1
+            materialization = event.event_specific_data.materialization
+            for key in ROW_METADATA_KEYS:
+                value = materialization.metadata.get(key)
+                if value is not None and isinstance(getattr(value, "value", None), int):
+                    self.rows[step] += value.value
+                    break
+        elif kind == dg.DagsterEventType.STEP_SUCCESS:
+            seconds = event.event_specific_data.duration_ms / 1000
+            rows = f"{self.rows[step]:>12,} rows" if self.rows[step] else " " * 17
+            self.stream.write(f"  ok    {step:44} {seconds:7.1f}s {self.assets[step]:>4} assets {rows}\n")
+            self.stream.flush()
+        elif kind == dg.DagsterEventType.STEP_FAILURE:
+            self.stream.write(f"  FAIL  {step}\n")
+            self.stream.flush()
+
+
+def _progress_logger(handler: logging.Handler) -> dg.LoggerDefinition:
+    @dg.logger
+    def progress(_init_context) -> logging.Logger:
+        logger = logging.getLogger("audience_warehouse.progress")
+        logger.handlers = [handler]
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        return logger
+
+    return progress
+
+
+def root_cause(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per failed step: the step and the innermost error's first lines (a landing file and
+    its rule, the process holding a lock, the dbt node that failed), not the wrapper's."""
+    lines = []
+    for event in result.all_events:
+        if event.event_type != dg.DagsterEventType.STEP_FAILURE:
             continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[event.step_key] = entry.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            durations[event.step_key] = entry.timestamp - started.get(event.step_key, entry.timestamp)
-    return durations
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        text = (error.message if error else "").strip()
+        detail = [line.strip() for line in text.splitlines() if line.strip()][:6]
+        lines.append(f"FAILED {event.step_key}: " + " | ".join(detail))
+    return lines
 
 
 def _layer_rows(path) -> list[tuple[str, int, int]]:
@@ -58,48 +138,67 @@ def _layer_rows(path) -> list[tuple[str, int, int]]:
         landed = con.execute(
             "select coalesce(sum(rows_landed), 0), "
             "coalesce(sum(rows_rejected_at_landing + rows_quarantined), 0), "
-            "coalesce(sum(rows_collapsed_as_duplicates), 0), coalesce(sum(rows_unaccounted), 0) "
-            "from audit.source_reconciliation"
+            "coalesce(sum(rows_collapsed_as_duplicates), 0), coalesce(sum(rows_erased), 0), "
+            "coalesce(sum(rows_unaccounted), 0) from audit.source_reconciliation"
         ).fetchone()
     summary = [("landing (rows in files)", 0, landed[0])]
     summary += [(schema, *rows_by_schema[schema]) for schema in LAYER_SCHEMAS if schema in rows_by_schema]
     summary += [
         ("  of which quarantined", 0, landed[1]),
         ("  duplicates collapsed", 0, landed[2]),
-        ("  unaccounted (must be 0)", 0, landed[3]),
+        ("  erased (privacy requests)", 0, landed[3]),
+        ("  unaccounted (must be 0)", 0, landed[4]),
     ]
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--as-of", default=os.environ.get("AW_AS_OF", ""), help="ISO date or date-time")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--as-of", default=os.environ.get(AS_OF_ENV, ""), help="ISO date or date-time, or `now`"
+    )
     parser.add_argument("--job", default="full_pipeline")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every Dagster event")
     args = parser.parse_args(argv)
+
+    problems = preflight(args.as_of, warehouse_path(), landing_dir())
+    if problems:
+        for problem in problems:
+            print(f"cannot start: {problem}", file=sys.stderr)
+        return 2
 
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(args.job)
     instance = _instance()
+    progress = ProgressHandler()
+    run_config = as_of_run_config(job, args.as_of)
+    if not args.verbose:
+        run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}
+        job = job.with_logger_defs({**job.loggers, "progress": _progress_logger(progress)})
+    print(f"running {args.job} on {warehouse_path()} (as_of {args.as_of or 'from the run context'})")
     started = time.perf_counter()
-    result = job.execute_in_process(
-        run_config=as_of_run_config(job, args.as_of), instance=instance, raise_on_error=False
+    quiet = (
+        contextlib.nullcontext()
+        if args.verbose
+        else contextlib.redirect_stdout(DbtProgressFilter(sys.stdout))
     )
+    with quiet:
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     elapsed = time.perf_counter() - started
 
-    print(f"\n{'stage':42} {'seconds':>9}")
-    for step, seconds in _step_durations(instance, result.run_id).items():
-        print(f"{step:42} {seconds:9.1f}")
-    print(f"{'total':42} {elapsed:9.1f}")
+    print(f"{'total':52} {elapsed:7.1f}s")
     if not result.success:
-        for event in result.all_events:
-            if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                error = event.step_failure_data.error
-                print(f"\nFAILED {event.step_key}: {error.message.strip() if error else ''}", file=sys.stderr)
+        causes = root_cause(result)
+        print(
+            f"\nthe run failed (run id {result.run_id}; `make run V=1` or the Dagster UI shows every event)"
+        )
+        for line in causes:
+            print(line, file=sys.stderr)
         return 1
-    print(f"\n{'layer':42} {'tables':>7} {'rows':>12}")
+    print(f"\n{'layer':44} {'tables':>7} {'rows':>12}")
     for layer, tables, rows in _layer_rows(warehouse_path()):
-        print(f"{layer:42} {tables or '':>7} {rows:>12,}")
+        print(f"{layer:44} {tables or '':>7} {rows:>12,}")
     print(f"\nwarehouse: {warehouse_path()}  (run id {result.run_id})")
     return 0
 

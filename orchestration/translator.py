@@ -4,9 +4,7 @@
 - `meta.owner` becomes the asset owner (`team:<owner>`);
 - `meta.public: true` (public marts) tags the asset `public`;
 - sources marked `meta.landing` are the landing files, keyed `landing/<source>/<table>` to match
-  the landing assets; `meta.dagster.asset_key` on a source points it at a Python asset;
-- `meta.reads_models_tagged: <tag>` (the segment catalog) adds a dependency on every model with
-  that tag, which dbt cannot infer because the catalog discovers them at run time.
+  the landing assets; `meta.dagster.asset_key` on a source points it at a Python asset.
 """
 
 from __future__ import annotations
@@ -36,18 +34,11 @@ class AudienceWarehouseTranslator(DagsterDbtTranslator):
                     key=landing_asset_key(props["source_name"], props["name"]), group_name="landing"
                 )
             return spec
-        deps = list(spec.deps)
-        reads_tag = meta.get("reads_models_tagged")
-        if reads_tag:
-            for node_id, node in manifest["nodes"].items():
-                if node["resource_type"] == "model" and reads_tag in node.get("tags", []):
-                    deps.append(dg.AssetDep(self.get_asset_spec(manifest, node_id, project).key))
         tags = dict(spec.tags)
         if meta.get("public"):
             tags["public"] = ""
         owner = meta.get("owner")
         return spec.replace_attributes(
-            deps=deps,
             owners=[owner if "@" in owner else f"team:{owner}"] if owner else spec.owners,
             tags=tags,
             kinds={"dbt", "duckdb"},

@@ -7,9 +7,11 @@ An address may be mailed only when it belongs to a CRM contact whose latest read
 as_of says an explicit yes, and nothing forbids it. Forbidden: every address named — directly or
 through its contact — by an unsubscribe, complaint or bounce (in any spelling that carries those
 words), by any privacy request, by a CRM row that cannot be placed in time and does not say yes, or
-found in a line of CRM, privacy or consent-looking e-mail events too broken to parse. A fact dated
-after as_of but plausibly (no later than a day after the check runs) has not happened yet; an
-unreadable date is a date in doubt, and doubt forbids."""
+found in a line of CRM, privacy or consent-looking e-mail events too broken to parse. Only an
+unsubscribe or opt-out with a readable date is lifted, by an explicit opt-in after it (a CRM version
+whose flag turns to yes, README "Consent and erasure"). A fact dated after as_of but plausibly (no
+later than a day after the check runs) has not happened yet; an unreadable date is a date in doubt,
+and doubt forbids."""
 
 from __future__ import annotations
 
@@ -162,25 +164,65 @@ def _rows(path: Path) -> Iterator[tuple[dict | None, str]]:
         yield dict(zip(header, values, strict=True)), line
 
 
+@dataclass
+class _Fact:
+    """One consent fact read from a landed row: who it names, when (None: in doubt), and whether a
+    later explicit opt-in may lift it (an unsubscribe or opt-out may; a complaint, a bounce, an
+    erasure or a fact in doubt never does)."""
+
+    contact: str | None
+    address: str | None
+    when: datetime | None
+    liftable: bool
+    bounce: bool
+    reason: str
+
+
+def _opt_in_acts(versions: list[tuple[datetime, bool, datetime | None]], signed_up: datetime | None) -> list:
+    """When the contact opted in: each version whose flag turns to yes (same-time versions say yes
+    only if all do), at its opt_in_at when that lies after the previous version, not before sign-up
+    and not after the version, else at the version's time."""
+    by_time: dict[datetime, list[tuple[bool, datetime | None]]] = defaultdict(list)
+    for when, says_yes, opt_in_at in versions:
+        by_time[when].append((says_yes, opt_in_at))
+    acts, previous, said_yes = [], None, False
+    for when in sorted(by_time):
+        says_yes = all(yes for yes, _ in by_time[when])
+        if says_yes and not said_yes:
+            stamps = [at for _, at in by_time[when] if at is not None]
+            opt_in_at = max(stamps) if stamps else None
+            plausible = (
+                opt_in_at is not None
+                and opt_in_at <= when
+                and (previous is None or opt_in_at > previous)
+                and (signed_up is None or opt_in_at >= signed_up)
+            )
+            acts.append(opt_in_at if plausible else when)
+        said_yes, previous = says_yes, when
+    return acts
+
+
 def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -> Verdict:
     """The verdict from the landing files alone."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     not_yet_until = max(as_of, now) + timedelta(days=1)
     verdict = Verdict()
     addresses_of: dict[str, set[str]] = defaultdict(set)
-    contact_rows: dict[str, list[tuple[datetime | None, bool]]] = defaultdict(list)
-    named_contacts: dict[str, str] = {}
+    versions: dict[str, list[tuple[datetime, bool, datetime | None]]] = defaultdict(list)
+    current: dict[str, tuple[datetime, str | None]] = {}
+    signed_up: dict[str, datetime] = {}
+    facts: list[_Fact] = []
 
     def forbid(address: str | None, reason: str) -> None:
         if address:
             verdict.forbidden[address].add(reason)
 
-    def happened(value) -> bool | None:
-        """True before as_of, False plausibly later, None when the date is in doubt."""
-        moment = parse_time(value)
-        if moment is None or moment > not_yet_until:
-            return None
-        return moment < as_of
+    def moment(value) -> tuple[bool, datetime | None]:
+        """(in force before as_of, its time); a time in doubt is in force from the beginning."""
+        when = parse_time(value)
+        if when is None or when > not_yet_until:
+            return True, None
+        return when < as_of, when
 
     for path in _table_files(landing, "crm", "contacts"):
         for row, raw in _rows(path):
@@ -197,20 +239,34 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
                 continue
             if address:
                 addresses_of[contact].add(address)
+            signup = parse_time(row.get("signup_at"))
+            if signup is not None and signup <= not_yet_until:
+                signed_up[contact] = min(signup, signed_up.get(contact, signup))
             when = parse_time(row.get("updated_at"))
             if when is None or when > not_yet_until:
                 if not says_yes:
-                    named_contacts[contact] = "CRM version that cannot be placed in time and does not say yes"
+                    facts.append(
+                        _Fact(contact, None, None, False, False, "CRM version that cannot be placed in time")
+                    )
                 continue
-            if when < as_of:
-                contact_rows[contact].append((when, says_yes))
+            if when >= as_of:
+                continue
+            opt_in_at = parse_time(row.get("opt_in_at"))
+            opt_in_at = opt_in_at if opt_in_at is not None and opt_in_at <= not_yet_until else None
+            versions[contact].append((when, says_yes, opt_in_at))
+            if contact not in current or when >= current[contact][0]:
+                current[contact] = (when, address)
 
-    for contact, rows in contact_rows.items():
-        latest = max(when for when, _ in rows)
-        if all(says for when, says in rows if when == latest):
+    last_opt_in: dict[str, datetime] = {}
+    for contact, rows in versions.items():
+        latest = max(when for when, _, _ in rows)
+        if all(says for when, says, _ in rows if when == latest):
             verdict.allowed |= addresses_of[contact]
         else:
-            named_contacts.setdefault(contact, "latest CRM version does not say yes")
+            facts.append(_Fact(contact, None, None, False, False, "latest CRM version does not say yes"))
+        acts = _opt_in_acts(rows, signed_up.get(contact))
+        if acts:
+            last_opt_in[contact] = max(acts)
 
     for path in _table_files(landing, "email", "events"):
         for row, raw in _rows(path):
@@ -222,13 +278,20 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
             kind = letters(row.get("event_type"))
             if not CONSENT_WORDS.search(kind):
                 continue
-            if happened(row.get("event_at")) is False:
+            in_force, when = moment(row.get("event_at"))
+            if not in_force:
                 continue
-            reason = f"e-mail event {row.get('event_type')!r} at {row.get('event_at')!r}"
-            forbid(normal_address(row.get("email")), reason)
-            contact = clean(row.get("contact_id"))
-            if contact:
-                named_contacts.setdefault(contact, reason)
+            permanent = bool(re.search(r"complain|spam|abuse|bounce", kind))
+            facts.append(
+                _Fact(
+                    clean(row.get("contact_id")),
+                    normal_address(row.get("email")),
+                    when,
+                    not permanent and when is not None,
+                    "bounce" in kind and not re.search(r"complain|spam|abuse", kind),
+                    f"e-mail event {row.get('event_type')!r} at {row.get('event_at')!r}",
+                )
+            )
 
     for path in _table_files(landing, "privacy", "requests"):
         for row, raw in _rows(path):
@@ -236,18 +299,41 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
                 for found in ADDRESS.findall(raw.lower()):
                     forbid(found, f"unreadable privacy request line in {path.name}")
                 continue
-            is_erasure = bool(re.search(r"eras|delet|forget|forgot|remove", letters(row.get("request_type"))))
-            if not is_erasure and happened(row.get("requested_at")) is False:
+            kind = letters(row.get("request_type"))
+            is_erasure = bool(re.search(r"eras|delet|forget|forgot|remove", kind))
+            is_opt_out = bool(re.search(r"optout|optedout|unsub|donot|object|stop", kind))
+            in_force, when = moment(row.get("requested_at"))
+            if not is_erasure and not in_force:
                 continue
-            reason = f"privacy request {row.get('request_type')!r}"
-            forbid(normal_address(row.get("email")), reason)
-            contact = clean(row.get("contact_id"))
-            if contact:
-                named_contacts.setdefault(contact, reason)
+            facts.append(
+                _Fact(
+                    clean(row.get("contact_id")),
+                    normal_address(row.get("email")),
+                    when,
+                    is_opt_out and not is_erasure and when is not None,
+                    False,
+                    f"privacy request {row.get('request_type')!r}",
+                )
+            )
 
-    for contact, reason in named_contacts.items():
-        for address in addresses_of.get(contact, ()):
-            forbid(address, f"{reason} (contact {contact})")
+    owners: dict[str, list[str]] = defaultdict(list)
+    for contact, (_, address) in current.items():
+        if address:
+            owners[address].append(contact)
+
+    def lifted(fact: _Fact, contacts: list[str]) -> bool:
+        return (
+            bool(contacts)
+            and fact.liftable
+            and all(last_opt_in.get(c, datetime.min) > fact.when for c in contacts)
+        )
+
+    for fact in facts:
+        if fact.address and not lifted(fact, owners.get(fact.address, [])):
+            forbid(fact.address, fact.reason)
+        if fact.contact and not (fact.bounce and fact.address) and not lifted(fact, [fact.contact]):
+            for address in addresses_of.get(fact.contact, ()):
+                forbid(address, f"{fact.reason} (contact {fact.contact})")
     return verdict
 
 

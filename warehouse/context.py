@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import psutil
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -124,3 +126,50 @@ def stored_as_of(warehouse: Path | None = None) -> datetime | None:
             "select as_of from audit.run_context where succeeded order by finished_at desc limit 1"
         ).fetchone()
     return row[0] if row else None
+
+
+def lock_holder(warehouse: Path | None = None) -> str | None:
+    """Who holds the warehouse file's lock (process id and command line), None when nobody does:
+    DuckDB admits one writer, and any other connection to the file blocks it."""
+    warehouse = warehouse or warehouse_path()
+    if not warehouse.exists():
+        return None
+    try:
+        duckdb.connect(str(warehouse)).close()
+    except duckdb.IOException as error:
+        text = str(error).strip().splitlines()[0]
+        found = re.search(r"PID (\d+)", text)
+        if not found:
+            return text
+        pid = int(found.group(1))
+        try:
+            command = " ".join(psutil.Process(pid).cmdline())[:300]
+        except psutil.Error:
+            command = "command unknown"
+        return f"process {pid} ({command})"
+    return None
+
+
+def preflight(
+    as_of: str | None = None, warehouse: Path | None = None, landing: Path | None = None
+) -> list[str]:
+    """What would make a run fail at its first step, found before any step runs: an unreadable
+    as_of, a missing landing folder, a warehouse another process holds."""
+    problems = []
+    if as_of:
+        try:
+            parse_as_of(as_of)
+        except AsOfError as error:
+            problems.append(str(error))
+    landing = landing or landing_dir()
+    if not landing.is_dir():
+        problems.append(
+            f"the landing folder {landing} does not exist (set AW_LANDING_DIR, or `make data` for demo data)"
+        )
+    warehouse = warehouse or warehouse_path()
+    holder = lock_holder(warehouse)
+    if holder:
+        problems.append(
+            f"the warehouse {warehouse} is locked by {holder}: close it (or wait for it) and retry"
+        )
+    return problems

@@ -2,8 +2,8 @@
 
 dbt writes its descriptions into the warehouse as DuckDB comments (persist_docs), but only on the
 relations it builds. The ML steps write their tables from Python, so their comments come from here:
-the dbt sources that describe them (models/ml/_ml.yml, read from the manifest) and, for the tables
-no YAML declares, the descriptions below.
+the dbt sources that describe them (models/ml/_ml__sources.yml, read from the manifest) and, for
+the tables no YAML declares, the descriptions below.
 """
 
 from __future__ import annotations

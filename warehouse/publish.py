@@ -367,3 +367,25 @@ def _remove_versions(versions: Path, keep: set[str | None]) -> None:
     for folder in versions.iterdir():
         if folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> int:
+    """`make publish`: publish the current warehouse (after a `make dbt`), as a run's last step does."""
+    from warehouse import context
+
+    warehouse = context.warehouse_path()
+    snapshot = publish_snapshot(
+        warehouse,
+        context.published_path(warehouse),
+        published_schemas(context.publish_identifiers()),
+        run_id="make-publish",
+    )
+    print(
+        f"published {len(snapshot.tables)} tables, {snapshot.rows:,} rows, to {snapshot.path} "
+        f"and {snapshot.parquet}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

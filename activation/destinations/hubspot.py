@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
+from activation.audience import JSON_FIELDS
 from activation.config import HubSpotConfig
 from activation.destinations.base import (
     FAILED,
@@ -50,10 +51,10 @@ def property_name(field: str) -> str:
 
 
 def contact_properties(member: Member) -> dict[str, str]:
-    """Non-null fields as HubSpot property strings (recommendations as JSON text)."""
+    """Non-null fields as HubSpot property strings (recommendations and cart lines as JSON text)."""
     props = {"email": member.member_key}
     for name, value in member.fields.items():
-        if name == "recommended_products":
+        if name in JSON_FIELDS:
             props[property_name(name)] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         else:
             props[property_name(name)] = str(value)

@@ -44,6 +44,13 @@ MERGE_TAGS = {
     "loyalty_tier": "LOYALTY",
     "offer": "OFFER",
     "preferred_send_hour": "SEND_HOUR",
+    "currency": "CURRENCY",
+}
+# A product list becomes flat merge fields (tags at most 10 characters): the ids, then the first
+# three products' details, e.g. REC1_NAME or CART2_QTY.
+PRODUCT_SLOTS = {
+    "recommended_products": ("REC", {"name": "NAME", "image_url": "IMG", "price": "PRICE"}),
+    "cart_items": ("CART", {"name": "NAME", "image_url": "IMG", "price": "PRC", "quantity": "QTY"}),
 }
 RECOMMENDATION_SLOTS = 3
 MAX_TEXT = 255
@@ -65,15 +72,16 @@ def merge_tag(field: str) -> str:
 
 def merge_fields(fields: dict[str, Any]) -> dict[str, str]:
     """Non-null fields as Mailchimp merge fields; recommendations as REC_IDS plus name, image and
-    price of the first three products."""
+    price of the first three products, cart lines likewise (CART_IDS, CART1_NAME ... CART3_QTY)."""
     out: dict[str, str] = {}
     for name, value in fields.items():
-        if name == "recommended_products":
-            out["REC_IDS"] = ",".join(str(p["product_id"]) for p in value)
+        if name in PRODUCT_SLOTS:
+            prefix, suffixes = PRODUCT_SLOTS[name]
+            out[f"{prefix}_IDS"] = ",".join(str(p["product_id"]) for p in value)
             for slot, product in enumerate(value[:RECOMMENDATION_SLOTS], start=1):
-                for key, suffix in (("name", "NAME"), ("image_url", "IMG"), ("price", "PRICE")):
+                for key, suffix in suffixes.items():
                     if product.get(key) not in (None, ""):
-                        out[f"REC{slot}_{suffix}"] = str(product[key])
+                        out[f"{prefix}{slot}_{suffix}"] = str(product[key])
         else:
             out[merge_tag(name)] = str(value)
     return out

@@ -19,7 +19,7 @@ from examples.online_retail.output import (
     write_landing,
 )
 from examples.online_retail.pipeline import run_pipeline, summarize
-from landing.contract import PROJECT_DIR
+from warehouse.context import PROJECT_DIR
 
 DEFAULT_OUT = PROJECT_DIR / "data" / "examples" / "online_retail"
 # The day after the last invoice (2011-12-09): recency is measured as the shop would have the next morning.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from landing.contract import PROJECT_DIR
+from warehouse.context import PROJECT_DIR
 
 RFM_SEGMENT_COLUMNS = ("rfm_segment", "segment", "segment_name")
 

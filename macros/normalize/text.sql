@@ -1,23 +1,8 @@
-{#- Every character that can pad a value in an export without being part of it: spaces, tabs, line
-    breaks, form and vertical feeds, no-break and narrow no-break spaces, zero-width characters, the
-    byte-order mark, ideographic space. `trim` alone strips only the space. -#}
-{% macro blank_characters() -%}
-    {%- set code_points = [32, 9, 10, 11, 12, 13, 133, 160, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199,
-        8200, 8201, 8202, 8203, 8204, 8205, 8232, 8233, 8239, 8287, 8288, 12288, 65279] -%}
-    ({%- for code_point in code_points -%}chr({{ code_point }}){{ " || " if not loop.last }}{%- endfor -%})
-{%- endmacro %}
-
-{#- Text without the blank characters around it. -#}
+{#- Text without what can pad a value in an export without being part of it: spaces, tabs, line
+    breaks, no-break and other Unicode spaces, control and zero-width characters, the byte-order
+    mark. `trim` alone strips only the space. -#}
 {% macro trim_blanks(expression) -%}
-    {{ return(adapter.dispatch('trim_blanks', 'audience_warehouse')(expression)) }}
-{%- endmacro %}
-
-{% macro default__trim_blanks(expression) -%}
-    trim(both {{ blank_characters() }} from {{ expression }})
-{%- endmacro %}
-
-{% macro duckdb__trim_blanks(expression) -%}
-    trim({{ expression }}, {{ blank_characters() }})
+    {{ regexp_replace_all(expression, '^[\\s\\p{Z}\\p{C}]+|[\\s\\p{Z}\\p{C}]+$', '') }}
 {%- endmacro %}
 
 {#- Blank text (whitespace of any kind only) is "not given". -#}

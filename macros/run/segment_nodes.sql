@@ -1,7 +1,8 @@
 {#- Every segment model (tagged `segment`), sorted by name, checked for the catalog metadata the
-    audiences need. Empty while dbt parses; the catalog models read the segments' relations at run
-    time, and Dagster orders them after every segment (see orchestration/translator.py). -#}
-{% macro segment_nodes() -%}
+    audiences need. Empty while dbt parses. A model that reads the segments' tables
+    (`require_dependencies`) must list each of them as a dependency — the block that
+    `make segments` writes — so that dbt builds every segment before it. -#}
+{% macro segment_nodes(require_dependencies=false) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set required = ['owner', 'priority', 'target_list', 'campaign_group'] -%}
     {%- set nodes = [] -%}
@@ -16,6 +17,10 @@
             {%- if not node.description -%}
                 {%- do problems.append(node.name ~ ' has no description in its YAML') -%}
             {%- endif -%}
+            {%- if require_dependencies and node.unique_id not in model.depends_on.nodes -%}
+                {%- do problems.append(node.name ~ ' (' ~ node.original_file_path ~ ') is not among the segments '
+                    ~ model.name ~ ' depends on: run `make segments` (python -m warehouse.segments refresh)') -%}
+            {%- endif -%}
             {%- do nodes.append(node) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -23,24 +28,6 @@
         {{ exceptions.raise_compiler_error("Segment definitions are incomplete:\n- " ~ problems | join("\n- ")) }}
     {%- endif -%}
     {{ return(nodes) }}
-{%- endmacro %}
-
-{#- The built table of a segment. dbt cannot order the catalog after segments it discovers at run
-    time, so a segment that was never built is a clear error saying what to run. `dbt compile` (and
-    sqlfluff, which compiles) only renders SQL, so there the relation's name is enough. -#}
-{% macro segment_relation(node) -%}
-    {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
-    {%- if relation is none and flags.WHICH == 'compile' -%}
-        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
-    {%- endif -%}
-    {%- if relation is none -%}
-        {{ exceptions.raise_compiler_error(
-            "Segment " ~ node.name ~ " has not been built yet, so the catalog cannot read it. Build the segments "
-            ~ "first, then the catalog: `dbt build --exclude tag:segment_catalog+` and then "
-            ~ "`dbt build --select tag:segment_catalog+` (Dagster and `make run` do this order for you)."
-        ) }}
-    {%- endif -%}
-    {{ return(relation) }}
 {%- endmacro %}
 
 {% macro sql_text(value) -%}

@@ -17,6 +17,8 @@ select
     members.offer,
     members.preferred_send_hour,
     members.recommended_products,
+    members.cart_items,
+    members.currency,
     members.holdout_arm,
     members.as_of
 from {{ ref('audience_members') }} as members

@@ -5,7 +5,9 @@
     events) and in our own sync state whose hash is a tombstone. A view over the files and the
     state, so the warehouse stores none of them; once the landing files are purged and the state
     forgotten, it is empty. -#}
-{%- set sync_state = adapter.get_relation(database=target.database, schema='activation', identifier='sync_state') if execute else none %}
+{%- set sync_state = adapter.get_relation(
+    database=target.database, schema='activation', identifier='sync_state'
+) if execute else none %}
 
 with landed_addresses as (
     select {{ normalize_email('email') }} as email from {{ source('privacy', 'requests') }}

@@ -1,11 +1,10 @@
 """Every dbt model, seed and test as Dagster assets and asset checks, built with `dbt build` and the
-run's as_of as a dbt var, in three steps split by dbt selectors (never by model names):
+run's as_of as a dbt var, in two steps split by a dbt selector (never by model names):
 
 1. core: staging to marts and the segments that need no ML;
-2. after_ml: what reads the ML tables (`source:ml+`), run after the ML assets;
-3. catalog: the segment catalog and what follows it (membership, history, overlap, audiences),
-   which reads every segment at run time, so it must come after both (the translator adds those
-   dependencies from meta.reads_models_tagged)."""
+2. after_ml: what reads the ML tables (`source:ml+`) — the ML segments, the segment catalog,
+   membership and history, the audiences — run after the ML assets. dbt sees every dependency
+   (the catalog lists its segments), so Dagster needs no split beyond the ML boundary."""
 
 import json
 
@@ -16,7 +15,6 @@ from orchestration.project import dbt_project
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, resolve_as_of
 from orchestration.translator import AudienceWarehouseTranslator
 
-CATALOG = "tag:segment_catalog+"
 AFTER_ML = "source:ml+"
 
 translator = AudienceWarehouseTranslator()
@@ -44,7 +42,6 @@ def _dbt_step(name: str, select: str, exclude: str | None) -> dg.AssetsDefinitio
     return build
 
 
-dbt_core = _dbt_step("dbt_core", "fqn:*", f"{CATALOG} {AFTER_ML}")
-dbt_after_ml = _dbt_step("dbt_after_ml", AFTER_ML, CATALOG)
-dbt_catalog = _dbt_step("dbt_catalog", CATALOG, None)
-dbt_steps = [dbt_core, dbt_after_ml, dbt_catalog]
+dbt_core = _dbt_step("dbt_core", "fqn:*", AFTER_ML)
+dbt_after_ml = _dbt_step("dbt_after_ml", AFTER_ML, None)
+dbt_steps = [dbt_core, dbt_after_ml]

@@ -4,15 +4,16 @@ the tables of the `ml` schema and shows metrics and plots in the Dagster UI."""
 
 import base64
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from ml.champion import NoChampionError, score_clusters, score_customers, score_recommendations
-from ml.features import KEY, latest_cutoff
-from ml.lifecycle import ModelRegistry, model_runs_frame
+from ml.drift import PSI_FAIL, PSI_WARN, check_drift
+from ml.features import latest_customers
+from ml.lifecycle import ModelRegistry, model_runs_frame, save_plots
 from ml.runner import run_btyd, run_clustering, run_propensity, run_recommendations
+from ml.summaries import cluster_summary, recommendation_summary, score_summary, training_summary
 from orchestration.resources import (
     DUCKDB_POOL,
     AsOfConfig,
@@ -27,6 +28,7 @@ TRANSACTIONS = dg.AssetKey(["marts", "ml_transactions"])
 INTERACTIONS = dg.AssetKey(["marts", "ml_interactions"])
 PRODUCTS = dg.AssetKey(["marts", "ml_products"])
 DRIFT_WARN_CHECK = "features_and_score_are_stable"
+SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Inputs:
 
     @property
     def customers(self) -> pd.Series:
-        return latest_cutoff(self.features)[KEY]
+        return latest_customers(self.features)
 
 
 def _inputs(warehouse: WarehouseResource) -> Inputs:
@@ -52,16 +54,14 @@ def _inputs(warehouse: WarehouseResource) -> Inputs:
     )
 
 
-def _plots_metadata(plots: dict[str, bytes], directory: Path) -> dict:
-    """Each PNG saved beside the model and shown inline (markdown image)."""
-    metadata = {}
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, png in plots.items():
-        path = directory / f"{name}.png"
-        path.write_bytes(png)
-        encoded = base64.b64encode(png).decode()
-        metadata[f"plot_{name}"] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{encoded})")
-    return metadata
+def _inline_plots(plots: dict[str, bytes]) -> dict:
+    """Each PNG shown inline in the UI (a markdown image)."""
+    return {
+        f"plot_{name}": dg.MetadataValue.md(
+            f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
+        )
+        for name, png in plots.items()
+    }
 
 
 TRAINERS = {
@@ -101,16 +101,11 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
         warehouse.append_rows(
             "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run.run_id}])
         )
+        save_plots(run, stage.plots)
         metadata = {
-            "version": run["version"],
-            "promoted": bool(run["promoted"]),
-            "reason": run["reason"],
-            "champion_version": run.get("champion_version") or "none",
-            "holdout_metric": run["holdout_metric"],
-            "holdout_score": run["holdout_score"],
-            "n_train": run["n_train"],
+            **training_summary(run),
             "report": dg.MetadataValue.json(stage.report),
-            **_plots_metadata(stage.plots, Path(run["artifact_path"]).parent / "plots"),
+            **_inline_plots(stage.plots),
         }
         return dg.MaterializeResult(metadata=metadata)
 
@@ -160,9 +155,9 @@ def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResou
     except NoChampionError as error:
         _champions_or_fail(error)
     counts = warehouse.replace_tables("ml", tables)
-    sizes = tables["customer_clusters"]["cluster_name"].value_counts().to_dict()
     yield dg.MaterializeResult(
-        asset_key=["ml", "customer_clusters"], metadata={"rows": counts["customer_clusters"], "sizes": sizes}
+        asset_key=["ml", "customer_clusters"],
+        metadata={"rows": counts["customer_clusters"], **cluster_summary(tables["customer_clusters"])},
     )
     yield dg.MaterializeResult(
         asset_key=["ml", "cluster_profiles"], metadata={"rows": counts["cluster_profiles"]}
@@ -192,8 +187,8 @@ def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResou
         dg.AssetCheckSpec(
             DRIFT_WARN_CHECK,
             asset=["ml", "customer_scores"],
-            description="No feature nor the score drifted past the PSI fail threshold (0.25); "
-            "warns past 0.1.",
+            description=f"No feature nor the score drifted past the PSI fail threshold ({PSI_FAIL}); "
+            f"warns past {PSI_WARN}.",
         ),
     ],
     pool=DUCKDB_POOL,
@@ -216,29 +211,18 @@ def score_customers_asset(
     counts = warehouse.replace_tables(
         "ml", {"customer_scores": tables["customer_scores"], "score_drift": drift}
     )
-    scores = tables["customer_scores"]
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_scores"],
-        metadata={
-            "rows": counts["customer_scores"],
-            "mean_purchase_propensity": float(scores["purchase_propensity"].mean()),
-            "clv_methods": scores["clv_method"].value_counts().to_dict(),
-        },
+        metadata={"rows": counts["customer_scores"], **score_summary(tables["customer_scores"])},
     )
     yield dg.MaterializeResult(asset_key=["ml", "score_drift"], metadata={"rows": counts["score_drift"]})
-    failing = drift[drift["status"] == "fail"]
-    warning = drift[drift["status"] == "warn"]
+    verdict = check_drift(drift)
     yield dg.AssetCheckResult(
         asset_key=["ml", "customer_scores"],
         check_name=DRIFT_WARN_CHECK,
-        passed=failing.empty and warning.empty,
-        severity=dg.AssetCheckSeverity.ERROR if not failing.empty else dg.AssetCheckSeverity.WARN,
-        metadata={
-            "failing": ", ".join(failing["feature"]) or "none",
-            "warning": ", ".join(warning["feature"]) or "none",
-            "max_psi": float(drift["psi"].max()) if len(drift) else 0.0,
-            "psi": dg.MetadataValue.md(drift.to_markdown(index=False)),
-        },
+        passed=verdict.passed,
+        severity=SEVERITY[verdict.severity],
+        metadata={**verdict.summary(), "psi": dg.MetadataValue.md(drift.to_markdown(index=False))},
     )
 
 
@@ -259,17 +243,15 @@ def recommendations(
 ):
     as_of = pd.Timestamp(resolve_as_of(context, config))
     interactions = warehouse.frame("select * from marts.ml_interactions")
-    customers = latest_cutoff(
+    customers = latest_customers(
         warehouse.frame("select customer_key, feature_as_of from marts.customer_features")
-    )[KEY]
+    )
     try:
         table = score_recommendations(interactions, customers, ModelRegistry(model_store.path), as_of=as_of)
     except NoChampionError as error:
         _champions_or_fail(error)
     counts = warehouse.replace_tables("ml", {"recommendations": table})
-    return dg.MaterializeResult(
-        metadata={"rows": counts["recommendations"], "sources": table["source"].value_counts().to_dict()}
-    )
+    return dg.MaterializeResult(metadata={"rows": counts["recommendations"], **recommendation_summary(table)})
 
 
 ml_assets = [*training_assets, cluster_customers, score_customers_asset, recommendations]

@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -1092,12 +1093,20 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fake Mailchimp/Klaviyo/HubSpot for local runs")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     args = parser.parse_args(argv)
-    fake = FakeESP(args.host, args.port, log_bodies=False).start()
+    try:
+        fake = FakeESP(args.host, args.port, log_bodies=False).start()
+    except OSError as error:
+        print(
+            f"fake ESP: cannot listen on {args.host}:{args.port} ({error.strerror or error}); "
+            "another process has the port: pick another (--port N, or 0 for a free one)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"fake ESP listening on {fake.url}; point the pipeline at it with:", flush=True)
     for key, value in fake.env().items():
         print(f"export {key}={value}", flush=True)
@@ -1106,7 +1115,8 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         fake.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -44,7 +44,7 @@ def audience(
             "email": [f"user{k:07d}@example.com" for k in keys],
             "first_name": [f"First{k}" for k in keys],
             "last_name": [f"Last{k}" for k in keys],
-            "rfm_segment": ["champions" if k % 3 == 0 else "at_risk" for k in keys],
+            "rfm_segment": ["Champions" if k % 3 == 0 else "At Risk" for k in keys],
             "cluster_name": "bargain_hunters",
             "loyalty_tier": ["gold" if k % 2 else "silver" for k in keys],
             "offer": offer,

@@ -274,3 +274,24 @@ def test_a_json_lines_file_that_is_not_utf8_fails_naming_that_file_and_line(land
     message = str(failure.value)
     assert f"{broken.resolve()}: cannot be read as JSON lines" in message
     assert "Line: 2" in message and "not UTF-8" in message
+
+
+def test_a_carriage_return_inside_an_unquoted_value_rejects_only_its_line(landing, tmp_path):
+    """Found by the adversarial consent suite: an address padded with a bare carriage return (an
+    export that quotes only commas) made the landing step fail as a whole."""
+    _write(
+        landing / "crm" / "contacts.csv",
+        [
+            CONTACT_HEADER,
+            _contact(1),
+            b"C2,c2@example.com\r,Bo,2026-01-01T00:00:00Z",
+            b'C3,"c3@example.com\r",Cy,2026-01-01T00:00:00Z',
+            _contact(4),
+        ],
+    )
+    warehouse = _register(landing, tmp_path)
+    assert _staged_ids(warehouse) == ["C1", "C3", "C4"]
+    rejected = _rejected(warehouse)
+    assert [(line, kind) for _, line, kind, *_ in rejected] == [(3, "UNQUOTED VALUE")]
+    [(reason,)] = _query(warehouse, "select error_message from landing.rejected_lines")
+    assert "carriage return" in reason

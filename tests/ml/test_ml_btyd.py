@@ -4,19 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.btyd import (
-    METHOD_HEURISTIC,
-    METHOD_MODEL,
-    METHOD_NONE,
+from ml.btyd import METHOD_HEURISTIC, METHOD_MODEL, METHOD_NONE, fit_btyd, rfm_summary, score_btyd
+from ml.btyd_likelihoods import (
     BGNBDParams,
     GammaGammaParams,
     bgnbd_expected_purchases,
     bgnbd_probability_alive,
     fit_bgnbd,
-    fit_btyd,
     fit_gamma_gamma,
-    rfm_summary,
-    score_btyd,
     simulate_bgnbd,
     simulate_gamma_gamma,
 )

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters, name_clusters
+from ml.cluster_names import name_clusters
+from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters
 from ml.features import KEY
 from tests.ml.sim import skewed_blobs
 

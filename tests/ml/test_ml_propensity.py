@@ -8,14 +8,10 @@ import pandas as pd
 import pytest
 
 from ml.features import CUTOFF, KEY
-from ml.propensity import (
-    PropensityConfig,
-    deciles,
-    make_candidate,
-    recency_monotonic_check,
-    score_propensity,
-    train_propensity,
-)
+from ml.propensity import PropensityConfig, score_propensity, train_propensity
+from ml.propensity_metrics import deciles
+from ml.propensity_selection import make_candidate
+from ml.propensity_validation import recency_monotonic_check
 from ml.synthetic import make_synthetic
 
 

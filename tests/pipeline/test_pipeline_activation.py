@@ -65,7 +65,14 @@ def test_without_an_esp_the_run_writes_file_audiences(demo_run):
         written = pd.read_csv(demo_run.root / "exports" / destination / f"{list_key}.csv")
         assert set(written.email) == set(members.email), (destination, list_key)
         assert not set(written.email) & control.get((destination, list_key), set())
-        assert {"first_name", "offer", "recommended_products", "preferred_send_hour"} <= set(written.columns)
+        assert {
+            "first_name",
+            "offer",
+            "recommended_products",
+            "preferred_send_hour",
+            "cart_items",
+            "currency",
+        } <= set(written.columns)
         exported |= set(written.email)
     assert exported
     assert not exported & _suppressed(demo_run.warehouse)

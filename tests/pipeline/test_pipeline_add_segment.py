@@ -1,98 +1,142 @@
-"""Adding a segment is one SQL file plus its YAML entry (README, "Add a segment"): done here on a copy
-of the dbt project, against a copy of the demo warehouse, with nothing else changed, built with dbt
-alone in the two steps the README gives (Dagster orders them by itself)."""
+"""The analyst's loop, walked literally: the commands and the SQL of the README's "Segments as code"
+section are read from the README itself and run on the command line (`make segment`, `make dbt`,
+`make publish`) in a copy of the repository, against a copy of the demo warehouse. The new segment
+must reach the catalog, the membership, its audience and the published snapshot, at the
+warehouse's own as_of (never a fresh "now")."""
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from landing.contract import PROJECT_DIR
-from tests.pipeline.helpers import query
+import duckdb
 
-NEW_SEGMENT_SQL = """
-select customer_key
-from {{ ref('customer_profiles') }}
-where lifetime_revenue >= 500
-"""
+from warehouse.context import PROJECT_DIR
+from warehouse.segments import SEGMENTS_DIR, SEGMENTS_YAML_NAME
 
-NEW_SEGMENT_YAML = """
-  - name: big_spenders
-    description: Spent 500 or more in all.
-    config:
-      meta:
-        segment:
-          owner: crm-team
-          priority: 9
-          target_list: big_spenders
-          campaign_group: lifecycle
-          offer: A thank-you gift with your next order
-    columns:
-      - name: customer_key
-        description: Member.
-        data_tests: [unique, not_null]
-"""
+README = PROJECT_DIR / "README.md"
 
 
-def _dbt(*arguments: str) -> subprocess.CompletedProcess:
-    """The dbt CLI in its own process, as Dagster runs it (in-process dbt keeps DuckDB open)."""
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run([str(dbt), *arguments], capture_output=True, text=True, check=False)
+def _section(text: str, title: str) -> str:
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end]
 
 
-def _copy_project(destination):
-    for folder in ("models", "macros", "seeds", "tests/dbt"):
-        shutil.copytree(PROJECT_DIR / folder, destination / folder)
-    for file in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(PROJECT_DIR / file, destination / file)
+def _blocks(section: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 
-def test_a_new_segment_file_and_yaml_entry_appear_in_the_catalog_and_membership(
-    demo_run, tmp_path, monkeypatch
-):
+def _copy_repository(destination: Path) -> None:
+    """The tracked files, modification times kept (so make sees the environment as set up), and the
+    project's own environment linked in."""
+    tracked = subprocess.run(
+        ["git", "-C", str(PROJECT_DIR), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        source = PROJECT_DIR / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
+
+
+def _run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    completed = subprocess.run(
+        shlex.split(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert completed.returncode == 0, f"{command}\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
+    return completed
+
+
+def test_the_readme_segment_recipe_followed_literally(demo_run, tmp_path):
+    section = _section(README.read_text(), "Segments as code")
+    commands = [
+        line.split("#")[0].strip()
+        for block in _blocks(section, "bash")
+        for line in block.splitlines()
+        if line.strip().startswith("make ")
+    ]
+    [sql] = _blocks(section, "sql")
+    sql_path = re.match(r"-- (\S+)\n", sql).group(1)
+    assert [c.split()[1] for c in commands] == ["segment", "dbt", "publish"], commands
+
     project = tmp_path / "project"
-    _copy_project(project)
-    (project / "models" / "segments" / "big_spenders.sql").write_text(NEW_SEGMENT_SQL)
-    segments_yaml = project / "models" / "segments" / "_segments.yml"
-    text = segments_yaml.read_text()
-    insert_at = text.index("\nunit_tests:")
-    segments_yaml.write_text(text[:insert_at] + NEW_SEGMENT_YAML + text[insert_at:])
+    _copy_repository(project)
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_run.warehouse, warehouse)
-    monkeypatch.setenv("AW_WAREHOUSE_PATH", str(warehouse))
+    env = {
+        **os.environ,
+        "AW_WAREHOUSE_PATH": str(warehouse),
+        "AW_LANDING_DIR": str(demo_run.landing),
+        "AW_PUBLISHED_PATH": str(tmp_path / "published" / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    env.pop("AW_AS_OF", None)
 
-    dbt_arguments = [
-        "--project-dir", str(project), "--profiles-dir", str(project),
-        "--vars", f'{{"as_of": "{demo_run.as_of.isoformat()}"}}',
-    ]  # fmt: skip
-    catalog_first = _dbt("build", *dbt_arguments, "--select", "tag:segment_catalog")
-    assert catalog_first.returncode != 0
-    assert "Segment big_spenders has not been built yet" in catalog_first.stdout
+    _run(commands[0], project, env)
+    assert (project / sql_path).exists(), "make segment writes the SQL file"
+    (project / sql_path).write_text(sql)
+    built = _run(commands[1], project, env)
+    assert "as_of 2026-06-30 00:00:00 UTC (from the warehouse's last successful run)" in built.stdout
+    _run(commands[2], project, env)
 
-    segment = _dbt("build", *dbt_arguments, "--select", "big_spenders")
-    assert segment.returncode == 0, segment.stdout[-3000:]
-    catalog = _dbt("build", *dbt_arguments, "--select", "tag:segment_catalog+")
-    assert catalog.returncode == 0, catalog.stdout[-3000:]
-    expected = query(warehouse, "select count(*) from marts.customer_profiles where lifetime_revenue >= 500")[
-        0
-    ][0]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        expected = con.execute(
+            "select count(*) from marts.customer_profiles where lifetime_revenue >= 500 "
+            "and last_order_at >= timestamp '2025-06-30'"
+        ).fetchone()[0]
+        catalog = con.execute(
+            "select members, owner, priority, offer from marts.segments where segment_name = 'big_spenders'"
+        ).fetchone()
+        members = con.execute(
+            "select count(*) from marts.segment_membership where segment_name = 'big_spenders'"
+        ).fetchone()[0]
+        listed = con.execute(
+            "select count(*) from audiences.audience_candidates where segment_name = 'big_spenders'"
+        ).fetchone()[0]
+        as_of = con.execute("select distinct as_of from marts.segment_membership").fetchall()
     assert expected > 0
-    entry = query(
-        warehouse,
-        "select members, owner, priority, target_list, campaign_group, offer, defined_in "
-        "from marts.segments where segment_name = 'big_spenders'",
+    assert catalog == (expected, "crm-team", 9, "A thank-you gift with your next order")
+    assert members == expected
+    assert listed > 0, "the new segment reaches its audience"
+    assert [row[0].isoformat() for row in as_of] == ["2026-06-30T00:00:00"]
+    with duckdb.connect(str(tmp_path / "published" / "warehouse.duckdb"), read_only=True) as snapshot:
+        published = snapshot.execute(
+            "select members from marts.segments where segment_name = 'big_spenders'"
+        ).fetchone()
+    assert published == (expected,)
+
+
+def test_a_segment_written_by_hand_without_make_segments_is_a_clear_error(demo_run, tmp_path):
+    """Analysts who skip the scaffold and run plain dbt are told what to run."""
+    project = tmp_path / "project"
+    _copy_repository(project)
+    segments_dir = project / SEGMENTS_DIR.relative_to(PROJECT_DIR)
+    (segments_dir / "by_hand.sql").write_text("select customer_key from {{ ref('customer_profiles') }}\n")
+    yaml = segments_dir / SEGMENTS_YAML_NAME
+    yaml.write_text(
+        yaml.read_text()
+        + "\n  - name: by_hand\n    description: Everyone.\n    config:\n      meta:\n        segment:\n"
+        "          owner: me\n          priority: 50\n          target_list: by_hand\n"
+        "          campaign_group: lifecycle\n"
     )
-    assert entry == [
-        (
-            expected, "crm-team", 9, "big_spenders", "lifecycle", "A thank-you gift with your next order",
-            "models/segments/big_spenders.sql",
-        )
-    ]  # fmt: skip
-    members = query(
-        warehouse, "select count(*) from marts.segment_membership where segment_name = 'big_spenders'"
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_run.warehouse, warehouse)
+    dbt = PROJECT_DIR / ".venv" / "bin" / "dbt"
+    completed = subprocess.run(
+        [str(dbt), "build", "-s", "by_hand", "segment_membership", "--project-dir", str(project)],
+        cwd=project,
+        env={**os.environ, "AW_WAREHOUSE_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    assert members == [(expected,)]
-    existing_segments = len(list((PROJECT_DIR / "models" / "segments").glob("*.sql")))
-    assert len(query(warehouse, "select * from marts.segments")) == existing_segments + 1
+    assert completed.returncode != 0
+    assert "run `make segments`" in completed.stdout

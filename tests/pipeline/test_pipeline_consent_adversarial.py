@@ -40,10 +40,13 @@ SPELLINGS = (
     "unsubscribe", "Unsubscribed", "UNSUB", "opt-out", "Opted Out", "spam_report", "Complaint", "hard_bounce",
     "bounce ", "List-Unsubscribe", "unsubscribe\t",
 )  # fmt: skip
+# After any opt-in the generator can have written (versions stop a minute before as_of), so no
+# perturbed withdrawal is lifted by an explicit later opt-in: each must keep its person out.
 MOMENTS = (
-    "2026-03-01T10:00:00Z", "01/03/2026 10:00", "03/15/2026 10:00 PM", "1772359200", "garbage", "",
-    "2099-01-01", "2026-03-01 10:00:00", "01.03.2026",
+    "2026-06-29T23:59:30Z", "29/06/2026 23:59", "06/29/2026 11:59 PM", "1782777570", "garbage", "",
+    "2099-01-01", "2026-06-29 23:59:30", "2026-06-30T01:59:30+02:00",
 )  # fmt: skip
+LATE = "2026-06-29T23:59:30Z"
 
 
 @dataclass
@@ -110,55 +113,34 @@ def _event(event_id, email, event_type, event_at, contact_id=""):
 
 def _plant_cases(landing: Path, chosen: dict[str, dict]) -> None:
     """One dirty withdrawal per case, in new landing files (the generator's files stay as they are)."""
+    # Every moment lies after the generator's own CRM versions (a minute before as_of at the
+    # latest), so no opt-in the generator wrote can legitimately lift a withdrawal planted here.
     crm_rows, events = [], []
     edit = _contact_row(landing, chosen["crm_edit_after_unsubscribe"]["contact_id"])
-    first = {**edit, "updated_at": "2026-01-01T00:00:00Z", "email_opt_in": "yes", "opt_in_at": ""}
-    second = {
-        **edit,
-        "updated_at": "2026-05-01T00:00:00Z",
-        "email_opt_in": "yes",
-        "opt_in_at": "",
-        "city": "Elsewhere",
-    }
-    crm_rows += [first, second]
-    events.append(_event("adv-1", edit["email"], "unsubscribe", "2026-03-01T00:00:00Z"))
-
+    crm_rows += [
+        {**edit, "updated_at": "2026-06-29T23:59:10Z", "email_opt_in": "yes", "opt_in_at": ""},
+        {
+            **edit,
+            "updated_at": "2026-06-29T23:59:40Z",
+            "email_opt_in": "yes",
+            "opt_in_at": "",
+            "city": "Elsewhere",
+        },
+    ]
+    events.append(_event("adv-1", edit["email"], "unsubscribe", "2026-06-29T23:59:20Z"))
     future = _contact_row(landing, chosen["future_opt_in_at"]["contact_id"])
     crm_rows.append(
-        {**future, "updated_at": "2026-04-01T00:00:00Z", "email_opt_in": "yes", "opt_in_at": "2099-01-01"}
+        {**future, "updated_at": "2026-06-29T23:59:10Z", "email_opt_in": "yes", "opt_in_at": "2099-01-01"}
     )
-    events.append(_event("adv-2", future["email"], "unsubscribe", "2026-03-01T00:00:00Z"))
-
-    events.append(
-        _event(
-            "adv-3",
-            chosen["unsubscribe_address_with_tab"]["email"] + "\t",
-            "unsubscribe",
-            "2026-03-01T00:00:00Z",
-        )
-    )
-    events.append(
-        _event("adv-4", chosen["unsubscribe_us_date"]["email"], "unsubscribe", "03/15/2026 10:00 PM")
-    )
-    events.append(
-        _event(
-            "adv-5",
-            chosen["unsubscribe_spelled_unsubscribed"]["email"],
-            "Unsubscribed",
-            "2026-03-01T00:00:00Z",
-        )
-    )
-    events.append(
-        _event(
-            "adv-8",
-            chosen["complaint_spelled_spam_report"]["email"].upper(),
-            "spam_report",
-            "2026-03-01T00:00:00Z",
-        )
-    )
-    events.append(
-        _event("", chosen["unsubscribe_without_event_id"]["email"], "unsubscribe", "2026-03-01T00:00:00Z")
-    )
+    events.append(_event("adv-2", future["email"], "unsubscribe", LATE))
+    plain = [
+        ("adv-3", chosen["unsubscribe_address_with_tab"]["email"] + "\t", "unsubscribe", LATE),
+        ("adv-4", chosen["unsubscribe_us_date"]["email"], "unsubscribe", "06/29/2026 11:59 PM"),
+        ("adv-5", chosen["unsubscribe_spelled_unsubscribed"]["email"], "Unsubscribed", LATE),
+        ("adv-8", chosen["complaint_spelled_spam_report"]["email"].upper(), "spam_report", LATE),
+        ("", chosen["unsubscribe_without_event_id"]["email"], "unsubscribe", LATE),
+    ]
+    events += [_event(*row) for row in plain]
 
     write_csv(
         landing / "crm" / "contacts_adversarial.csv",
@@ -173,7 +155,7 @@ def _plant_cases(landing: Path, chosen: dict[str, dict]) -> None:
         [
             "request_id,contact_id,email,request_type,requested_at",
             f"PR-ADV-ERASE,,{chosen['erasure_address_with_tab']['email']}\t,Erasure,2026-05-01",
-            f'PR-ADV-BROKEN,,{broken},opt_out,"2026-05-01',
+            f'PR-ADV-BROKEN,,{broken},opt_out,"{LATE}',
         ],
     )  # fmt: skip
 

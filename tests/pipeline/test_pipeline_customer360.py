@@ -85,7 +85,7 @@ def _quintile(values: pd.Series, ascending: bool) -> pd.Series:
 
 
 def test_rfm_recomputed_in_python_matches_the_mart(demo_run):
-    from landing.contract import PROJECT_DIR
+    from warehouse.context import PROJECT_DIR
 
     as_of = pd.Timestamp(demo_run.as_of)
     orders = frame(

@@ -22,11 +22,12 @@ def _scored_with_truth(demo_run) -> pd.DataFrame:
 
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         scored = con.execute(
-            "select profiles.contact_id, scores.purchase_propensity, scores.predicted_clv_365d, "
+            "select details.contact_id, scores.purchase_propensity, scores.predicted_clv_365d, "
             "clusters.cluster_id from marts.customer_profiles as profiles "
+            "inner join restricted.customer_contact_details as details using (customer_key) "
             "inner join ml.customer_scores as scores using (customer_key) "
             "inner join ml.customer_clusters as clusters using (customer_key) "
-            "where profiles.contact_id is not null"
+            "where details.contact_id is not null"
         ).df()
     truth = pd.read_parquet(demo_run.truth / "customers.parquet")
     return scored.merge(truth, on="contact_id")

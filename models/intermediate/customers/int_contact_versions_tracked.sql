@@ -2,23 +2,9 @@
     attributes and consent can then be read as they were at any point in time. -#}
 with versions as (
     select
-        contact_id,
-        email,
-        is_email_valid,
-        first_name,
-        last_name,
-        phone,
-        birth_date,
-        gender,
-        country_code,
-        city,
-        postal_code,
-        income_band,
-        loyalty_tier,
-        signup_at,
-        email_opt_in,
-        opt_in_at,
-        tracking_consent,
+        {% for column in crm_contact_columns() %}
+            {{ column }},
+        {% endfor %}
         updated_at,
         _landing_file,
         _landing_row
@@ -39,23 +25,9 @@ deduplicated as (
 )
 
 select
-    contact_id,
-    email,
-    is_email_valid,
-    first_name,
-    last_name,
-    phone,
-    birth_date,
-    gender,
-    country_code,
-    city,
-    postal_code,
-    income_band,
-    loyalty_tier,
-    signup_at,
-    email_opt_in,
-    opt_in_at,
-    tracking_consent,
+    {% for column in crm_contact_columns() %}
+        {{ column }},
+    {% endfor %}
     updated_at as valid_from,
     coalesce(
         lead(updated_at) over (partition by contact_id order by updated_at),

@@ -2,7 +2,8 @@
     arm and — when it must not be sent this run — the reason: no consent (consent_status), a higher-
     priority segment of the same campaign group, or the frequency cap (already sent
     var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
-    var frequency_cap_days days). An address on the suppression list is excluded even when its
+    var frequency_cap_days days). Prices (recommendations, cart items) are in the customer's
+    currency (int_customer_currencies_chosen), converted at the rates in effect at as_of. An address on the suppression list is excluded even when its
     customer is contactable (another customer sharing it is not). audience_members keeps the rows
     without a reason. No direct identifier here: restricted.audience_export adds the address and the
     names for the sync engine. -#}
@@ -59,6 +60,14 @@ suppressed_addresses as (
     group by email
 ),
 
+rates_at_as_of as (
+    select
+        currency_code,
+        usd_per_unit
+    from {{ ref('stg_reference__currency_rates') }}
+    where {{ as_of() }} >= valid_from and {{ as_of() }} < valid_to
+),
+
 recommended_products as (
     select
         recommendations.customer_key,
@@ -66,13 +75,38 @@ recommended_products as (
             'product_id': 'recommendations.product_id',
             'name': 'products.product_name',
             'image_url': 'products.image_url',
-            'price': 'cast(products.price as double)',
+            'price': 'cast(round(products.price * product_rates.usd_per_unit / currencies.usd_per_unit, 2) as double)',
+            'currency': 'currencies.currency_code',
         }, 'recommendations.rank') }} as recommended_products
     from {{ source('ml', 'recommendations') }} as recommendations
     left join {{ ref('stg_catalog__products') }} as products
         on recommendations.product_id = products.product_id
+    left join rates_at_as_of as product_rates
+        on products.currency_code = product_rates.currency_code
+    left join {{ ref('int_customer_currencies_chosen') }} as currencies
+        on recommendations.customer_key = currencies.customer_key
     where recommendations.rank <= {{ var('recommendations_per_customer') }}
     group by recommendations.customer_key
+),
+
+cart_items as (
+    select
+        cart.customer_key,
+        {{ json_array_agg({
+            'product_id': 'cart.product_id',
+            'name': 'cart.product_name',
+            'image_url': 'cart.image_url',
+            'price': 'cast(round(cart.price * product_rates.usd_per_unit / currencies.usd_per_unit, 2) as double)',
+            'currency': 'currencies.currency_code',
+            'quantity': 'cart.quantity',
+        }, 'cart.cart_rank') }} as cart_items
+    from {{ ref('int_cart_items_abandoned') }} as cart
+    left join rates_at_as_of as product_rates
+        on cart.currency_code = product_rates.currency_code
+    left join {{ ref('int_customer_currencies_chosen') }} as currencies
+        on cart.customer_key = currencies.customer_key
+    where cart.cart_rank <= {{ var('cart_items_per_customer') }}
+    group by cart.customer_key
 ),
 
 candidates as (
@@ -91,6 +125,8 @@ candidates as (
         members.offer,
         profiles.preferred_send_hour,
         recommended_products.recommended_products,
+        cart_items.cart_items,
+        coalesce(currencies.currency_code, '{{ var("reporting_currency") }}') as currency,
         profiles.is_contactable,
         profiles.consent_status,
         suppressed_addresses.reason as address_suppressed_for,
@@ -113,6 +149,10 @@ candidates as (
         on members.customer_key = clusters.customer_key
     left join recommended_products
         on members.customer_key = recommended_products.customer_key
+    left join cart_items
+        on members.customer_key = cart_items.customer_key
+    left join {{ ref('int_customer_currencies_chosen') }} as currencies
+        on members.customer_key = currencies.customer_key
     left join recent_sends
         on members.customer_key = recent_sends.customer_key
     left join {{ ref('customer_contact_details') }} as contact_details
@@ -135,6 +175,8 @@ select
     offer,
     preferred_send_hour,
     recommended_products,
+    cart_items,
+    currency,
     consent_status,
     emails_sent_recently,
     frequency_cap,

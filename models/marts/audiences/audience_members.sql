@@ -14,6 +14,8 @@ select
     offer,
     preferred_send_hour,
     recommended_products,
+    cart_items,
+    currency,
     holdout_arm,
     as_of
 from {{ ref('audience_candidates') }}

@@ -18,23 +18,9 @@ ranked as (
 )
 
 select
-    contact_id,
-    email,
-    is_email_valid,
-    first_name,
-    last_name,
-    phone,
-    birth_date,
-    gender,
-    country_code,
-    city,
-    postal_code,
-    income_band,
-    loyalty_tier,
-    signup_at,
-    email_opt_in,
-    opt_in_at,
-    tracking_consent,
+    {% for column in crm_contact_columns() %}
+        {{ column }},
+    {% endfor %}
     updated_at,
     versions_landed,
     invalid_value_columns,

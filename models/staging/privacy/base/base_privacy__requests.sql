@@ -15,8 +15,9 @@ parsed as (
         {{ clean_text('contact_id') }} as contact_id,
         {{ normalize_email('email') }} as email,
         {{ clean_text('request_type') }} as request_type_text,
-        {{ canonical_type('request_type', var('privacy_request_type_spellings'), var('privacy_request_type_patterns')) }}
-            as request_type,
+        {{ canonical_type(
+            'request_type', var('privacy_request_type_spellings'), var('privacy_request_type_patterns')
+        ) }} as request_type,
         {{ parse_timestamp('requested_at') }} as requested_at_parsed,
         _landing_file,
         _landing_row,
