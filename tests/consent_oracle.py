@@ -117,6 +117,14 @@ def _text(path: Path) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _physical_lines(text: str) -> list[str]:
+    """Lines as a \\n-terminated file has them: a carriage return inside a line stays in it (a reader
+    that split there would cut a broken record in two and miss the address in one half)."""
+    if "\n" not in text:
+        return text.split("\r")
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _rows(path: Path) -> Iterator[tuple[dict | None, str]]:
     """(row as a dict of lower-cased column -> text, raw line) for every record; None for a record
     that cannot be read as one, with its raw text."""
@@ -132,7 +140,7 @@ def _rows(path: Path) -> Iterator[tuple[dict | None, str]]:
         return
     text = _text(path)
     if name.endswith((".jsonl", ".json", ".ndjson")):
-        for line in text.splitlines():
+        for line in _physical_lines(text):
             if not line.strip():
                 continue
             try:
@@ -145,7 +153,7 @@ def _rows(path: Path) -> Iterator[tuple[dict | None, str]]:
                 continue
             yield {str(k).strip().lower(): (None if v is None else str(v)) for k, v in record.items()}, line
         return
-    lines = text.splitlines()
+    lines = _physical_lines(text)
     if not lines:
         return
     delimiter = max((",", ";", "\t", "|"), key=lines[0].count)
