@@ -36,7 +36,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from activation.audience import KNOWN_FIELDS
-from activation.config import PROJECT_DIR, SenderConfig
+from activation.config import SenderConfig
+from warehouse.context import PROJECT_DIR
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SEED_DIR = PROJECT_DIR / "seeds"

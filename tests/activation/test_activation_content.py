@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from activation.config import PROJECT_DIR, SenderConfig
+from activation.config import SenderConfig
 from activation.content import ContentLibrary, money, render_email, render_string
 from activation.errors import ConfigError
 from activation.previews import main, render_previews
 from tests.activation.helpers import audience, products
+from warehouse.context import PROJECT_DIR
 
 LIBRARY = ContentLibrary.load()
 GENERIC = LIBRARY.generic_keys
