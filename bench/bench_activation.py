@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from activation import ActivationConfig, sync_audiences  # noqa: E402
-from tests.activation.fake_esp import HUBSPOT_TOKEN, KLAVIYO_KEY, MAILCHIMP_KEY  # noqa: E402
+from fake_esp import HUBSPOT_TOKEN, KLAVIYO_KEY, MAILCHIMP_KEY  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "activation.json"
 
@@ -109,7 +109,7 @@ def free_port() -> int:
 
 def start_fake(port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.activation.fake_esp", "--port", str(port)],
+        [sys.executable, "-m", "fake_esp", "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from activation import ActivationConfig, propagate_erasures, sync_audiences
-from tests.activation.fake_esp import md5
+from fake_esp import md5
 from tests.activation.helpers import (
     audience,
     email_of,
