@@ -9,15 +9,12 @@ from activation.config import ENV_VARS, ActivationConfig
 from activation.erasure import propagate_erasures, purge_erased_residue
 from activation.errors import ActivationError, ConfigError, ESPRequestError, InputError
 from activation.experiments import analyze_holdout, assign_arms, holdout_bucket
-from activation.sync import (
-    SyncEngine,
-    SyncResult,
-    format_results,
-    plan_sync,
-    sync_audiences,
-)
+from activation.routing import DESTINATION_NAMES
+from activation.runlog import SyncResult, format_results
+from activation.sync import SyncEngine, plan_sync, sync_audiences
 
 __all__ = [
+    "DESTINATION_NAMES",
     "ENV_VARS",
     "ActivationConfig",
     "ActivationError",

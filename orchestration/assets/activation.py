@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from activation import (
+    DESTINATION_NAMES,
     ActivationConfig,
     format_results,
     plan_sync,
@@ -27,7 +28,6 @@ AUDIENCE = dg.AssetKey(["restricted", "audience_export"])
 SUPPRESSIONS = dg.AssetKey(["restricted", "suppressed_addresses"])
 ERASURE_TARGETS = dg.AssetKey(["restricted", "erasure_targets"])
 ERASURE_PROPAGATION = dg.AssetKey(["activation", "erasure_propagation"])
-DESTINATIONS = ("mailchimp", "klaviyo", "hubspot", "file")
 
 
 class ExportConfig(dg.Config):
@@ -238,7 +238,7 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     return export
 
 
-export_assets = [_export_asset(destination) for destination in DESTINATIONS]
+export_assets = [_export_asset(destination) for destination in DESTINATION_NAMES]
 
 
 @dg.asset(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from activation import propagate_erasures, sync_audiences
-from activation.sync import ESP_WIDE
+from activation.routing import ESP_WIDE
 from tests.activation.helpers import (
     audience,
     email_of,
