@@ -8,7 +8,7 @@ activation/README.md)."""
 from activation.config import ENV_VARS, ActivationConfig
 from activation.erasure import propagate_erasures, purge_erased_residue
 from activation.errors import ActivationError, ConfigError, ESPRequestError, InputError
-from activation.experiments import analyze_holdout, assign_arms, holdout_bucket
+from activation.experiments import analyze_holdout, holdout_assignments
 from activation.routing import DESTINATION_NAMES
 from activation.runlog import SyncResult, format_results
 from activation.sync import SyncEngine, plan_sync, sync_audiences
@@ -24,9 +24,8 @@ __all__ = [
     "SyncEngine",
     "SyncResult",
     "analyze_holdout",
-    "assign_arms",
     "format_results",
-    "holdout_bucket",
+    "holdout_assignments",
     "plan_sync",
     "propagate_erasures",
     "purge_erased_residue",

@@ -135,14 +135,7 @@ class SyncEngine:
 
     def plan(self, route: Route, rows: pd.DataFrame, suppression: SuppressionIndex, force: bool) -> SyncPlan:
         """One list's plan: its rows prepared, compared with its sync state."""
-        prepared = prepare_audience(
-            rows,
-            route.source_destination,
-            route.list_key,
-            suppression,
-            holdout_salt=self.config.holdout.salt,
-            holdout_share=self.config.holdout.share_for,
-        )
+        prepared = prepare_audience(rows, route.source_destination, route.list_key, suppression)
         state, known_list = self.warehouse.list_context(route.destination, route.state_list_key)
         return plan_list(route, prepared, state, suppression, self.guard, force=force, known_list=known_list)
 
