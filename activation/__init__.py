@@ -8,7 +8,7 @@ activation/README.md)."""
 from activation.config import ENV_VARS, ActivationConfig
 from activation.erasure import propagate_erasures, purge_erased_residue
 from activation.errors import ActivationError, ConfigError, ESPRequestError, InputError
-from activation.experiments import analyze_holdout, holdout_assignments
+from activation.experiments import analyze_campaigns, analyze_holdout, holdout_assignments
 from activation.routing import DESTINATION_NAMES
 from activation.runlog import SyncResult, format_results
 from activation.sync import SyncEngine, plan_sync, sync_audiences
@@ -23,6 +23,7 @@ __all__ = [
     "InputError",
     "SyncEngine",
     "SyncResult",
+    "analyze_campaigns",
     "analyze_holdout",
     "format_results",
     "holdout_assignments",

@@ -6,8 +6,8 @@ share and hash that decided it. This module never hashes: `holdout_assignments` 
 assignment as it is, after a guard that fails loudly, naming the rows, when a row contradicts it
 (an arm missing or unknown, a bucket or share outside [0, 1), control not exactly bucket < share,
 two arms for one member of a campaign). The sync engine exports the treatment arm only and logs
-every assignment (activation.holdout_assignments); `analyze_holdout` compares the arms once their
-outcome window has closed."""
+every assignment (activation.holdout_assignments); `analyze_campaigns` compares the arms of every
+campaign once their outcome window has closed."""
 
 from __future__ import annotations
 
@@ -247,3 +247,39 @@ def holdout_outcomes(
     outcomes["converted"] = outcomes["size"].fillna(0) > 0
     outcomes["revenue"] = outcomes["sum"].fillna(0.0).astype(float)
     return outcomes[["campaign_key", "customer_key", "arm", "converted", "revenue"]].reset_index(drop=True)
+
+
+@dataclass
+class CampaignResults:
+    """The holdout analysis of every campaign whose outcomes are in: one summary row per campaign,
+    one row per arm of it, and the member outcomes they were computed from."""
+
+    campaigns: pd.DataFrame
+    arms: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+def analyze_campaigns(
+    assignments: pd.DataFrame,
+    purchases: pd.DataFrame,
+    *,
+    window_days: int,
+    as_of: pd.Timestamp,
+    confidence: float = 0.95,
+) -> CampaignResults:
+    """Per campaign with members in both arms whose window has closed: `analyze_holdout` of their
+    outcomes (assignments: activation.holdout_assignments; purchases: customer_key, ordered_at,
+    revenue, e.g. audiences.audience_purchases)."""
+    outcomes = holdout_outcomes(assignments, purchases, window_days=window_days, as_of=as_of)
+    summaries, arms = [], []
+    for campaign_key, campaign in outcomes.groupby("campaign_key"):
+        if campaign["arm"].nunique() < 2:
+            continue
+        analysis = analyze_holdout(campaign, confidence=confidence)
+        summaries.append({"campaign_key": campaign_key, "window_days": window_days, **analysis.summary()})
+        arms.append(analysis.arms.assign(campaign_key=campaign_key))
+    return CampaignResults(
+        campaigns=pd.DataFrame(summaries),
+        arms=pd.concat(arms, ignore_index=True) if arms else pd.DataFrame(),
+        outcomes=outcomes,
+    )

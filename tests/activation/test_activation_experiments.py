@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from activation.errors import InputError
-from activation.experiments import CONTROL, TREATMENT, analyze_holdout, holdout_assignments
+from activation.experiments import CONTROL, TREATMENT, analyze_campaigns, analyze_holdout, holdout_assignments
 from tests.activation.helpers import holdout_macros, with_holdout
 
 
@@ -178,3 +178,42 @@ def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only
         not by_customer.loc["bought_late", "converted"] and by_customer.loc["bought_late", "revenue"] == 0.0
     )
     assert not by_customer.loc["none", "converted"]
+
+
+def test_each_campaign_with_both_arms_is_analysed_and_a_one_arm_campaign_is_skipped():
+    rng = np.random.default_rng(11)
+    n = 400
+    assignments = pd.DataFrame(
+        {
+            "campaign_key": ["spring"] * n + ["solo"] * 20,
+            "customer_key": [f"c{i}" for i in range(n)] + [f"s{i}" for i in range(20)],
+            "arm": [CONTROL if i % 4 == 0 else TREATMENT for i in range(n)] + [TREATMENT] * 20,
+            "first_assigned_at": pd.Timestamp("2026-04-01"),
+        }
+    )
+    buyers = rng.choice(n, 80, replace=False)
+    purchases = pd.DataFrame(
+        {
+            "customer_key": [f"c{i}" for i in buyers],
+            "ordered_at": pd.Timestamp("2026-04-10"),
+            "revenue": rng.gamma(2.0, 20.0, len(buyers)),
+        }
+    )
+    results = analyze_campaigns(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-06-30"))
+    assert list(results.campaigns["campaign_key"]) == ["spring"]
+    assert len(results.outcomes) == n + 20
+    spring = results.outcomes[results.outcomes["campaign_key"] == "spring"]
+    expected = analyze_holdout(spring).summary()
+    row = results.campaigns.iloc[0]
+    assert row["window_days"] == 30
+    assert row["p_value"] == pytest.approx(expected["p_value"])
+    assert row["absolute_lift"] == pytest.approx(expected["absolute_lift"])
+    arms = results.arms.set_index("arm")
+    assert arms.loc[CONTROL, "n"] == 100 and arms.loc[TREATMENT, "n"] == 300
+    assert set(results.arms["campaign_key"]) == {"spring"}
+
+
+def test_no_closed_window_means_no_campaign():
+    assignments, purchases = _window_fixture()
+    results = analyze_campaigns(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-05-15"))
+    assert results.campaigns.empty and results.arms.empty and results.outcomes.empty
