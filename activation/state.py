@@ -4,8 +4,8 @@ Every method opens a connection, does one transaction and closes it: DuckDB take
 time, so nothing here holds a connection across an HTTP call or between steps. Opening retries for
 a while when another process holds the write lock.
 
-Just over 400 lines on purpose: the DDL of the six tables and one method per transaction the
-engine needs, so every statement over the activation schema is in one place."""
+Why one module: the DDL of the six tables and one method per transaction the engine needs, so
+every statement over the activation schema is in one place (just over 400 lines)."""
 
 from __future__ import annotations
 
