@@ -125,7 +125,7 @@ consent-audit: .venv/.synced  ## Check every file export against the consent ora
 		--exports $(or $(AW_ACTIVATION_FILE_DIR),data/activation) --as-of $(AS_OF)
 
 fake-esp: .venv/.synced  ## Start the local fake ESP (PORT=8765, 0 picks a free one) and print its AW_ settings
-	$(UV) run python -m tests.activation.fake_esp --port $(or $(PORT),0)
+	$(UV) run python -m fake_esp --port $(or $(PORT),0)
 
 clean:  ## Remove generated data, dbt target and the environment
 	rm -rf data target dbt_packages logs .venv

@@ -8,16 +8,13 @@ activation/README.md)."""
 from activation.config import ENV_VARS, ActivationConfig
 from activation.erasure import propagate_erasures, purge_erased_residue
 from activation.errors import ActivationError, ConfigError, ESPRequestError, InputError
-from activation.experiments import analyze_holdout, assign_arms, holdout_bucket
-from activation.sync import (
-    SyncEngine,
-    SyncResult,
-    format_results,
-    plan_sync,
-    sync_audiences,
-)
+from activation.experiments import analyze_campaigns, analyze_holdout, holdout_assignments
+from activation.routing import DESTINATION_NAMES
+from activation.runlog import SyncResult, format_results
+from activation.sync import SyncEngine, plan_sync, sync_audiences
 
 __all__ = [
+    "DESTINATION_NAMES",
     "ENV_VARS",
     "ActivationConfig",
     "ActivationError",
@@ -26,10 +23,10 @@ __all__ = [
     "InputError",
     "SyncEngine",
     "SyncResult",
+    "analyze_campaigns",
     "analyze_holdout",
-    "assign_arms",
     "format_results",
-    "holdout_bucket",
+    "holdout_assignments",
     "plan_sync",
     "propagate_erasures",
     "purge_erased_residue",

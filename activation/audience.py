@@ -1,8 +1,11 @@
 """Turn a desired-audience frame into members we may export, and the ones we must not.
 
-The dbt marts already filter consent; this is the second line. Every row comes out either
-eligible (with a payload hash for the diff) or excluded with a reason, so rows in = eligible +
-excluded always holds."""
+SQL decides who is in an audience (restricted.audience_export): consent, the e-mail's validity
+(`is_email_valid`, var valid_email_pattern) and the holdout arm. This module carries those
+decisions out and re-checks the suppression frame and erasures as a second line; it never tests an
+address against a pattern or assigns an arm itself, and fails loudly, naming the rows, when a row
+breaks the columns' contract. Every row comes out either eligible (with a payload hash for the
+diff) or excluded with a reason, so rows in = eligible + excluded always holds."""
 
 from __future__ import annotations
 
@@ -16,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from activation.errors import InputError
-from activation.experiments import CONTROL, assign_arms
+from activation.experiments import CONTROL, HOLDOUT_COLUMNS, SHOWN, holdout_assignments
 
-REQUIRED_COLUMNS = ("destination", "list_key", "customer_key", "email")
+REQUIRED_COLUMNS = ("destination", "list_key", "customer_key", "email", "is_email_valid")
 KNOWN_FIELDS = (
     "first_name",
     "last_name",
@@ -33,7 +36,17 @@ KNOWN_FIELDS = (
 )
 # Merge fields holding a JSON list of products; cart lines also carry how many were added.
 JSON_FIELDS = ("recommended_products", "cart_items")
-CONTROL_COLUMNS = ("destination", "list_key", "campaign_key", "customer_key", "email")
+# Columns that steer the sync and are never sent; holdout_arm, like any other column, is sent as a
+# custom field (always treatment in what is sent).
+CONTROL_COLUMNS = (
+    "destination",
+    "list_key",
+    "campaign_key",
+    "customer_key",
+    "email",
+    "is_email_valid",
+    *(c for c in HOLDOUT_COLUMNS if c != "holdout_arm"),
+)
 SUPPRESSION_REASONS = frozenset(
     {
         "not_opted_in",
@@ -47,7 +60,6 @@ SUPPRESSION_REASONS = frozenset(
     }
 )
 CONSENT_REASONS = SUPPRESSION_REASONS
-EMAIL_PATTERN = r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$"
 
 
 def normalize_email(values: pd.Series) -> pd.Series:
@@ -127,11 +139,46 @@ class PreparedAudience:
 
 
 def validate_frame(desired: pd.DataFrame) -> None:
+    """The frame as a whole meets the contract of restricted.audience_export: required columns,
+    is_email_valid true or false (true only with an address), holdout columns consistent."""
     if not isinstance(desired, pd.DataFrame):
         raise InputError(f"desired audience must be a pandas DataFrame, got {type(desired).__name__}")
     missing = [c for c in REQUIRED_COLUMNS if c not in desired.columns]
     if missing:
         raise InputError(f"desired audience lacks required columns {missing}")
+    valid = desired["is_email_valid"]
+    address = normalize_email(desired["email"]).map(lambda e: isinstance(e, str) and e != "")
+    _refuse(desired, ~valid.isin([True, False]) | valid.isna(), "is_email_valid is not true or false")
+    _refuse(desired, (valid == True) & ~address, "is_email_valid is true without an address")  # noqa: E712
+    holdout_assignments(_keys(desired))
+
+
+def _keys(desired: pd.DataFrame) -> pd.DataFrame:
+    """The frame with trimmed customer and campaign keys (None when blank or missing)."""
+    campaign = (
+        _clean_text(desired["campaign_key"])
+        if "campaign_key" in desired.columns
+        else pd.Series(None, index=desired.index, dtype=object)
+    )
+    return desired.assign(customer_key=_clean_text(desired["customer_key"]), campaign_key=campaign)
+
+
+def _refuse(desired: pd.DataFrame, broken: pd.Series, rule: str) -> None:
+    """Fail loudly when rows break `rule`, naming the first few (list and customer, never the
+    address)."""
+    broken = broken.fillna(True).astype(bool)
+    if not broken.any():
+        return
+    bad = desired.loc[broken]
+    named = ", ".join(
+        f"{d}/{k}: {c}"
+        for d, k, c in bad[["destination", "list_key", "customer_key"]].head(SHOWN).itertuples(index=False)
+    )
+    more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    raise InputError(
+        f"desired audience breaks its contract in {len(bad)} row(s) ({rule}): {named}{more}; "
+        "restricted.audience_export decides this, activation does not"
+    )
 
 
 def field_columns(desired: pd.DataFrame) -> list[str]:
@@ -205,22 +252,16 @@ def prepare_audience(
     destination: str,
     list_key: str,
     suppression: SuppressionIndex,
-    *,
-    holdout_salt: str,
-    holdout_share,
 ) -> PreparedAudience:
     """Split one list's desired rows into eligible and excluded, most serious reason first:
     erasure, suppression, invalid e-mail, missing customer key, holdout control, invalid merge
     field values, duplicate e-mail."""
     fields = field_columns(desired)
+    keyed = _keys(desired)
     frame = pd.DataFrame(index=desired.index)
     frame["member_key"] = normalize_email(desired["email"])
-    frame["customer_key"] = _clean_text(desired["customer_key"])
-    frame["campaign_key"] = (
-        _clean_text(desired["campaign_key"])
-        if "campaign_key" in desired.columns
-        else pd.Series(None, index=frame.index, dtype=object)
-    )
+    frame["customer_key"] = keyed["customer_key"]
+    frame["campaign_key"] = keyed["campaign_key"]
     reason = pd.Series(None, index=frame.index, dtype=object)
 
     def flag(mask: pd.Series, why: str) -> None:
@@ -230,23 +271,11 @@ def prepare_audience(
 
     suppressed = suppression.reasons(frame["member_key"], frame["customer_key"])
     reason = reason.where(suppressed.isna(), suppressed)
-    valid_email = frame["member_key"].astype(object).map(lambda e: isinstance(e, str)) & frame[
-        "member_key"
-    ].astype("string").str.match(EMAIL_PATTERN).fillna(False).astype(bool)
-    flag(~valid_email, "invalid_email")
+    flag(desired["is_email_valid"] != True, "invalid_email")  # noqa: E712
     flag(frame["customer_key"].isna(), "missing_customer_key")
-
-    assignments = pd.DataFrame(
-        columns=["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]
-    )
-    has_campaign = frame["campaign_key"].notna() & frame["customer_key"].notna()
-    if has_campaign.any():
-        assignments = assign_arms(
-            frame.loc[has_campaign, ["campaign_key", "customer_key"]], salt=holdout_salt, share=holdout_share
-        )
-        control = pd.Series(False, index=frame.index)
-        control.loc[assignments.index] = assignments["arm"] == CONTROL
-        flag(control, "holdout_control")
+    assignments = holdout_assignments(keyed)
+    control = assignments.index[assignments["arm"] == CONTROL]
+    flag(pd.Series(frame.index.isin(control), index=frame.index), "holdout_control")
 
     for name in fields:
         if name == "preferred_send_hour":

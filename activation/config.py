@@ -2,6 +2,7 @@
 
 An ESP is configured when its key (or token) variable is set; otherwise its audiences fall back to
 the file destination. Every name is listed in ENV_VARS so the docs and the code cannot drift.
+Holdouts are not configured here: SQL decides them (dbt vars holdout_salt, holdout_share).
 
 Keys are checked before any use, and errors name the variable, never the value: a key that is not
 a token, a Mailchimp key without its data-centre suffix (the key itself would become the host name,
@@ -42,8 +43,6 @@ ENV_VARS: dict[str, str] = {
     "AW_ACTIVATION_MAX_SHRINK": "volume guard: largest share of a list removed in one run (default 0.2)",
     "AW_ACTIVATION_GUARD_MIN_MEMBERS": "volume guard: fewer leaving than this never trip it (default 25)",
     "AW_ACTIVATION_UNCONFIGURED": "what to do with audiences of an unconfigured ESP: file, skip, error",
-    "AW_HOLDOUT_SALT": "salt of the holdout hash (default audience-warehouse)",
-    "AW_HOLDOUT_SHARE": "default control share per campaign (default 0.1)",
     "AW_SENDER_NAME": "who the e-mails are from, in their footer (default Audience Warehouse Demo Shop)",
     "AW_SENDER_POSTAL_ADDRESS": "the sender's physical postal address, printed in every e-mail footer as "
     "CAN-SPAM requires (default a demo address: set yours before sending)",
@@ -65,8 +64,8 @@ KEY_SHAPES = {
     "klaviyo": re.compile(r"pk_.+"),
     "hubspot": re.compile(r"pat-.+"),
 }
+# The ESP sections of ActivationConfig (activation.routing holds the client of each).
 ESP_NAMES = ("mailchimp", "klaviyo", "hubspot")
-DESTINATION_NAMES = (*ESP_NAMES, "file")
 
 
 class Secret:
@@ -160,25 +159,11 @@ class FileConfig:
 
 
 @dataclass(frozen=True)
-class HoldoutConfig:
-    """Holdout experiment settings: one salt for every campaign, a default control share and
-    optional per-campaign overrides."""
-
-    salt: str = "audience-warehouse"
-    default_share: float = 0.1
-    shares: Mapping[str, float] = field(default_factory=dict)
-
-    def share_for(self, campaign_key: str) -> float:
-        return float(self.shares.get(campaign_key, self.default_share))
-
-
-@dataclass(frozen=True)
 class ActivationConfig:
     mailchimp: MailchimpConfig | None = None
     klaviyo: KlaviyoConfig | None = None
     hubspot: HubSpotConfig | None = None
     file: FileConfig = field(default_factory=FileConfig)
-    holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
     max_shrink_share: float = 0.2
     # Small lists churn by nature (a cart-abandoner list of 3 may empty overnight); the guard is for
     # collapses, so a shrink of fewer members than this goes through.
@@ -261,12 +246,15 @@ class ActivationConfig:
                     HttpSettings(max_concurrency=4, requests_per_second=10, backoff_initial=backoff),
                 ),
             )
+        for retired in ("AW_HOLDOUT_SALT", "AW_HOLDOUT_SHARE"):
+            if env.get(retired, "").strip():
+                log.warning(
+                    "%s is no longer read: holdouts are decided in SQL (dbt var %s)",
+                    retired,
+                    retired[3:].lower(),
+                )
         file_dir = env.get("AW_ACTIVATION_FILE_DIR", "").strip()
         file_cfg = FileConfig(directory=resolve_path(file_dir)) if file_dir else FileConfig()
-        holdout = HoldoutConfig(
-            salt=env.get("AW_HOLDOUT_SALT", "").strip() or "audience-warehouse",
-            default_share=_float(env, "AW_HOLDOUT_SHARE", 0.1),
-        )
         unconfigured = env.get("AW_ACTIVATION_UNCONFIGURED", "file").strip() or "file"
         if unconfigured not in ("file", "skip", "error"):
             raise ConfigError("AW_ACTIVATION_UNCONFIGURED must be one of file, skip, error")
@@ -276,14 +264,11 @@ class ActivationConfig:
         guard_min_members = _float(env, "AW_ACTIVATION_GUARD_MIN_MEMBERS", 25)
         if guard_min_members < 0 or guard_min_members != int(guard_min_members):
             raise ConfigError("AW_ACTIVATION_GUARD_MIN_MEMBERS must be a whole number of members, 0 or more")
-        if not 0.0 <= holdout.default_share < 1.0:
-            raise ConfigError("AW_HOLDOUT_SHARE must be a share in [0, 1)")
         return cls(
             mailchimp=mailchimp,
             klaviyo=klaviyo,
             hubspot=hubspot,
             file=file_cfg,
-            holdout=holdout,
             max_shrink_share=max_shrink,
             guard_min_members=int(guard_min_members),
             unconfigured=unconfigured,

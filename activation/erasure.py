@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from activation.config import ESP_NAMES, ActivationConfig
+from activation.config import ActivationConfig
 from activation.errors import ActivationError, InputError
 
 log = logging.getLogger("activation.erasure")
@@ -260,7 +260,9 @@ def propagate_erasures(
     deletion API, forget it in the sync state and log it in activation.erasure_log under its hash.
     A (hash, destination) already done is skipped; a failure is logged and retried by the next
     call. Returns one row per address and destination attempted."""
-    from activation.sync import SyncEngine, new_run_id
+    from activation.routing import DESTINATION_NAMES
+    from activation.runlog import new_run_id
+    from activation.sync import SyncEngine
 
     columns = ["email_hash", "destination", "status", "reason", "state_rows_removed"]
     if targets is None or targets.empty:
@@ -272,7 +274,7 @@ def propagate_erasures(
     report = []
     with SyncEngine(warehouse, config) as engine:
         done = engine.warehouse.erasures_done()
-        destinations = [name for name in (*ESP_NAMES, "file") if engine.is_configured(name)]
+        destinations = [name for name in DESTINATION_NAMES if engine.is_configured(name)]
         unique = targets.dropna(subset=["email", "email_hash"]).drop_duplicates("email_hash")
         for email, email_hash in unique[["email", "email_hash"]].itertuples(index=False):
             for name in destinations:

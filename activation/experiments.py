@@ -1,74 +1,79 @@
-"""Holdout experiments: who is held back from a campaign, and what the campaign did.
+"""Holdout experiments: who was held back from a campaign, and what the campaign did.
 
-Assignment is a salted hash, so it is deterministic (same arm every run), independent across
-campaigns (the campaign key is in the hash) and reproducible in SQL:
-
-    bucket  = int(first 8 hex digits of md5(salt || ':' || campaign_key || ':' || customer_key), 16) / 16^8
-    control = bucket < share
-
-DuckDB: ('0x' || substr(md5(salt || ':' || campaign_key || ':' || customer_key), 1, 8))::UBIGINT
-        / 4294967296.0 < share
-
-The sync engine never exports a control member (it re-computes the arm itself; the dbt side may
-compute the same column)."""
+Who is held back is decided in SQL, once (macros/run/holdout.sql, vars holdout_salt and
+holdout_share): restricted.audience_export carries each member's holdout_arm with the bucket,
+share and hash that decided it. This module never hashes: `holdout_assignments` takes the SQL's
+assignment as it is, after a guard that fails loudly, naming the rows, when a row contradicts it
+(an arm missing or unknown, a bucket or share outside [0, 1), control not exactly bucket < share,
+two arms for one member of a campaign). The sync engine exports the treatment arm only and logs
+every assignment (activation.holdout_assignments); `analyze_campaigns` compares the arms of every
+campaign once their outcome window has closed."""
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from activation.errors import InputError
 
-HASH_VERSION = "md5-8hex-v1"
 CONTROL = "control"
 TREATMENT = "treatment"
+HOLDOUT_COLUMNS = ("holdout_arm", "holdout_bucket", "holdout_share", "holdout_hash_version")
+ASSIGNMENT_COLUMNS = ["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]
+# rows named in a guard's error, at most
+SHOWN = 5
 
 
-def holdout_bucket(salt: str, campaign_key: str, customer_key: str) -> float:
-    """The member's uniform position in [0, 1) for this campaign."""
-    digest = hashlib.md5(f"{salt}:{campaign_key}:{customer_key}".encode()).hexdigest()
-    return int(digest[:8], 16) / 16**8
-
-
-def assign_arms(
-    frame: pd.DataFrame,
-    *,
-    salt: str,
-    share: float | Callable[[str], float],
-    campaign_col: str = "campaign_key",
-    customer_col: str = "customer_key",
-) -> pd.DataFrame:
-    """campaign_key, customer_key, bucket, share, arm, hash_version for every row that has a
-    campaign key (rows without one are in no experiment and are left out)."""
-    for column in (campaign_col, customer_col):
-        if column not in frame.columns:
-            raise InputError(f"holdout assignment needs a {column!r} column")
-    share_for = share if callable(share) else (lambda _campaign, s=float(share): s)
-    rows = frame[[campaign_col, customer_col]].dropna()
-    campaigns = rows[campaign_col].astype(str).tolist()
-    customers = rows[customer_col].astype(str).tolist()
-    buckets = [holdout_bucket(salt, c, k) for c, k in zip(campaigns, customers, strict=True)]
-    shares_by_campaign = {c: float(share_for(c)) for c in set(campaigns)}
-    for campaign, value in shares_by_campaign.items():
-        if not 0.0 <= value < 1.0:
-            raise InputError(f"holdout share for campaign {campaign!r} must be in [0, 1), got {value}")
-    shares = [shares_by_campaign[c] for c in campaigns]
+def holdout_assignments(rows: pd.DataFrame) -> pd.DataFrame:
+    """campaign_key, customer_key, arm, bucket, share, hash_version of every row with a campaign
+    and a customer key, as SQL assigned them (index kept, so a caller can find the rows). Raises
+    InputError naming the rows that break the assignment."""
+    rows = rows[rows["campaign_key"].notna() & rows["customer_key"].notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=ASSIGNMENT_COLUMNS)
+    missing = [c for c in HOLDOUT_COLUMNS if c not in rows.columns]
+    if missing:
+        raise InputError(
+            f"rows with a campaign_key need the holdout columns {missing} (restricted.audience_export "
+            "carries them): activation never assigns an arm itself"
+        )
     out = pd.DataFrame(
         {
-            "campaign_key": pd.Series(campaigns, index=rows.index, dtype=object),
-            "customer_key": pd.Series(customers, index=rows.index, dtype=object),
-            "bucket": pd.Series(buckets, index=rows.index, dtype="float64"),
-            "share": pd.Series(shares, index=rows.index, dtype="float64"),
-        }
+            "campaign_key": rows["campaign_key"].astype(str),
+            "customer_key": rows["customer_key"].astype(str),
+            "arm": rows["holdout_arm"].astype(object),
+            "bucket": pd.to_numeric(rows["holdout_bucket"], errors="coerce").astype("float64"),
+            "share": pd.to_numeric(rows["holdout_share"], errors="coerce").astype("float64"),
+            "hash_version": rows["holdout_hash_version"].astype(object),
+        },
+        index=rows.index,
     )
-    out["arm"] = np.where(out["bucket"] < out["share"], CONTROL, TREATMENT)
-    out["hash_version"] = HASH_VERSION
+    in_range = out["bucket"].between(0, 1, inclusive="left") & out["share"].between(0, 1, inclusive="left")
+    _refuse(out, ~out["arm"].isin([CONTROL, TREATMENT]), "holdout_arm is not control or treatment")
+    _refuse(out, ~in_range, "holdout_bucket or holdout_share is missing or outside [0, 1)")
+    _refuse(out, out["hash_version"].isna(), "holdout_hash_version is missing")
+    _refuse(out, (out["arm"] == CONTROL) != (out["bucket"] < out["share"]), "control is not bucket < share")
+    arms = out.groupby(["campaign_key", "customer_key"])["arm"].transform("nunique")
+    _refuse(out, arms > 1, "one member of a campaign is in both arms")
     return out
+
+
+def _refuse(assignments: pd.DataFrame, broken: pd.Series, rule: str) -> None:
+    """Fail loudly when any row breaks `rule`, naming the first few of them."""
+    if not broken.any():
+        return
+    bad = assignments[broken]
+    named = ", ".join(
+        f"{r.campaign_key}/{r.customer_key} (arm={r.arm}, bucket={r.bucket}, share={r.share})"
+        for r in bad.head(SHOWN).itertuples(index=False)
+    )
+    more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    raise InputError(
+        f"holdout assignment broken in {len(bad)} row(s) ({rule}): {named}{more}; "
+        "fix restricted.audience_export (macros/run/holdout.sql), activation does not reassign"
+    )
 
 
 @dataclass
@@ -242,3 +247,39 @@ def holdout_outcomes(
     outcomes["converted"] = outcomes["size"].fillna(0) > 0
     outcomes["revenue"] = outcomes["sum"].fillna(0.0).astype(float)
     return outcomes[["campaign_key", "customer_key", "arm", "converted", "revenue"]].reset_index(drop=True)
+
+
+@dataclass
+class CampaignResults:
+    """The holdout analysis of every campaign whose outcomes are in: one summary row per campaign,
+    one row per arm of it, and the member outcomes they were computed from."""
+
+    campaigns: pd.DataFrame
+    arms: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+def analyze_campaigns(
+    assignments: pd.DataFrame,
+    purchases: pd.DataFrame,
+    *,
+    window_days: int,
+    as_of: pd.Timestamp,
+    confidence: float = 0.95,
+) -> CampaignResults:
+    """Per campaign with members in both arms whose window has closed: `analyze_holdout` of their
+    outcomes (assignments: activation.holdout_assignments; purchases: customer_key, ordered_at,
+    revenue, e.g. audiences.audience_purchases)."""
+    outcomes = holdout_outcomes(assignments, purchases, window_days=window_days, as_of=as_of)
+    summaries, arms = [], []
+    for campaign_key, campaign in outcomes.groupby("campaign_key"):
+        if campaign["arm"].nunique() < 2:
+            continue
+        analysis = analyze_holdout(campaign, confidence=confidence)
+        summaries.append({"campaign_key": campaign_key, "window_days": window_days, **analysis.summary()})
+        arms.append(analysis.arms.assign(campaign_key=campaign_key))
+    return CampaignResults(
+        campaigns=pd.DataFrame(summaries),
+        arms=pd.concat(arms, ignore_index=True) if arms else pd.DataFrame(),
+        outcomes=outcomes,
+    )

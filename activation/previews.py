@@ -24,9 +24,9 @@ from activation.config import SenderConfig
 from activation.content import DEFAULT_TEMPLATE, ContentLibrary, environment, render_email
 from activation.destinations.file import safe_name
 from activation.errors import InputError
+from activation.routing import DESTINATION_NAMES
 
 DEFAULT_TABLE = "restricted.audience_export"
-DESTINATIONS = ("mailchimp", "klaviyo", "hubspot", "file")
 SAMPLE_FIRST_NAME = "Alex"
 
 
@@ -129,8 +129,8 @@ def render_previews(
         raise InputError("the audience needs a customer_key column")
     if per_segment < 1:
         raise InputError("per_segment must be at least 1")
-    if destination is not None and destination not in DESTINATIONS:
-        raise InputError(f"destination must be one of {', '.join(DESTINATIONS)}")
+    if destination is not None and destination not in DESTINATION_NAMES:
+        raise InputError(f"destination must be one of {', '.join(DESTINATION_NAMES)}")
     library = library or ContentLibrary.load()
     sender = sender or SenderConfig.from_env()
     generic = library.generic_keys
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", default=DEFAULT_TEMPLATE)
     parser.add_argument(
         "--destination",
-        choices=DESTINATIONS,
+        choices=DESTINATION_NAMES,
         help="render every e-mail for this ESP's merge tags (default: each row's destination)",
     )
     parser.add_argument("--no-fallbacks", action="store_true", help="members only: no variants or samples")

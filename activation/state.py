@@ -2,7 +2,10 @@
 
 Every method opens a connection, does one transaction and closes it: DuckDB takes one writer at a
 time, so nothing here holds a connection across an HTTP call or between steps. Opening retries for
-a while when another process holds the write lock."""
+a while when another process holds the write lock.
+
+Why one module: the DDL of the six tables and one method per transaction the engine needs, so
+every statement over the activation schema is in one place (just over 400 lines)."""
 
 from __future__ import annotations
 
@@ -117,6 +120,16 @@ RESULT_COLUMNS = (
 )
 
 
+def _insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict, replace: bool = False) -> None:
+    """One row from a dict of column values (INSERT OR REPLACE when `replace`)."""
+    columns = list(row)
+    con.execute(
+        f"INSERT {'OR REPLACE ' if replace else ''}INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+
+
 def _is_lock_error(error: BaseException) -> bool:
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
 
@@ -216,13 +229,6 @@ class Warehouse:
             if not assignments.empty:
                 self._record_assignments(con, assignments, run_id)
 
-    def read_state(self, destination: str, list_key: str) -> pd.DataFrame:
-        return self.query(
-            """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
-               FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
-            [destination, list_key],
-        )
-
     def esp_state(self, destination: str) -> pd.DataFrame:
         """Every state row of one destination, across all its lists and its ESP-wide suppression
         rows: what the suppression pass compares with the suppression frame."""
@@ -313,16 +319,6 @@ class Warehouse:
 
     # lists -----------------------------------------------------------------------------------------
 
-    def list_id(self, destination: str, list_key: str) -> tuple[str, bool] | None:
-        found = self.query(
-            """SELECT esp_list_id, created_by_us FROM activation.destination_lists
-               WHERE destination = ? AND list_key = ?""",
-            [destination, list_key],
-        )
-        if found.empty:
-            return None
-        return str(found.iloc[0]["esp_list_id"]), bool(found.iloc[0]["created_by_us"])
-
     def save_list_id(
         self, destination: str, list_key: str, esp_list_id: str, name: str, created: bool
     ) -> None:
@@ -342,12 +338,7 @@ class Warehouse:
 
     @staticmethod
     def _write_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:
-        columns = list(row)
-        con.execute(
-            f"INSERT OR REPLACE INTO activation.sync_runs ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})",
-            [row[c] for c in columns],
-        )
+        _insert_row(con, "activation.sync_runs", row, replace=True)
 
     # erasure ---------------------------------------------------------------------------------------
 
@@ -402,22 +393,9 @@ class Warehouse:
 
     @staticmethod
     def _insert_erasure(con: duckdb.DuckDBPyConnection, row: dict) -> None:
-        columns = list(row)
-        con.execute(
-            f"INSERT INTO activation.erasure_log ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})",
-            [row[c] for c in columns],
-        )
+        _insert_row(con, "activation.erasure_log", row)
 
     # holdout ---------------------------------------------------------------------------------------
-
-    def record_assignments(self, assignments: pd.DataFrame, run_id: str) -> int:
-        """Log each (campaign, customer) the first time it is assigned; later runs keep the first
-        row, so the log shows when someone entered the experiment."""
-        if assignments.empty:
-            return 0
-        with self.transaction() as con:
-            return self._record_assignments(con, assignments, run_id)
 
     @staticmethod
     def _record_assignments(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame, run_id: str) -> int:

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from activation import ActivationConfig, sync_audiences  # noqa: E402
-from tests.activation.fake_esp import HUBSPOT_TOKEN, KLAVIYO_KEY, MAILCHIMP_KEY  # noqa: E402
+from fake_esp import HUBSPOT_TOKEN, KLAVIYO_KEY, MAILCHIMP_KEY  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "activation.json"
 
@@ -89,6 +89,7 @@ def build_audience(destination: str, n: int) -> pd.DataFrame:
             "campaign_key": None,
             "customer_key": "c" + ids,
             "email": "member" + ids + "@bench.example.com",
+            "is_email_valid": True,
             "first_name": "First" + ids,
             "last_name": "Last" + ids,
             "rfm_segment": segments[keys % len(segments)],
@@ -109,7 +110,7 @@ def free_port() -> int:
 
 def start_fake(port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.activation.fake_esp", "--port", str(port)],
+        [sys.executable, "-m", "fake_esp", "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -179,7 +180,6 @@ def main(argv: list[str] | None = None) -> int:
         "AW_HUBSPOT_TOKEN": HUBSPOT_TOKEN,
         "AW_HUBSPOT_BASE_URL": f"{url}/hubspot",
         "AW_ACTIVATION_FILE_DIR": str(workdir / "files"),
-        "AW_HOLDOUT_SHARE": "0",
         "AW_MAILCHIMP_RPS": "0",
         "AW_KLAVIYO_RPS": "0",
         "AW_HUBSPOT_RPS": "0",

@@ -27,7 +27,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.activation.fake_esp import FakeESP  # noqa: E402
+from fake_esp import FakeESP  # noqa: E402
 from tests.consent_oracle import exported_addresses, must_not_mail  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

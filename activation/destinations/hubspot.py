@@ -29,15 +29,14 @@ from activation.destinations.base import (
     FAILED,
     REJECTED,
     SENT,
-    Destination,
     ListHandle,
     Member,
     Outcome,
     StateMember,
     chunks,
 )
+from activation.destinations.esp import EspDestination, all_failed
 from activation.errors import ESPRequestError
-from activation.http import ApiClient
 
 MAX_UPSERT = 100
 CONTACTS = "0-1"
@@ -61,34 +60,16 @@ def contact_properties(member: Member) -> dict[str, str]:
     return props
 
 
-class HubSpotDestination(Destination):
+class HubSpotDestination(EspDestination):
     name = "hubspot"
 
     def __init__(self, config: HubSpotConfig):
         token = config.token.reveal()
-        self.config = config
+        super().__init__(config, headers={"Authorization": f"Bearer {token}"}, secrets=(token,))
         self.upsert_size = min(config.upsert_batch_size, MAX_UPSERT)
         # one engine batch = several 100-contact upserts and one list add, so list calls stay few
         self.batch_size = max(self.upsert_size, config.list_batch_size)
         self.suppress_batch_size = self.upsert_size
-        self.max_concurrency = max(1, config.http.max_concurrency)
-        self.api = ApiClient(
-            "hubspot",
-            config.base_url,
-            config.http,
-            headers={"Authorization": f"Bearer {token}"},
-            secrets=(token,),
-        )
-
-    def __repr__(self) -> str:
-        return f"HubSpotDestination(base_url={self.config.base_url!r})"
-
-    @property
-    def requests_made(self) -> int:
-        return self.api.requests_made
-
-    def close(self) -> None:
-        self.api.close()
 
     def ensure_list(self, list_key: str, known_id: str | None) -> ListHandle:
         if known_id:
@@ -114,7 +95,7 @@ class HubSpotDestination(Destination):
             try:
                 upserted, rejected = self._upsert(group)
             except ESPRequestError as error:
-                outcomes.update({m.member_key: Outcome(FAILED, f"upsert failed: {error}") for m in group})
+                outcomes.update(all_failed([m.member_key for m in group], f"upsert failed: {error}"))
                 continue
             ids.update(upserted)
             outcomes.update(rejected)
@@ -144,7 +125,7 @@ class HubSpotDestination(Destination):
         keys = {m.member_key for m in group}
         rejected: dict[str, Outcome] = {}
         for error in body.get("errors", []):
-            message = self.api.redact(f"{error.get('category', 'error')}: {error.get('message', '')}")
+            message = self.redact(f"{error.get('category', 'error')}: {error.get('message', '')}")
             named = {str(v).lower() for v in _context_values(error.get("context")) if str(v).lower() in keys}
             for key in named or (keys - set(ids)):
                 if key not in ids:
@@ -159,7 +140,7 @@ class HubSpotDestination(Destination):
                 json=[ids[m.member_key] for m in group],
             )
         except ESPRequestError as error:
-            return {m.member_key: Outcome(FAILED, f"list add failed: {error}") for m in group}
+            return all_failed([m.member_key for m in group], f"list add failed: {error}")
         body = response.body or {}
         added = {str(i) for i in body.get("recordsIdsAdded", body.get("recordIdsAdded", []))}
         missing = {str(i) for i in body.get("recordIdsMissing", [])}
@@ -188,42 +169,28 @@ class HubSpotDestination(Destination):
         return resolved
 
     def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
-        outcomes: dict[str, Outcome] = {}
-        unknown = [m.member_key for m in members if not m.esp_record_id]
-        try:
-            resolved = self._contact_ids(unknown) if unknown else {}
-        except ESPRequestError as error:
-            return {m.member_key: Outcome(FAILED, f"contact lookup failed: {error}") for m in members}
-        targets = []
-        for member in members:
-            record = member.esp_record_id or resolved.get(member.member_key)
-            if record:
-                targets.append((member.member_key, record))
-            else:
-                outcomes[member.member_key] = Outcome(SENT, "no hubspot contact")
-        for group in chunks(targets, self.config.list_batch_size):
-            try:
-                self.api.request(
-                    "PUT",
-                    f"/crm/v3/lists/{handle.esp_list_id}/memberships/remove",
-                    json=[record for _, record in group],
-                )
-            except ESPRequestError as error:
-                outcomes.update({key: Outcome(FAILED, f"list remove failed: {error}") for key, _ in group})
-                continue
-            outcomes.update({key: Outcome(SENT, esp_record_id=record) for key, record in group})
+        pairs, outcomes = self.records(
+            members, self._contact_ids, what="contact", absent="no hubspot contact"
+        )
+
+        def remove_records(group: list[tuple[str, str]]) -> None:
+            self.api.request(
+                "PUT",
+                f"/crm/v3/lists/{handle.esp_list_id}/memberships/remove",
+                json=[record for _, record in group],
+            )
+
+        outcomes.update(
+            self.send_groups(pairs, self.config.list_batch_size, remove_records, "list remove failed")
+        )
         return outcomes
 
     def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
-        emails = [m.member_key for m in members]
-        try:
-            ids = self._contact_ids(emails)
-        except ESPRequestError as error:
-            return {e: Outcome(FAILED, f"contact lookup failed: {error}") for e in emails}
-        outcomes = {e: Outcome(SENT, "no hubspot contact") for e in emails if e not in ids}
+        pairs, outcomes = self.records(
+            members, self._contact_ids, what="contact", absent="no hubspot contact", known_ids=False
+        )
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
-            known = [(e, ids[e]) for e in emails if e in ids]
-            outcomes.update(dict(pool.map(lambda pair: self._opt_out(*pair), known)))
+            outcomes.update(dict(pool.map(lambda pair: self._opt_out(*pair), pairs)))
         return outcomes
 
     def _opt_out(self, email: str, record: str) -> tuple[str, Outcome]:

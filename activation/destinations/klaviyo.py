@@ -27,18 +27,16 @@ from urllib.parse import parse_qs, urlparse
 
 from activation.config import KlaviyoConfig
 from activation.destinations.base import (
-    FAILED,
     REJECTED,
     SENT,
-    Destination,
     ListHandle,
     Member,
     Outcome,
     StateMember,
     chunks,
 )
+from activation.destinations.esp import EspDestination, all_failed
 from activation.errors import ESPRequestError
-from activation.http import ApiClient
 
 MAX_IMPORT = 10_000
 MAX_IMPORT_BYTES = 5_000_000
@@ -62,19 +60,13 @@ def profile_resource(member: Member) -> dict[str, Any]:
     return {"type": "profile", "attributes": attributes}
 
 
-class KlaviyoDestination(Destination):
+class KlaviyoDestination(EspDestination):
     name = "klaviyo"
 
     def __init__(self, config: KlaviyoConfig):
         key = config.api_key.reveal()
-        self.config = config
-        self.batch_size = min(config.import_batch_size, MAX_IMPORT)
-        self.suppress_batch_size = min(config.list_batch_size, MAX_SUPPRESS)
-        self.max_concurrency = max(1, config.http.max_concurrency)
-        self.api = ApiClient(
-            "klaviyo",
-            config.base_url,
-            config.http,
+        super().__init__(
+            config,
             headers={
                 "Authorization": f"Klaviyo-API-Key {key}",
                 "revision": config.revision,
@@ -83,16 +75,8 @@ class KlaviyoDestination(Destination):
             },
             secrets=(key,),
         )
-
-    def __repr__(self) -> str:
-        return f"KlaviyoDestination(base_url={self.config.base_url!r})"
-
-    @property
-    def requests_made(self) -> int:
-        return self.api.requests_made
-
-    def close(self) -> None:
-        self.api.close()
+        self.batch_size = min(config.import_batch_size, MAX_IMPORT)
+        self.suppress_batch_size = min(config.list_batch_size, MAX_SUPPRESS)
 
     def _request(self, method: str, path: str, **kwargs):
         if any(part in path for part in FORBIDDEN_PATHS):
@@ -154,16 +138,16 @@ class KlaviyoDestination(Destination):
             job = self._request("POST", "/api/profile-bulk-import-jobs", json={"data": data}).body["data"]
             final = self._poll(job["id"])
         except ESPRequestError as error:
-            return {m.member_key: Outcome(FAILED, f"import job failed: {error}") for m in members}
+            return all_failed([m.member_key for m in members], f"import job failed: {error}")
         status = final.get("attributes", {}).get("status")
         if status != "complete":
-            return {m.member_key: Outcome(FAILED, f"import job ended {status}") for m in members}
+            return all_failed([m.member_key for m in members], f"import job ended {status}")
         errors: dict[str, str] = {}
         if int(final.get("attributes", {}).get("failed_count") or 0) > 0:
             try:
                 errors = self._import_errors(job["id"], members)
             except ESPRequestError as error:
-                return {m.member_key: Outcome(FAILED, f"import errors unreadable: {error}") for m in members}
+                return all_failed([m.member_key for m in members], f"import errors unreadable: {error}")
         outcomes = {}
         for member in members:
             key = member.member_key
@@ -194,7 +178,7 @@ class KlaviyoDestination(Destination):
         errors: dict[str, str] = {}
         for item in self._pages(f"/api/profile-bulk-import-jobs/{job_id}/import-errors", {}):
             attributes = item.get("attributes", {})
-            message = self.api.redact(
+            message = self.redact(
                 f"{attributes.get('code')}: {attributes.get('detail') or attributes.get('title')}"
             )
             email = ((attributes.get("original_payload") or {}).get("attributes") or {}).get("email")
@@ -234,53 +218,44 @@ class KlaviyoDestination(Destination):
         return found
 
     def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
-        emails = [m.member_key for m in members]
-        try:
-            found = self._profile_ids("/api/profiles", emails)
-        except ESPRequestError as error:
-            return {e: Outcome(FAILED, f"profile lookup failed: {error}") for e in emails}
-        outcomes = {e: Outcome(SENT, "no klaviyo profile") for e in emails if e not in found}
-        for group in chunks([e for e in emails if e in found], MAX_SUPPRESS):
-            profiles = [{"type": "profile", "attributes": {"email": e}} for e in group]
-            body = {
-                "data": {
-                    "type": "profile-suppression-bulk-create-job",
-                    "attributes": {"profiles": {"data": profiles}},
-                }
-            }
-            try:
-                self._request("POST", "/api/profile-suppression-bulk-create-jobs", json=body)
-            except ESPRequestError as error:
-                outcomes.update({e: Outcome(FAILED, f"suppression job failed: {error}") for e in group})
-                continue
-            outcomes.update({e: Outcome(SENT, esp_record_id=found[e]) for e in group})
+        pairs, outcomes = self.records(
+            members,
+            lambda emails: self._profile_ids("/api/profiles", emails),
+            what="profile",
+            absent="no klaviyo profile",
+            known_ids=False,
+        )
+        outcomes.update(
+            self.send_groups(pairs, MAX_SUPPRESS, self._suppression_job, "suppression job failed")
+        )
         return outcomes
 
+    def _suppression_job(self, group: list[tuple[str, str]]) -> None:
+        profiles = [{"type": "profile", "attributes": {"email": email}} for email, _ in group]
+        body = {
+            "data": {
+                "type": "profile-suppression-bulk-create-job",
+                "attributes": {"profiles": {"data": profiles}},
+            }
+        }
+        self._request("POST", "/api/profile-suppression-bulk-create-jobs", json=body)
+
     def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
-        outcomes: dict[str, Outcome] = {}
-        unknown = [m.member_key for m in members if not m.esp_record_id]
-        try:
-            resolved = self.list_members(handle, unknown) if unknown else {}
-        except ESPRequestError as error:
-            return {m.member_key: Outcome(FAILED, f"profile lookup failed: {error}") for m in members}
-        targets: list[tuple[str, str]] = []
-        for member in members:
-            profile_id = member.esp_record_id or resolved.get(member.member_key)
-            if profile_id:
-                targets.append((member.member_key, profile_id))
-            else:
-                outcomes[member.member_key] = Outcome(SENT, "not in the klaviyo list")
-        for group in chunks(targets, MAX_LIST_IDS):
-            try:
-                self._request(
-                    "DELETE",
-                    f"/api/lists/{handle.esp_list_id}/relationships/profiles",
-                    json={"data": [{"type": "profile", "id": pid} for _, pid in group]},
-                )
-            except ESPRequestError as error:
-                outcomes.update({key: Outcome(FAILED, f"list remove failed: {error}") for key, _ in group})
-                continue
-            outcomes.update({key: Outcome(SENT, esp_record_id=pid) for key, pid in group})
+        pairs, outcomes = self.records(
+            members,
+            lambda emails: self.list_members(handle, emails),
+            what="profile",
+            absent="not in the klaviyo list",
+        )
+
+        def delete(group: list[tuple[str, str]]) -> None:
+            self._request(
+                "DELETE",
+                f"/api/lists/{handle.esp_list_id}/relationships/profiles",
+                json={"data": [{"type": "profile", "id": pid} for _, pid in group]},
+            )
+
+        outcomes.update(self.send_groups(pairs, MAX_LIST_IDS, delete, "list remove failed"))
         return outcomes
 
     def erase(self, email: str, customer_key: str | None) -> Outcome:

@@ -14,26 +14,24 @@ means Mailchimp does not hold the address and there is nothing to suppress."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from activation.config import MailchimpConfig
+from activation.config import MailchimpConfig, mailchimp_basic_auth
 from activation.destinations.base import (
     FAILED,
     REJECTED,
     SENT,
-    Destination,
     ListHandle,
     Member,
     Outcome,
     StateMember,
     chunks,
 )
+from activation.destinations.esp import EspDestination, all_failed
 from activation.errors import ConfigError, ESPRequestError
-from activation.http import ApiClient
 
 MAX_BATCH = 500
 MERGE_TAGS = {
@@ -87,36 +85,21 @@ def merge_fields(fields: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-class MailchimpDestination(Destination):
+class MailchimpDestination(EspDestination):
     name = "mailchimp"
 
     def __init__(self, config: MailchimpConfig):
         if not config.audience_id:
             raise ConfigError("Mailchimp needs AW_MAILCHIMP_AUDIENCE_ID")
         key = config.api_key.reveal()
-        self.config = config
+        super().__init__(config, auth=("anystring", key), secrets=(key, mailchimp_basic_auth(key)))
         self.batch_size = min(config.batch_size, MAX_BATCH)
         self.suppress_batch_size = min(config.segment_batch_size, MAX_BATCH)
         self.max_concurrency = min(config.http.max_concurrency, 10)
-        basic = base64.b64encode(f"anystring:{key}".encode()).decode()
-        self.api = ApiClient(
-            "mailchimp",
-            config.base_url,
-            config.http,
-            auth=("anystring", key),
-            secrets=(key, basic),
-        )
         self._audience = config.audience_id
 
-    def __repr__(self) -> str:
-        return f"MailchimpDestination(audience={self._audience!r})"
-
-    @property
-    def requests_made(self) -> int:
-        return self.api.requests_made
-
-    def close(self) -> None:
-        self.api.close()
+    def describe(self) -> str:
+        return f"audience={self._audience!r}"
 
     def ensure_list(self, list_key: str, known_id: str | None) -> ListHandle:
         if known_id:
@@ -161,7 +144,7 @@ class MailchimpDestination(Destination):
         )
         body = response.body or {}
         errors = {
-            str(e.get("email_address", "")).lower(): self.api.redact(
+            str(e.get("email_address", "")).lower(): self.redact(
                 f"{e.get('error_code') or 'error'}: {e.get('error')}"
             )
             for e in body.get("errors", [])
@@ -205,13 +188,13 @@ class MailchimpDestination(Destination):
                 json={"members_to_add": [m.member_key for m in group], "members_to_remove": []},
             )
         except ESPRequestError as error:
-            return {m.member_key: Outcome(FAILED, f"segment add failed: {error}") for m in group}
+            return all_failed([m.member_key for m in group], f"segment add failed: {error}")
         body = response.body or {}
         added = {str(m.get("email_address", "")).lower() for m in body.get("members_added", [])}
         errors: dict[str, str] = {}
         for error in body.get("errors", []):
             for email in error.get("email_addresses", []):
-                errors[str(email).lower()] = self.api.redact(str(error.get("error")))
+                errors[str(email).lower()] = self.redact(str(error.get("error")))
         outcomes = {}
         for member in group:
             key = member.member_key
@@ -232,14 +215,12 @@ class MailchimpDestination(Destination):
                     json={"members_to_add": [], "members_to_remove": [m.member_key for m in group]},
                 )
             except ESPRequestError as error:
-                outcomes.update(
-                    {m.member_key: Outcome(FAILED, f"segment remove failed: {error}") for m in group}
-                )
+                outcomes.update(all_failed([m.member_key for m in group], f"segment remove failed: {error}"))
                 continue
             errors: dict[str, str] = {}
             for error in (response.body or {}).get("errors", []):
                 for email in error.get("email_addresses", []):
-                    errors[str(email).lower()] = self.api.redact(str(error.get("error")))
+                    errors[str(email).lower()] = self.redact(str(error.get("error")))
             for member in group:
                 if member.member_key in errors:
                     outcomes[member.member_key] = Outcome(FAILED, f"mailchimp: {errors[member.member_key]}")

@@ -1,6 +1,10 @@
-{#- The holdout bucket in [0, 1) of a customer in a campaign: the first 8 hex digits of
-    md5(salt || ':' || campaign_key || ':' || customer_key) / 16^8 — the same hash as
-    activation.experiments.holdout_bucket, so SQL and the sync engine always agree. -#}
+{#- Holdouts are decided here and only here: activation reads holdout_arm, holdout_bucket,
+    holdout_share and holdout_hash_version from restricted.audience_export and never hashes.
+
+    The holdout bucket in [0, 1) of a customer in a campaign: the first 8 hex digits of
+    md5(salt || ':' || campaign_key || ':' || customer_key) / 16^8, salt = var holdout_salt.
+    Deterministic (the same arm every run), independent across campaigns (the campaign key is in
+    the hash); control when the bucket is below var holdout_share. -#}
 {% macro holdout_bucket(campaign_key, customer_key) -%}
     {{ return(adapter.dispatch('holdout_bucket', 'audience_warehouse')(campaign_key, customer_key)) }}
 {%- endmacro %}
@@ -14,6 +18,21 @@
         ('0x' || substr(md5('{{ var("holdout_salt") }}' || ':' || {{ campaign_key }} || ':' || {{ customer_key }}), 1, 8))
         as ubigint
     ) / 4294967296.0
+{%- endmacro %}
+
+{#- The control share of every campaign (var holdout_share), checked to be a share in [0, 1). -#}
+{% macro holdout_share() -%}
+    {%- set share = var('holdout_share') | float -%}
+    {%- if share < 0 or share >= 1 -%}
+        {{ exceptions.raise_compiler_error("var holdout_share must be a share in [0, 1), got " ~ var('holdout_share')) }}
+    {%- endif -%}
+    cast({{ share }} as double)
+{%- endmacro %}
+
+{#- The name of the hash above, logged with every assignment (activation.holdout_assignments): a
+    new hash is a new version, so assignments made by two hashes are never read as one. -#}
+{% macro holdout_hash_version() -%}
+    'md5-8hex-v1'
 {%- endmacro %}
 
 {#- A JSON array of objects, one per row of the group, ordered: e-mail blocks read it as is. -#}

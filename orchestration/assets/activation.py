@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from activation import (
+    DESTINATION_NAMES,
     ActivationConfig,
     format_results,
     plan_sync,
@@ -20,14 +21,14 @@ from activation import (
     sync_audiences,
 )
 from activation.errors import redact
-from activation.experiments import analyze_holdout, holdout_outcomes
+from activation.experiments import analyze_campaigns
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, WarehouseResource, resolve_as_of
 
 AUDIENCE = dg.AssetKey(["restricted", "audience_export"])
 SUPPRESSIONS = dg.AssetKey(["restricted", "suppressed_addresses"])
 ERASURE_TARGETS = dg.AssetKey(["restricted", "erasure_targets"])
 ERASURE_PROPAGATION = dg.AssetKey(["activation", "erasure_propagation"])
-DESTINATIONS = ("mailchimp", "klaviyo", "hubspot", "file")
+PURCHASES = dg.AssetKey(["audiences", "audience_purchases"])
 
 
 class ExportConfig(dg.Config):
@@ -47,17 +48,6 @@ class HoldoutConfig(AsOfConfig):
     """Days after assignment in which a purchase counts as the campaign's outcome."""
 
     window_days: int = 30
-
-
-def _flat(summary: dict) -> dict:
-    """Confidence intervals (low, high) as two columns each, for a table."""
-    flat = {}
-    for name, value in summary.items():
-        if isinstance(value, tuple):
-            flat[f"{name}_low"], flat[f"{name}_high"] = value
-        else:
-            flat[name] = value
-    return flat
 
 
 def _audience(warehouse: WarehouseResource, destination: str | None = None) -> pd.DataFrame:
@@ -238,42 +228,35 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     return export
 
 
-export_assets = [_export_asset(destination) for destination in DESTINATIONS]
+export_assets = [_export_asset(destination) for destination in DESTINATION_NAMES]
 
 
 @dg.asset(
     key=["activation", "holdout_analysis"],
-    deps=[asset.key for asset in export_assets],
+    deps=[PURCHASES, *(asset.key for asset in export_assets)],
     group_name="activation",
     pool=DUCKDB_POOL,
     kinds={"python", "duckdb"},
     description="Per campaign with a holdout: conversion and revenue per arm on members whose outcome "
-    "window has closed, absolute and relative lift with confidence intervals, z-test and Welch test.",
+    "window has closed, absolute and relative lift with confidence intervals, z-test and Welch test "
+    "(activation.experiments.analyze_campaigns over audiences.audience_purchases).",
 )
 def holdout_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: HoldoutConfig):
     as_of = pd.Timestamp(resolve_as_of(context, config))
     if not warehouse.table_exists("activation", "holdout_assignments"):
         return dg.MaterializeResult(metadata={"campaigns": 0, "note": "no assignments yet"})
-    assignments = warehouse.frame("select * from activation.holdout_assignments")
-    purchases = warehouse.frame(
-        "select customer_key, ordered_at, cast(total_reporting as double) as revenue "
-        "from intermediate.int_orders_attributed where is_purchase and customer_key is not null"
+    results = analyze_campaigns(
+        warehouse.frame("select * from activation.holdout_assignments"),
+        warehouse.frame("select customer_key, ordered_at, revenue from audiences.audience_purchases"),
+        window_days=config.window_days,
+        as_of=as_of,
     )
-    outcomes = holdout_outcomes(assignments, purchases, window_days=config.window_days, as_of=as_of)
-    summaries, arms = [], []
-    for campaign_key, campaign in outcomes.groupby("campaign_key"):
-        if campaign["arm"].nunique() < 2:
-            continue
-        analysis = analyze_holdout(campaign)
-        summaries.append(
-            {"campaign_key": campaign_key, "window_days": config.window_days, **analysis.summary()}
-        )
-        arms.append(analysis.arms.assign(campaign_key=campaign_key))
-    tables = {
-        "holdout_analysis": pd.DataFrame(summaries),
-        "holdout_arm_results": pd.concat(arms, ignore_index=True) if arms else pd.DataFrame(),
-    }
+    tables = {"holdout_analysis": results.campaigns, "holdout_arm_results": results.arms}
     counts = warehouse.replace_tables("activation", {k: v for k, v in tables.items() if not v.empty})
     return dg.MaterializeResult(
-        metadata={"campaigns": len(summaries), "members_with_closed_windows": len(outcomes), **counts}
+        metadata={
+            "campaigns": len(results.campaigns),
+            "members_with_closed_windows": len(results.outcomes),
+            **counts,
+        }
     )

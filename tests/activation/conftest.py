@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.activation.fake_esp import FakeESP
+from fake_esp import FakeESP
 from tests.activation.helpers import fake_config
 
 

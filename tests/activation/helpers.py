@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+import jinja2
 import pandas as pd
 
 from activation.config import ActivationConfig
+from warehouse.context import PROJECT_DIR
 
 SUPPRESSION_COLUMNS = ["email", "customer_key", "reason"]
+HOLDOUT_MACROS = PROJECT_DIR / "macros" / "run" / "holdout.sql"
 
 
 def products(n: int = 2, seed: int = 0) -> str:
@@ -33,15 +37,20 @@ def audience(
     *,
     campaign_key: str | None = None,
     offer: str = "10% off",
+    holdout_share: float = 0.0,
+    holdout_salt: str = "audience-warehouse",
 ) -> pd.DataFrame:
+    """Rows as restricted.audience_export has them: valid addresses and, with a campaign, the
+    holdout arm SQL assigns (macros/run/holdout.sql) for that share and salt."""
     keys = list(keys)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "destination": destination,
             "list_key": list_key,
             "campaign_key": campaign_key,
             "customer_key": [f"c{k:07d}" for k in keys],
             "email": [f"user{k:07d}@example.com" for k in keys],
+            "is_email_valid": True,
             "first_name": [f"First{k}" for k in keys],
             "last_name": [f"Last{k}" for k in keys],
             "rfm_segment": ["Champions" if k % 3 == 0 else "At Risk" for k in keys],
@@ -51,6 +60,47 @@ def audience(
             "preferred_send_hour": [k % 24 for k in keys],
             "recommended_products": [products(2, k) for k in keys],
         }
+    )
+    return with_holdout(frame, share=holdout_share, salt=holdout_salt) if campaign_key else frame
+
+
+class _Exceptions:
+    """dbt's `exceptions` as the macros use it."""
+
+    @staticmethod
+    def raise_compiler_error(message: str):
+        raise ValueError(message)
+
+
+def holdout_macros(salt: str, share: float):
+    """The project's holdout macros (macros/run/holdout.sql) rendered as dbt renders them for
+    DuckDB with these vars: the tests assign arms with the one implementation there is."""
+    variables = {"holdout_salt": salt, "holdout_share": share}
+    template = jinja2.Environment().from_string(HOLDOUT_MACROS.read_text())
+    return template.make_module({"var": variables.__getitem__, "exceptions": _Exceptions})
+
+
+def with_holdout(frame: pd.DataFrame, *, share: float, salt: str = "audience-warehouse") -> pd.DataFrame:
+    """The frame with the holdout columns audience_candidates adds: the macro's bucket and share,
+    control when the bucket is below the share, and the hash version."""
+    macros = holdout_macros(salt, share)
+    with duckdb.connect() as con:
+        members = frame[["campaign_key", "customer_key"]].reset_index(drop=True)
+        con.register("members", members.assign(position=range(len(members))))
+        assigned = con.execute(
+            f"""SELECT bucket, share, CASE WHEN bucket < share THEN 'control' ELSE 'treatment' END AS arm,
+                       {macros.holdout_hash_version()} AS version
+                FROM (SELECT position,
+                             {macros.duckdb__holdout_bucket("campaign_key", "customer_key")} AS bucket,
+                             {macros.holdout_share()} AS share
+                      FROM members)
+                ORDER BY position"""
+        ).df()
+    return frame.assign(
+        holdout_arm=assigned["arm"].to_numpy(),
+        holdout_bucket=assigned["bucket"].to_numpy(),
+        holdout_share=assigned["share"].to_numpy(),
+        holdout_hash_version=assigned["version"].to_numpy(),
     )
 
 
@@ -72,7 +122,6 @@ def fake_env(fake, files: Path, **extra: str) -> dict[str, str]:
         "AW_ACTIVATION_FILE_DIR": str(files),
         "AW_ACTIVATION_BACKOFF_SECONDS": "0.01",
         "AW_KLAVIYO_POLL_SECONDS": "0.01",
-        "AW_HOLDOUT_SHARE": "0",
     }
     for esp in ("MAILCHIMP", "KLAVIYO", "HUBSPOT"):
         env[f"AW_{esp}_TIMEOUT"] = "2"

@@ -43,9 +43,7 @@ def with_cart(destination: str, keys) -> pd.DataFrame:
 
 
 def prepared(frame: pd.DataFrame):
-    return prepare_audience(
-        frame, "file", "cart", SuppressionIndex(no_suppressions()), holdout_salt="s", holdout_share=0.0
-    )
+    return prepare_audience(frame, "file", "cart", SuppressionIndex(no_suppressions()))
 
 
 def test_cart_lines_are_validated_and_an_empty_cart_is_no_value():

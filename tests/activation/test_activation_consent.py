@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from activation import propagate_erasures, sync_audiences
-from activation.sync import ESP_WIDE
+from activation import InputError, propagate_erasures, sync_audiences
+from activation.routing import ESP_WIDE
 from tests.activation.helpers import (
     audience,
     email_of,
@@ -38,7 +38,8 @@ def _everything_sent(fake) -> set[str]:
 
 def test_every_kind_of_non_consent_is_refused_by_every_destination(fake, wh, config, tmp_path):
     desired = _desired(range(30))
-    desired.loc[desired["customer_key"] == "c0000008", "email"] = "not-an-email"
+    # SQL found the address invalid (restricted.audience_export.is_email_valid)
+    desired.loc[desired["customer_key"] == "c0000008", ["email", "is_email_valid"]] = ["not-an-email", False]
     desired.loc[desired["customer_key"] == "c0000011", "email"] = "  USER0000011@Example.COM "
     supp = suppressions(
         [
@@ -184,8 +185,11 @@ def test_erasure_reaches_every_esp_and_the_person_is_never_exported_again(fake, 
 def test_control_group_of_a_campaign_is_never_exported(fake, wh, tmp_path, esp):
     from tests.activation.helpers import fake_config
 
-    config = fake_config(fake, tmp_path / "files", AW_HOLDOUT_SHARE="0.3", AW_HOLDOUT_SALT="s1")
-    desired = audience(esp, "winback", range(200), campaign_key="winback-2026-03")
+    config = fake_config(fake, tmp_path / "files")
+    # arms as SQL assigns them with vars holdout_share 0.3 and holdout_salt s1
+    desired = audience(
+        esp, "winback", range(200), campaign_key="winback-2026-03", holdout_share=0.3, holdout_salt="s1"
+    )
     results = sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
     arms = dict(
         sql(
@@ -199,3 +203,43 @@ def test_control_group_of_a_campaign_is_never_exported(fake, wh, tmp_path, esp):
     assert results[0].excluded_reasons == {"holdout_control": len(control)}
     assert not fake.emails_sent(esp) & control
     assert fake.list_members(esp, "winback") == {email_of(k) for k in range(200)} - control
+
+
+def test_the_arms_are_logged_as_sql_assigned_them(fake, wh, config):
+    desired = audience(
+        "mailchimp", "winback", range(50), campaign_key="w", holdout_share=0.3, holdout_salt="s1"
+    )
+    sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    logged = sql(
+        wh, "SELECT customer_key, arm, bucket, share, hash_version FROM activation.holdout_assignments"
+    )
+    expected = desired[
+        ["customer_key", "holdout_arm", "holdout_bucket", "holdout_share", "holdout_hash_version"]
+    ].itertuples(index=False, name=None)
+    assert sorted(logged) == sorted(expected)
+
+
+def test_a_row_that_contradicts_its_holdout_stops_the_sync_before_anything_is_sent(fake, wh, config):
+    desired = audience(
+        "mailchimp", "winback", range(50), campaign_key="w", holdout_share=0.3, holdout_salt="s1"
+    )
+    control = desired.index[desired["holdout_arm"] == "control"][0]
+    desired.loc[control, "holdout_arm"] = "treatment"
+    with pytest.raises(
+        InputError, match=f"control is not bucket < share\\): w/{desired.loc[control, 'customer_key']}"
+    ):
+        sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    assert fake.request_count() == 0
+
+
+def test_a_missing_or_impossible_email_verdict_stops_the_sync(fake, wh, config):
+    desired = audience("hubspot", "vip", range(5)).astype({"is_email_valid": object})
+    desired.loc[2, "is_email_valid"] = None
+    with pytest.raises(InputError, match=r"is_email_valid is not true or false.*hubspot/vip: c0000002"):
+        sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    desired.loc[2, ["email", "is_email_valid"]] = [None, True]
+    with pytest.raises(InputError, match=r"is_email_valid is true without an address.*hubspot/vip: c0000002"):
+        sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    with pytest.raises(InputError, match="lacks required columns \\['is_email_valid'\\]"):
+        sync_audiences(desired.drop(columns="is_email_valid"), no_suppressions(), warehouse=wh, config=config)
+    assert fake.request_count() == 0

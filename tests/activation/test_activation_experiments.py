@@ -1,36 +1,43 @@
-"""Holdout experiments: deterministic assignment, reproducible in SQL, correct analysis."""
+"""Holdout experiments: the assignment SQL makes (macros/run/holdout.sql) is deterministic,
+independent across campaigns and the documented hash; activation takes it as it is, refuses a row
+that contradicts it, and analyses the outcomes correctly."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from activation.errors import InputError
-from activation.experiments import CONTROL, TREATMENT, analyze_holdout, assign_arms, holdout_bucket
+from activation.experiments import CONTROL, TREATMENT, analyze_campaigns, analyze_holdout, holdout_assignments
+from tests.activation.helpers import holdout_macros, with_holdout
 
 
 def _frame(n: int, campaign: str = "spring") -> pd.DataFrame:
     return pd.DataFrame({"campaign_key": campaign, "customer_key": [f"c{i:07d}" for i in range(n)]})
 
 
+def _assigned(frame: pd.DataFrame, *, salt: str, share: float) -> pd.DataFrame:
+    return holdout_assignments(with_holdout(frame, share=share, salt=salt))
+
+
 def test_assignment_is_stable_and_independent_of_row_order():
     frame = _frame(5000)
-    first = assign_arms(frame, salt="s", share=0.1)
-    shuffled = assign_arms(frame.sample(frac=1.0, random_state=3), salt="s", share=0.1)
+    first = _assigned(frame, salt="s", share=0.1)
+    shuffled = _assigned(frame.sample(frac=1.0, random_state=3), salt="s", share=0.1)
     merged = first.merge(shuffled, on=["campaign_key", "customer_key"])
     assert len(merged) == 5000 and (merged["arm_x"] == merged["arm_y"]).all()
     assert (first["bucket"] >= 0).all() and (first["bucket"] < 1).all()
-    other_salt = assign_arms(frame, salt="t", share=0.1)
+    other_salt = _assigned(frame, salt="t", share=0.1)
     assert (other_salt["arm"] != first["arm"]).any()
 
 
 def test_control_share_is_within_tolerance():
-    arms = assign_arms(_frame(40_000), salt="audience-warehouse", share=0.1)
+    arms = _assigned(_frame(40_000), salt="audience-warehouse", share=0.1)
     share = (arms["arm"] == CONTROL).mean()
     sigma = math.sqrt(0.1 * 0.9 / 40_000)
     assert abs(share - 0.1) < 4 * sigma
@@ -38,33 +45,49 @@ def test_control_share_is_within_tolerance():
 
 def test_campaigns_are_independent():
     n = 40_000
-    a = assign_arms(_frame(n, "a"), salt="s", share=0.2)["arm"].to_numpy() == CONTROL
-    b = assign_arms(_frame(n, "b"), salt="s", share=0.2)["arm"].to_numpy() == CONTROL
+    a = _assigned(_frame(n, "a"), salt="s", share=0.2)["arm"].to_numpy() == CONTROL
+    b = _assigned(_frame(n, "b"), salt="s", share=0.2)["arm"].to_numpy() == CONTROL
     both = (a & b).mean()
     assert abs(both - 0.04) < 4 * math.sqrt(0.04 * 0.96 / n)
 
 
-def test_the_documented_sql_reproduces_the_assignment():
-    arms = assign_arms(_frame(2000, "launch-2026"), salt="pepper", share=0.25)
-    con = duckdb.connect()
-    con.register("arms", arms)
-    mismatches = con.execute(
-        """
-        SELECT count(*) FROM arms
-        WHERE (('0x' || substr(md5('pepper' || ':' || campaign_key || ':' || customer_key), 1, 8))::UBIGINT
-               / 4294967296.0 < 0.25) <> (arm = 'control')
-           OR abs(('0x' || substr(md5('pepper' || ':' || campaign_key || ':' || customer_key), 1, 8))::UBIGINT
-               / 4294967296.0 - bucket) > 1e-12
-        """
-    ).fetchone()[0]
-    con.close()
-    assert mismatches == 0
-    assert holdout_bucket("pepper", "launch-2026", "c0000000") == pytest.approx(arms.loc[0, "bucket"])
+def test_the_macro_computes_the_documented_hash():
+    arms = _assigned(_frame(2000, "launch-2026"), salt="pepper", share=0.25)
+    documented = [
+        int(hashlib.md5(f"pepper:{c}:{k}".encode()).hexdigest()[:8], 16) / 16**8
+        for c, k in zip(arms["campaign_key"], arms["customer_key"], strict=True)
+    ]
+    assert np.abs(arms["bucket"].to_numpy() - np.array(documented)).max() < 1e-12
+    assert ((arms["arm"] == CONTROL) == (np.array(documented) < 0.25)).all()
+    assert set(arms["hash_version"]) == {"md5-8hex-v1"}
 
 
 def test_share_must_be_a_proper_share():
-    with pytest.raises(InputError):
-        assign_arms(_frame(10), salt="s", share=1.0)
+    with pytest.raises(ValueError, match="holdout_share"):
+        holdout_macros("s", 1.0).holdout_share()
+    rows = with_holdout(_frame(10), share=0.5, salt="s").assign(holdout_share=1.0)
+    with pytest.raises(InputError, match="outside"):
+        holdout_assignments(rows)
+
+
+def test_an_arm_that_contradicts_its_bucket_fails_loudly_naming_the_row():
+    rows = with_holdout(_frame(10), share=0.5, salt="s")
+    flipped = rows["holdout_arm"].map({CONTROL: TREATMENT, TREATMENT: CONTROL})
+    rows.loc[3, "holdout_arm"] = flipped[3]
+    with pytest.raises(InputError, match=r"1 row\(s\) \(control is not bucket < share\): spring/c0000003"):
+        holdout_assignments(rows)
+
+
+def test_a_campaign_row_without_an_arm_fails_loudly():
+    rows = with_holdout(_frame(3), share=0.1, salt="s")
+    with pytest.raises(InputError, match="holdout_arm is not control or treatment"):
+        holdout_assignments(rows.assign(holdout_arm=[TREATMENT, None, TREATMENT]))
+    with pytest.raises(InputError, match="holdout columns"):
+        holdout_assignments(_frame(3))
+
+
+def test_rows_without_a_campaign_are_in_no_experiment():
+    assert holdout_assignments(_frame(3).assign(campaign_key=None)).empty
 
 
 def _outcomes() -> pd.DataFrame:
@@ -124,9 +147,7 @@ def test_analysis_needs_both_arms():
         analyze_holdout(pd.DataFrame({"arm": [TREATMENT], "converted": [1], "revenue": [1.0]}))
 
 
-def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only():
-    from activation.experiments import holdout_outcomes
-
+def _window_fixture() -> tuple[pd.DataFrame, pd.DataFrame]:
     assignments = pd.DataFrame(
         {
             "campaign_key": ["c1", "c1", "c1", "c1"],
@@ -142,6 +163,13 @@ def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only
             "revenue": [10.0, 5.0, 99.0, 7.0],
         }
     )
+    return assignments, purchases
+
+
+def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only():
+    from activation.experiments import holdout_outcomes
+
+    assignments, purchases = _window_fixture()
     outcomes = holdout_outcomes(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-06-30"))
     by_customer = outcomes.set_index("customer_key")
     assert list(by_customer.index) == ["bought", "bought_late", "none"]
@@ -150,3 +178,42 @@ def test_holdout_outcomes_count_purchases_inside_each_members_closed_window_only
         not by_customer.loc["bought_late", "converted"] and by_customer.loc["bought_late", "revenue"] == 0.0
     )
     assert not by_customer.loc["none", "converted"]
+
+
+def test_each_campaign_with_both_arms_is_analysed_and_a_one_arm_campaign_is_skipped():
+    rng = np.random.default_rng(11)
+    n = 400
+    assignments = pd.DataFrame(
+        {
+            "campaign_key": ["spring"] * n + ["solo"] * 20,
+            "customer_key": [f"c{i}" for i in range(n)] + [f"s{i}" for i in range(20)],
+            "arm": [CONTROL if i % 4 == 0 else TREATMENT for i in range(n)] + [TREATMENT] * 20,
+            "first_assigned_at": pd.Timestamp("2026-04-01"),
+        }
+    )
+    buyers = rng.choice(n, 80, replace=False)
+    purchases = pd.DataFrame(
+        {
+            "customer_key": [f"c{i}" for i in buyers],
+            "ordered_at": pd.Timestamp("2026-04-10"),
+            "revenue": rng.gamma(2.0, 20.0, len(buyers)),
+        }
+    )
+    results = analyze_campaigns(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-06-30"))
+    assert list(results.campaigns["campaign_key"]) == ["spring"]
+    assert len(results.outcomes) == n + 20
+    spring = results.outcomes[results.outcomes["campaign_key"] == "spring"]
+    expected = analyze_holdout(spring).summary()
+    row = results.campaigns.iloc[0]
+    assert row["window_days"] == 30
+    assert row["p_value"] == pytest.approx(expected["p_value"])
+    assert row["absolute_lift"] == pytest.approx(expected["absolute_lift"])
+    arms = results.arms.set_index("arm")
+    assert arms.loc[CONTROL, "n"] == 100 and arms.loc[TREATMENT, "n"] == 300
+    assert set(results.arms["campaign_key"]) == {"spring"}
+
+
+def test_no_closed_window_means_no_campaign():
+    assignments, purchases = _window_fixture()
+    results = analyze_campaigns(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-05-15"))
+    assert results.campaigns.empty and results.arms.empty and results.outcomes.empty

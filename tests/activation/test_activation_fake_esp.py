@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from activation import ActivationConfig, sync_audiences
-from tests.activation.fake_esp import md5
+from fake_esp import md5
 from tests.activation.helpers import audience, email_of, fake_env, no_suppressions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ def test_standalone_server_takes_a_whole_sync_through_env_vars(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.activation.fake_esp", "--port", str(port)],
+        [sys.executable, "-m", "fake_esp", "--port", str(port)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from activation import ActivationConfig, propagate_erasures, sync_audiences
-from tests.activation.fake_esp import md5
+from fake_esp import md5
 from tests.activation.helpers import (
     audience,
     email_of,
@@ -140,7 +140,7 @@ def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
     fake, wh, tmp_path, caplog, order
 ):
     files = tmp_path / "files"
-    without_keys = ActivationConfig.from_env({"AW_ACTIVATION_FILE_DIR": str(files), "AW_HOLDOUT_SHARE": "0"})
+    without_keys = ActivationConfig.from_env({"AW_ACTIVATION_FILE_DIR": str(files)})
     desired = pd.concat(
         [audience(esp, "vip", range(30)) for esp in ESPS] + [audience("file", "newsletter", range(10))],
         ignore_index=True,

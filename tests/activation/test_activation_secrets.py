@@ -24,9 +24,9 @@ from activation.config import HttpSettings
 from activation.destinations.klaviyo import KlaviyoDestination
 from activation.errors import redact
 from activation.http import ApiClient
+from fake_esp import FakeESP
 from orchestration.assets.activation import export_assets
 from orchestration.resources import WarehouseResource
-from tests.activation.fake_esp import FakeESP
 from tests.activation.helpers import (
     audience,
     email_of,

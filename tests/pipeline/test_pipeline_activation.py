@@ -11,7 +11,7 @@ from datetime import timedelta
 import duckdb
 import pandas as pd
 
-from tests.activation.fake_esp import FakeESP
+from fake_esp import FakeESP
 from tests.pipeline.helpers import (
     CONTACT_HEADER,
     copy_run,

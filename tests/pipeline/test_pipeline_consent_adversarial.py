@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.activation.fake_esp import FakeESP
+from fake_esp import FakeESP
 from tests.consent_oracle import exported_addresses, must_not_mail
 from tests.pipeline.helpers import CONTACT_HEADER, failure_messages, materialize, write_csv, write_lines
 

@@ -1,5 +1,5 @@
 {#- Every segment member for every destination list it is meant for, with its merge fields, holdout
-    arm and — when it must not be sent this run — the reason: no consent (consent_status), a higher-
+    arm (macros/run/holdout.sql: the one place a holdout is decided) and — when it must not be sent this run — the reason: no consent (consent_status), a higher-
     priority segment of the same campaign group, or the frequency cap (already sent
     var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
     var frequency_cap_days days). Prices (recommendations, cart items) are in the customer's
@@ -181,7 +181,9 @@ select
     emails_sent_recently,
     frequency_cap,
     holdout_bucket,
-    case when holdout_bucket < {{ var('holdout_share') }} then 'control' else 'treatment' end as holdout_arm,
+    {{ holdout_share() }} as holdout_share,
+    case when holdout_bucket < {{ holdout_share() }} then 'control' else 'treatment' end as holdout_arm,
+    {{ holdout_hash_version() }} as holdout_hash_version,
     case
         when not is_contactable then 'consent_' || consent_status
         when address_suppressed_for is not null then 'address_' || address_suppressed_for

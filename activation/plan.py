@@ -1,0 +1,162 @@
+"""What a sync would do, decided without any I/O: the diff of one list against its sync state, the
+volume guard, and the ESP-wide suppression plan. Pure functions of DataFrames, so the rules can be
+read and tested on their own.
+
+Diff: an eligible member not in the state (or still pending there) is created, one whose payload
+hash changed is updated, the rest are unchanged. A state member no longer eligible leaves: removed
+when we added them (or they are pending), released (forgotten, left in place) otherwise. A member
+who leaves for a consent reason (suppressed, erased, excluded for consent) is a consent removal,
+which the volume guard never holds back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from activation.audience import CONSENT_REASONS, PreparedAudience, SuppressionIndex
+from activation.routing import ESP_WIDE, Route
+
+
+@dataclass
+class SyncPlan:
+    """What a run would do for one list."""
+
+    route: Route
+    prepared: PreparedAudience
+    creates: pd.DataFrame
+    updates: pd.DataFrame
+    removes: pd.DataFrame
+    releases: pd.DataFrame
+    unchanged: int
+    consent_removes: int
+    state_size: int
+    shrink_share: float
+    refused: bool
+    guard_message: str
+    known_list: tuple[str, bool] | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "rows_in": self.prepared.rows_in,
+            "eligible": len(self.prepared.eligible),
+            "excluded": len(self.prepared.excluded),
+            "creates": len(self.creates),
+            "updates": len(self.updates),
+            "removes": len(self.removes),
+            "releases": len(self.releases),
+            "unchanged": self.unchanged,
+            "consent_removes": self.consent_removes,
+        }
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to send: no create, update, remove or release."""
+        return self.creates.empty and self.updates.empty and self.removes.empty and self.releases.empty
+
+
+@dataclass(frozen=True)
+class VolumeGuard:
+    """A list may not lose more than `max_shrink_share` of its members, or all of them, in one run
+    for reasons other than consent, once at least `min_members` would leave: small lists churn by
+    nature and are not collapses."""
+
+    max_shrink_share: float = 0.2
+    min_members: int = 25
+
+    def check(self, list_key: str, size: int, leaving: int, remaining: int) -> str:
+        """Why the shrink is refused (an empty text when it is not): `size` members in the state,
+        `leaving` of them for non-consent reasons, `remaining` eligible after the run."""
+        share = leaving / size if size else 0.0
+        collapsing = remaining == 0 or share > self.max_shrink_share
+        if not (size and leaving and leaving >= self.min_members and collapsing):
+            return ""
+        return (
+            f"volume guard: {leaving} of {size} members ({share:.1%}) would leave {list_key}, "
+            f"above the {self.max_shrink_share:.0%} limit"
+            + (" (the audience is empty)" if remaining == 0 else "")
+        )
+
+
+def plan_list(
+    route: Route,
+    prepared: PreparedAudience,
+    state: pd.DataFrame,
+    suppression: SuppressionIndex,
+    guard: VolumeGuard,
+    *,
+    force: bool = False,
+    known_list: tuple[str, bool] | None = None,
+) -> SyncPlan:
+    """The plan of one list from its prepared audience and its sync state (member_key,
+    customer_key, esp_record_id, payload_hash, created_by_us, pending)."""
+    eligible = prepared.eligible
+    merged = eligible.merge(
+        state.rename(columns={"payload_hash": "state_hash", "customer_key": "state_customer_key"}),
+        on="member_key",
+        how="left",
+        indicator=True,
+    )
+    in_state = merged["_merge"] == "both"
+    pending = merged["pending"].astype("boolean").fillna(False).astype(bool) & in_state
+    creates = merged[~in_state | pending]
+    updates = merged[in_state & ~pending & (merged["state_hash"] != merged["payload_hash"])]
+    unchanged = int((in_state & ~pending & (merged["state_hash"] == merged["payload_hash"])).sum())
+    leaving = state[~state["member_key"].isin(eligible["member_key"])].copy()
+    consent = suppression.reasons(leaving["member_key"], leaving["customer_key"]).notna()
+    excluded_consent = prepared.excluded[prepared.excluded["reason"].isin(CONSENT_REASONS)]
+    consent |= leaving["member_key"].isin(excluded_consent["member_key"])
+    leaving["consent"] = consent.to_numpy()
+    ours = leaving["created_by_us"].astype("boolean").fillna(False).astype(bool) | leaving["pending"].astype(
+        bool
+    )
+    non_consent = int((~leaving["consent"]).sum())
+    size = len(state)
+    message = guard.check(route.list_key, size, non_consent, len(eligible))
+    if message and force:
+        message += "; forced"
+    return SyncPlan(
+        route=route,
+        prepared=prepared,
+        creates=creates,
+        updates=updates,
+        removes=leaving[ours.to_numpy()],
+        releases=leaving[~ours.to_numpy()],
+        unchanged=unchanged,
+        consent_removes=int(leaving["consent"].sum()),
+        state_size=size,
+        shrink_share=non_consent / size if size else 0.0,
+        refused=bool(message) and not force,
+        guard_message=message,
+        known_list=known_list,
+    )
+
+
+def consent_only(plan: SyncPlan) -> SyncPlan:
+    """The part of a refused plan that still goes through: the members who must not be mailed
+    leave, nothing else is sent."""
+    nothing = plan.creates.iloc[0:0]
+    return replace(
+        plan,
+        creates=nothing,
+        updates=nothing,
+        removes=plan.removes[plan.removes["consent"].astype(bool).to_numpy()],
+        releases=plan.releases[plan.releases["consent"].astype(bool).to_numpy()],
+    )
+
+
+def suppression_plan(state: pd.DataFrame, suppression: SuppressionIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From an ESP's state rows (every list and its ESP-wide rows): one row per address to suppress
+    now (consent reason, not yet acknowledged), and the suppression rows of people no longer
+    suppressed, to forget."""
+    state = state.assign(reason=suppression.reasons(state["member_key"], state["customer_key"]).to_numpy())
+    marker = (state["list_key"] == ESP_WIDE).to_numpy()
+    pending = state["pending"].astype(bool).to_numpy()
+    done = set(state.loc[marker & ~pending, "member_key"])
+    flagged = state[state["reason"].notna()]
+    wanted = flagged[~flagged["member_key"].isin(done)].sort_values(["member_key", "list_key"], kind="stable")
+    ids = wanted.dropna(subset=["esp_record_id"]).drop_duplicates("member_key").set_index("member_key")
+    wanted = wanted.drop_duplicates("member_key").reset_index(drop=True)
+    wanted["esp_record_id"] = wanted["member_key"].map(ids["esp_record_id"]).astype(object)
+    stale = state[marker & ~state["member_key"].isin(flagged["member_key"]).to_numpy()]
+    return wanted, stale
