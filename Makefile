@@ -121,7 +121,7 @@ publish: setup  ## Publish the current warehouse to the BI snapshot (after `make
 	$(UV) run python -m warehouse.publish
 
 consent-audit: .venv/.synced  ## Check every file export against the consent oracle, from the landing files alone
-	$(UV) run python -m tests.consent_oracle --landing $(LANDING) \
+	$(UV) run python -m warehouse.consent_audit --landing $(LANDING) \
 		--exports $(or $(AW_ACTIVATION_FILE_DIR),data/activation) --as-of $(AS_OF)
 
 fake-esp: .venv/.synced  ## Start the local fake ESP (PORT=8765, 0 picks a free one) and print its AW_ settings

@@ -1,6 +1,6 @@
 """The independent consent check at scale: generate demo data with every kind of dirt, run the whole
 pipeline through Dagster against the local fake ESPs, then ask the consent oracle
-(tests/consent_oracle.py), which reads only the landing files and fails closed, whether any file
+(warehouse/consent_audit.py), which reads only the landing files and fails closed, whether any file
 export or any fake ESP list holds an address it forbids. Prints the figures and writes them to
 bench/results/consent_<scale>.json.
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fake_esp import FakeESP  # noqa: E402
-from tests.consent_oracle import exported_addresses, must_not_mail  # noqa: E402
+from warehouse.consent_audit import exported_addresses, must_not_mail  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 AS_OF = "2026-06-30T00:00:00Z"

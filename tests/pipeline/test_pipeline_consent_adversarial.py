@@ -3,7 +3,7 @@ was exported to the three (fake) ESPs, then withdrawn by a row made to slip thro
 date, a spelling, an unrelated CRM edit, a future opt-in, a broken line — and a second full run
 through Dagster. None of them may reach any ESP list or file again; an erased person may leave
 nothing but a hash. A property-style case perturbs consent rows at random (seeded) the same way,
-and the independent oracle (tests/consent_oracle.py), reading only the landing files, checks every
+and the independent oracle (warehouse/consent_audit.py), reading only the landing files, checks every
 export."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from fake_esp import FakeESP
-from tests.consent_oracle import exported_addresses, must_not_mail
 from tests.pipeline.helpers import CONTACT_HEADER, failure_messages, materialize, write_csv, write_lines
+from warehouse.consent_audit import exported_addresses, must_not_mail
 
 ESPS = ("mailchimp", "klaviyo", "hubspot")
 CASES = (

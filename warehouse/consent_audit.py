@@ -1,7 +1,7 @@
 """An independent consent check, written from the raw-data contract and nothing else: it reads the
 landing files with the standard library and pandas (never with `landing/` or dbt), fails closed on
 everything it cannot read, and says which addresses may be e-mailed. Tests compare every export
-and every ESP list against it; `python -m tests.consent_oracle` does it for a finished run.
+and every ESP list against it; `python -m warehouse.consent_audit` does it for a finished run.
 
 An address may be mailed only when it belongs to a CRM contact whose latest readable version before
 as_of says an explicit yes, and nothing forbids it. Forbidden: every address named — directly or
