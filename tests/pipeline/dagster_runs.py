@@ -31,6 +31,7 @@ class Workspace:
 
     root: Path
     landing: Path
+    as_of: str = AS_OF
 
     @property
     def warehouse(self) -> Path:
@@ -59,15 +60,15 @@ class Workspace:
             "AW_MODELS_DIR": str(self.models),
             "AW_PUBLISHED_PATH": str(self.published),
             "AW_ACTIVATION_FILE_DIR": str(self.exports),
-            "AW_AS_OF": AS_OF,
+            "AW_AS_OF": self.as_of,
         }
 
 
-def copy_workspace(source: Workspace, root: Path) -> Workspace:
+def copy_workspace(source: Workspace, root: Path, as_of: str = AS_OF) -> Workspace:
     """The warehouse, models, exports and published snapshot of a finished run, in `root`, reading
     the same landing files: the state a data engineer's machine is in after a green run."""
     root.mkdir(parents=True, exist_ok=True)
-    copy = Workspace(root, source.landing)
+    copy = Workspace(root, source.landing, as_of)
     shutil.copy(source.warehouse, copy.warehouse)
     for folder in ("models", "exports"):
         if (source.root / folder).exists():

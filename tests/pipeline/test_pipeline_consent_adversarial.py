@@ -36,6 +36,9 @@ CASES = (
     "unsubscribe_without_event_id",
 )
 PERTURBED = 24
+CLEAN_WITHDRAWALS = (
+    "unsubscribe", "complaint", "bounce", "erasure", "privacy_opt_out", "crm_opt_out", "invalid_email",
+)  # fmt: skip
 SPELLINGS = (
     "unsubscribe", "Unsubscribed", "UNSUB", "opt-out", "Opted Out", "spam_report", "Complaint", "hard_bounce",
     "bounce ", "List-Unsubscribe", "unsubscribe\t",
@@ -57,6 +60,7 @@ class AdversarialRun:
     fake: FakeESP
     chosen: dict[str, dict]
     perturbed: list[dict]
+    clean: dict[str, dict]
     exported_before: set[str]
     added_after: str
 
@@ -160,6 +164,36 @@ def _plant_cases(landing: Path, chosen: dict[str, dict]) -> None:
     )  # fmt: skip
 
 
+def _withdraw_consent_cleanly(landing: Path, members: dict[str, dict]) -> None:
+    """Each member loses the right to be e-mailed in one of the ordinary, clean ways, in new landing
+    files, after any opt-in the generator wrote: the generator's files stay as they are."""
+    contacts = pd.read_csv(landing / "crm" / "contacts.csv", dtype=str, keep_default_na=False)
+    newer = []
+    for kind, email in (("crm_opt_out", "no"), ("invalid_email", None)):
+        row = contacts[contacts.contact_id == members[kind]["contact_id"]].iloc[-1].to_dict()
+        row["updated_at"] = LATE
+        if email:
+            row["email_opt_in"] = email
+        else:
+            row["email"] = "not-an-address"
+        newer.append([row[column] for column in CONTACT_HEADER])
+    write_csv(landing / "crm" / "contacts_withdrawn.csv", CONTACT_HEADER, newer)
+    events = [
+        {"event_id": f"withdrawn-{kind}", "campaign_id": "CMP-WITHDRAWN", "contact_id": None,
+         "email": members[kind]["email"].upper(), "event_type": event, "event_at": LATE, "url": None}
+        for kind, event in (("unsubscribe", "unsubscribe"), ("complaint", "complaint"), ("bounce", "bounce"))
+    ]  # fmt: skip
+    write_lines(landing / "email" / "events" / "withdrawn.jsonl", [json.dumps(e) for e in events])
+    write_csv(
+        landing / "privacy" / "requests_withdrawn.csv",
+        ["request_id", "contact_id", "email", "request_type", "requested_at"],
+        [
+            ["PR-ERASE", "", f"  {members['erasure']['email'].upper()} ", "erasure", LATE],
+            ["PR-OPTOUT", members["privacy_opt_out"]["contact_id"], "", "opt_out", LATE],
+        ],
+    )
+
+
 def _perturb(rng: random.Random, person: dict, index: int) -> tuple[str, dict]:
     """A withdrawal of consent for `person`, dirtied at random in each field that could hide it."""
     padding = ["", " ", "\t", "\u00a0", "\u200b", "\r", "  \t "]
@@ -209,7 +243,7 @@ def adversarial_run(demo_run, tmp_path_factory) -> AdversarialRun:
             "where members.holdout_arm = 'treatment' and members.destination = 'mailchimp' "
             "and details.contact_id is not null order by members.customer_key",
         ).to_dict("records")
-        assert len(people) >= len(CASES) + PERTURBED, len(people)
+        assert len(people) >= len(CASES) + PERTURBED + len(CLEAN_WITHDRAWALS), len(people)
         exported_before = _esp_members(fake, warehouse)
         chosen = dict(zip(CASES, people, strict=False))
         rng = random.Random(8)
@@ -220,6 +254,8 @@ def adversarial_run(demo_run, tmp_path_factory) -> AdversarialRun:
             rows.append(row)
             perturbed.append({**person, "row": row})
         _plant_cases(landing, chosen)
+        clean = dict(zip(CLEAN_WITHDRAWALS, people[len(CASES) + PERTURBED :], strict=False))
+        _withdraw_consent_cleanly(landing, clean)
         header = list(rows[0])
         with open(landing / "email" / "events_perturbed.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
@@ -381,3 +417,28 @@ def test_purge_landing_removes_the_erased_person_from_the_files_and_nothing_else
             kept = set(after.decode().splitlines())
             assert kept <= set(data.decode().splitlines()), "other lines stay byte for byte"
     assert not list(landing.rglob("*.bak"))
+
+
+def test_consent_withdrawn_in_each_clean_way_reaches_no_destination(adversarial_run):
+    run = adversarial_run
+    withdrawn = {row["email"].lower() for row in run.clean.values()}
+    for email in withdrawn:
+        _never_exported_again(run, email)
+    erased = run.clean["erasure"]["email"].lower()
+    assert erased in run.fake.kl_deletions and erased in run.fake.hs_gdpr_deleted
+    assert run.fake.requests("mailchimp", "POST", "delete-permanent")
+    keys = ", ".join(repr(row["customer_key"]) for row in run.clean.values())
+    statuses = _frame(
+        run.warehouse,
+        f"select customer_key, consent_status from marts.customer_profiles where customer_key in ({keys})",
+    ).set_index("customer_key")["consent_status"]
+    expected = {
+        "unsubscribe": "unsubscribed",
+        "complaint": "complained",
+        "bounce": "bounced",
+        "privacy_opt_out": "opted_out",
+        "crm_opt_out": "not_opted_in",
+        "invalid_email": "invalid_email",
+    }
+    assert {kind: statuses.get(run.clean[kind]["customer_key"]) for kind in expected} == expected
+    assert run.clean["erasure"]["customer_key"] not in statuses.index

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.pipeline.helpers import copy_run, failure_messages, materialize, query, table_fingerprints
+from tests.pipeline.helpers import query
 
 REBUILT_SCHEMAS = ("staging", "intermediate", "marts", "segments", "audit")
 
@@ -193,27 +193,3 @@ def test_every_public_mart_is_built(demo_run):
     ]
     for mart in marts:
         assert counts.get(mart, 0) > 0, mart
-
-
-def test_a_second_run_gives_the_same_tables_and_a_later_run_records_history(demo_run, tmp_path, monkeypatch):
-    warehouse = copy_run(demo_run, tmp_path, monkeypatch)
-    before = table_fingerprints(warehouse, REBUILT_SCHEMAS)
-
-    again = materialize(groups=None, as_of=demo_run.as_of.isoformat())
-    assert again.success, failure_messages(again)
-    assert table_fingerprints(warehouse, REBUILT_SCHEMAS) == before
-
-    later_as_of = demo_run.as_of + timedelta(days=14)
-    later = materialize(groups=None, as_of=later_as_of.isoformat())
-    assert later.success, failure_messages(later)
-    history = frame(warehouse, "select * from marts.segment_membership_history")
-    current = frame(warehouse, "select segment_name, customer_key from marts.segment_membership")
-    open_intervals = history[history.exited_at.isna()]
-    assert set(zip(open_intervals.segment_name, open_intervals.customer_key, strict=True)) == set(
-        zip(current.segment_name, current.customer_key, strict=True)
-    )
-    closed = history[history.exited_at.notna()]
-    assert len(closed) > 0 and (closed.exited_at == pd.Timestamp(later_as_of)).all()
-    assert (closed.entered_at == pd.Timestamp(demo_run.as_of)).all()
-    entered_later = history[history.entered_at == pd.Timestamp(later_as_of)]
-    assert len(entered_later) > 0

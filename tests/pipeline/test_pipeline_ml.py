@@ -63,7 +63,7 @@ def test_every_customer_is_scored_and_clustered_by_a_champion(demo_run):
 
 def test_training_shows_metrics_and_plots_in_the_dagster_metadata(demo_run):
     for node, plots in (("ml__models__clustering", 2), ("ml__models__propensity", 2)):
-        [materialization] = demo_run.result.asset_materializations_for_node(node)
+        [materialization] = demo_run.materializations(node)
         metadata = materialization.metadata
         assert {"version", "promoted", "holdout_metric", "holdout_score", "report"} <= set(metadata)
         images = [key for key in metadata if key.startswith("plot_")]
