@@ -33,8 +33,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """The pool a step holds is the one of the warehouse named when the code location loaded:
         a step pointed at another file (a launchpad override, a changed AW_WAREHOUSE_PATH) would
-        hold the wrong warehouse's slot, so it is refused with what to do."""
-        if context_pool(self.path) != DUCKDB_POOL:
+        hold the wrong warehouse's slot, so it is refused with what to do. Only runs launched from a
+        loaded code location (`dagster dev`, the daemon) hold pool slots; in-process runs, sensors
+        and scripts that set the environment after import run one step at a time and are let be."""
+        launched_from_code_location = context.run is not None and (
+            context.run.remote_job_origin is not None
+        )
+        if launched_from_code_location and context_pool(self.path) != DUCKDB_POOL:
             raise dg.Failure(
                 f"this step would open {self.path}, but the code location serialises steps for the "
                 f"warehouse named when it loaded (pool {DUCKDB_POOL}): set AW_WAREHOUSE_PATH before "
