@@ -36,9 +36,7 @@ class WarehouseResource(dg.ConfigurableResource):
         hold the wrong warehouse's slot, so it is refused with what to do. Only runs launched from a
         loaded code location (`dagster dev`, the daemon) hold pool slots; in-process runs, sensors
         and scripts that set the environment after import run one step at a time and are let be."""
-        launched_from_code_location = context.run is not None and (
-            context.run.remote_job_origin is not None
-        )
+        launched_from_code_location = context.run is not None and (context.run.remote_job_origin is not None)
         if launched_from_code_location and context_pool(self.path) != DUCKDB_POOL:
             raise dg.Failure(
                 f"this step would open {self.path}, but the code location serialises steps for the "
