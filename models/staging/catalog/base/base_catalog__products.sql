@@ -19,10 +19,7 @@ parsed as (
             case when {{ given_but_invalid('active', parse_boolean('active')) }} then 'active' end
         ), '') as invalid_value_columns,
         {{ clean_text('price') }} as price_text,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

@@ -37,10 +37,7 @@ parsed as (
                     then 'tracking_consent'
             end
         ), '') as unparsed_value_columns,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

@@ -12,10 +12,7 @@ parsed as (
         {{ parse_timestamp('sent_at') }} as sent_at,
         {{ clean_text('sent_at') }} as sent_at_text,
         {{ clean_text('segment_name') }} as segment_name,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

@@ -20,10 +20,7 @@ parsed as (
         {{ parse_timestamp('event_at') }} as event_at,
         {{ clean_text('event_at') }} as event_at_text,
         {{ clean_text('url') }} as url,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

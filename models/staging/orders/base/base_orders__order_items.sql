@@ -15,10 +15,7 @@ parsed as (
         {{ clean_text('unit_price') }} as unit_price_text,
         case when {{ given_but_invalid('line_number', parse_integer('line_number')) }} then 'line_number' end
             as invalid_value_columns,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

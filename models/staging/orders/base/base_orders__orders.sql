@@ -25,10 +25,7 @@ parsed as (
             case when {{ given_but_invalid('discount', parse_decimal('discount')) }} then 'discount' end,
             case when {{ given_but_invalid('shipping', parse_decimal('shipping')) }} then 'shipping' end
         ), '') as invalid_value_columns,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

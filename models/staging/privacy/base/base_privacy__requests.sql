@@ -19,10 +19,7 @@ parsed as (
             'request_type', var('privacy_request_type_spellings'), var('privacy_request_type_patterns')
         ) }} as request_type,
         {{ parse_timestamp('requested_at') }} as requested_at_parsed,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 

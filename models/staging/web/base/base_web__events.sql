@@ -19,10 +19,7 @@ parsed as (
         lower({{ clean_text('utm_source') }}) as utm_source,
         lower({{ clean_text('utm_medium') }}) as utm_medium,
         {{ clean_text('utm_campaign') }} as utm_campaign,
-        _landing_file,
-        _landing_row,
-        {{ dbt.hash('landed_row') }} as landing_row_hash,
-        landed_row
+        {{ landing_lineage_columns() }}
     from landed
 ),
 
