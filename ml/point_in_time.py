@@ -120,7 +120,9 @@ def validate_point_in_time(
     Checks: (1) timestamp columns later than feature_as_of; (2) negative days-since features;
     (3) with `transactions`, order counts larger than the orders observable in the trailing
     window at the cutoff, for more than `max_violation_share` of rows (assumes, as the contract
-    says, that marts and transactions both count completed orders net of refunds); (4) with
+    says, that marts and transactions both count completed orders net of refunds; a purchase
+    refunded after a cutoff still counts at it, so transactions known at as_of may show a few
+    rows fewer, within the share); (4) with
     `crm_versions` (customer_key, valid_from and the CRM columns), a CRM-derived value that is not
     the one of the version written last before the cutoff (a value where none was written yet is
     a future version backfilled), for more than `max_violation_share` of rows; (5) a single

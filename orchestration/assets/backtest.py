@@ -9,13 +9,17 @@ import dagster as dg
 import pandas as pd
 
 from ml.backtest import BacktestError, evaluate, parse_horizons, render_markdown, scored_population
-from orchestration.assets.ml import FEATURES, _inline_plots
+from ml.features import CUTOFF, KEY
+from ml.point_in_time import LABEL, LeakageError, validate_point_in_time
+from orchestration.assets.ml import FEATURES, LABELS, _inline_plots
 from orchestration.resources import DUCKDB_POOL, WarehouseResource, resolve_as_of
 
 SCORES = dg.AssetKey(["ml", "customer_scores"])
 RFM = dg.AssetKey(["marts", "customer_rfm"])
 ORDERS = dg.AssetKey(["staging", "stg_orders__orders"])
 IDENTIFIERS = dg.AssetKey(["intermediate", "int_identifiers_mapped"])
+CRM_VERSIONS = dg.AssetKey(["intermediate", "int_contact_versions_tracked"])
+CUSTOMERS = dg.AssetKey(["intermediate", "int_customers_resolved"])
 BACKTEST_KEY = dg.AssetKey(["ml", "backtest_results"])
 BACKTEST_GROUP = "backtest"
 HORIZONS_ENV = "AW_BACKTEST_HORIZONS"
@@ -45,6 +49,15 @@ where orders.is_purchase and orders.ordered_at >= ?
 """
 
 
+# The CRM versions each customer's features read (its canonical contact's), for the validator.
+CRM_VERSIONS_SQL = """
+select customers.customer_key, versions.valid_from, versions.country_code as country,
+    versions.loyalty_tier, versions.income_band
+from intermediate.int_contact_versions_tracked as versions
+inner join intermediate.int_customers_resolved as customers on versions.contact_id = customers.contact_id
+"""
+
+
 class BacktestConfig(dg.Config):
     """The backtest's as_of (empty: AW_AS_OF, as for every step), its horizons in days (empty:
     AW_BACKTEST_HORIZONS, else 30,90) and where the markdown report goes (empty:
@@ -62,17 +75,26 @@ def _report_path(config: BacktestConfig, warehouse: WarehouseResource) -> Path:
 
 @dg.asset(
     key=BACKTEST_KEY,
-    deps=[SCORES, FEATURES, RFM, ORDERS, IDENTIFIERS],
+    deps=[SCORES, FEATURES, LABELS, RFM, ORDERS, IDENTIFIERS, CRM_VERSIONS, CUSTOMERS],
     group_name=BACKTEST_GROUP,
     pool=DUCKDB_POOL,
     kinds={"python", "duckdb"},
     description="The scores at as_of against what happened after it: ROC/PR AUC, top-decile lift, "
     "calibration, churn AUC and CLV Spearman per horizon, next to the recency, frequency, RFM and "
-    "historic-spend baselines. Run it in a backtest warehouse (`make backtest`), never the demo's.",
+    "historic-spend baselines, after checking the features point in time (ml.point_in_time). Run it "
+    "in a backtest warehouse (`make backtest`), never the demo's.",
 )
 def backtest_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: BacktestConfig):
     as_of = resolve_as_of(context, config)
     horizons = parse_horizons(config.horizons or os.environ.get(HORIZONS_ENV, "") or "30,90")
+    labelled = warehouse.frame(
+        f"select features.*, labels.{LABEL} from marts.customer_features as features "
+        f"inner join marts.customer_labels as labels using ({KEY}, {CUTOFF})"
+    )
+    try:
+        validate_point_in_time(labelled, crm_versions=warehouse.frame(CRM_VERSIONS_SQL))
+    except LeakageError as error:
+        raise dg.Failure(description=f"the features of this backtest leak: {error}") from error
     scores = warehouse.frame("select * from ml.customer_scores")
     features = warehouse.frame(
         "select * from marts.customer_features "
@@ -107,6 +129,7 @@ def backtest_results(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(
         metadata={
             "rows": counts["backtest_results"],
+            "point_in_time": "features and CRM attributes checked at every labelled cutoff",
             "report_path": str(path),
             "report": dg.MetadataValue.md(report),
             **_inline_plots(result.plots),
