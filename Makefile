@@ -22,9 +22,10 @@ AS_OF ?= $(or $(AW_AS_OF),2026-06-30T00:00:00Z)
 LANDING ?= $(AW_LANDING_DIR)
 # The browser the Dagster UI test drives (tests/pipeline/test_pipeline_dagster_ui.py).
 AW_CHROMIUM ?= /usr/bin/chromium
+HORIZON ?= 30,90
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup browser run test dev data lint format example-online-retail previews purge-landing clean \
+.PHONY: help setup browser run test dev data lint format example-online-retail backtest previews purge-landing clean \
 	dbt segment segments query publish fake-esp consent-audit
 
 help:  ## List the targets
@@ -94,8 +95,12 @@ previews: .venv/.synced  ## Render e-mails per segment, RFM block and fallback t
 	$(UV) run python -m activation.previews --warehouse $${AW_WAREHOUSE_PATH:-data/warehouse.duckdb} \
 		--out data/previews --per-segment 3 --segment-column segment_name
 
-example-online-retail: setup  ## Run the pipeline on the real UCI Online Retail export
-	$(UV) run python -m examples.online_retail
+example-online-retail: setup  ## Run the pipeline on the UCI Online Retail export: ARGS="--as-of ... --backtest ..." passed through
+	$(UV) run python -m examples.online_retail $(ARGS)
+
+backtest: setup  ## Score at a past as_of and compare with what followed: AS_OF=2011-09-09 HORIZON=30,90 [LANDING= OUT= CURRENCY=]
+	$(UV) run python -m orchestration.backtest --as-of $(AS_OF) --horizons $(HORIZON) --landing $(LANDING) \
+		$(if $(OUT),--out $(OUT)) $(if $(CURRENCY),--reporting-currency $(CURRENCY)) $(if $(V),-v)
 
 purge-landing: .venv/.synced  ## Rewrite the landing files without erased people's rows (BACKUP=1 keeps <file>.bak)
 	$(UV) run python -m landing.purge $(if $(BACKUP),--backup)

@@ -78,8 +78,10 @@ class DirtConfig:
       non_completed_status: share of orders cancelled, refunded or pending (pending only in the
         last 3 days).
       status_versions: share of orders also exported with an earlier status (pending or
-        completed) before their final one; there is no updated_at, so the downstream rule is
-        "terminal status wins": refunded > cancelled > completed > pending.
+        completed) before their final one. Every order row's updated_at is when that version
+        was exported (the order time for a first version, up to 14 days later for a settled
+        status), so the pipeline knows a refund only from then on; between versions of equal
+        time the rule is "terminal status wins": refunded > cancelled > completed > pending.
       negative_total / absurd_total / unknown_currency / amount_mismatch: share of orders with a
         negative total, a total above 1,000,000, currency "XXX", or total != subtotal - discount +
         shipping.

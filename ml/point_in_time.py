@@ -20,6 +20,12 @@ from ml.features import CUTOFF, KEY, RECENCY_FEATURES
 
 LABEL = "purchased_next_30d"
 
+# Features read from the CRM record in effect at the cutoff, by their column in the CRM versions.
+CRM_COLUMNS: tuple[str, ...] = ("country", "loyalty_tier", "income_band")
+# A category with fewer rows is pooled with the other rare ones before judging a categorical
+# feature as a copy of the outcome: a handful of rows separates anything.
+MIN_CATEGORY_ROWS = 20
+
 # Features that count or sum orders in a trailing window ending at the cutoff (None = all history).
 ORDER_COUNT_WINDOWS: dict[str, int | None] = {
     "frequency_orders": None,
@@ -53,6 +59,7 @@ def build_training_set(
     horizon_days: int = 30,
     label_col: str = LABEL,
     transactions: pd.DataFrame | None = None,
+    crm_versions: pd.DataFrame | None = None,
     numeric: Sequence[str] = (),
     max_single_feature_auc: float = 0.99,
 ) -> pd.DataFrame:
@@ -78,6 +85,7 @@ def build_training_set(
         frame,
         label_col=label_col,
         transactions=transactions,
+        crm_versions=crm_versions,
         numeric=numeric,
         max_single_feature_auc=max_single_feature_auc,
     )
@@ -102,6 +110,7 @@ def validate_point_in_time(
     *,
     label_col: str | None = LABEL,
     transactions: pd.DataFrame | None = None,
+    crm_versions: pd.DataFrame | None = None,
     numeric: Sequence[str] = (),
     max_single_feature_auc: float = 0.99,
     max_violation_share: float = 0.01,
@@ -111,9 +120,15 @@ def validate_point_in_time(
     Checks: (1) timestamp columns later than feature_as_of; (2) negative days-since features;
     (3) with `transactions`, order counts larger than the orders observable in the trailing
     window at the cutoff, for more than `max_violation_share` of rows (assumes, as the contract
-    says, that marts and transactions both count completed orders net of refunds); (4) a single
-    numeric feature that alone separates the label almost perfectly (ROC AUC above
-    `max_single_feature_auc`), which in practice is a copy of the outcome.
+    says, that marts and transactions both count completed orders net of refunds; a purchase
+    refunded after a cutoff still counts at it, so transactions known at as_of may show a few
+    rows fewer, within the share); (4) with
+    `crm_versions` (customer_key, valid_from and the CRM columns), a CRM-derived value that is not
+    the one of the version written last before the cutoff (a value where none was written yet is
+    a future version backfilled), for more than `max_violation_share` of rows; (5) a single
+    numeric or categorical feature that alone separates the label almost perfectly (ROC AUC above
+    `max_single_feature_auc`; a category scores by its label rate, missing is a category of its
+    own), which in practice is a copy of the outcome.
     """
     problems: list[str] = []
     cutoff = _as_utc_naive(frame[CUTOFF])
@@ -137,6 +152,9 @@ def validate_point_in_time(
     if transactions is not None:
         problems += _order_count_violations(frame, cutoff, transactions, max_violation_share)
 
+    if crm_versions is not None:
+        problems += _crm_violations(frame, cutoff, crm_versions, max_violation_share)
+
     if label_col is not None and label_col in frame.columns:
         y = frame[label_col].astype(bool).to_numpy()
         if 0 < y.sum() < len(y):
@@ -146,6 +164,14 @@ def validate_point_in_time(
                 if c not in (KEY, CUTOFF, label_col) and pd.api.types.is_numeric_dtype(frame[c])
             ]
             problems += _outcome_copies(frame, y, cols, label_col, max_single_feature_auc)
+            categorical = [
+                c
+                for c in frame.columns
+                if c not in (KEY, CUTOFF, label_col)
+                and not pd.api.types.is_numeric_dtype(frame[c])
+                and not pd.api.types.is_datetime64_any_dtype(frame[c])
+            ]
+            problems += _categorical_outcome_copies(frame, y, categorical, label_col, max_single_feature_auc)
 
     if problems:
         raise LeakageError("point-in-time violation: " + "; ".join(problems))
@@ -173,6 +199,65 @@ def _order_count_violations(
         share = float(np.mean(value > observed + 0.5))
         if share > max_share:
             problems.append(f"{col}: {share:.1%} of rows count more orders than existed by the cutoff")
+    return problems
+
+
+def _crm_violations(
+    frame: pd.DataFrame, cutoff: pd.Series, versions: pd.DataFrame, max_share: float
+) -> list[str]:
+    """CRM-derived values that differ from the version in effect at the cutoff (the latest with
+    valid_from strictly before it), or that are set where no version was in effect."""
+    cols = [c for c in CRM_COLUMNS if c in frame.columns and c in versions.columns]
+    if not cols or frame.empty:
+        return []
+    rows = pd.DataFrame(
+        {KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy(), "row": np.arange(len(frame))}
+    )
+    known = versions[[KEY, "valid_from", *cols]].copy()
+    known[KEY] = known[KEY].astype(str)
+    known["valid_from"] = _as_utc_naive(known["valid_from"])
+    known = known.rename(columns={c: f"{c}__in_effect" for c in cols})
+    in_effect = pd.merge_asof(
+        rows.sort_values("cutoff"),
+        known.dropna(subset=["valid_from"]).sort_values("valid_from"),
+        left_on="cutoff",
+        right_on="valid_from",
+        by=KEY,
+        direction="backward",
+        allow_exact_matches=False,
+    ).sort_values("row")
+    problems = []
+    for col in cols:
+        actual = frame[col].astype(object).where(frame[col].notna(), None).to_numpy()
+        expected = in_effect[f"{col}__in_effect"].astype(object)
+        expected = expected.where(expected.notna(), None).to_numpy()
+        wrong = np.array([a is not None and a != e for a, e in zip(actual, expected, strict=True)])
+        share = float(wrong.mean())
+        if share > max_share:
+            future = np.array([a is not None and e is None for a, e in zip(actual, expected, strict=True)])
+            problems.append(
+                f"{col}: {share:.1%} of rows differ from the CRM version in effect at their cutoff "
+                f"({int(future.sum())} set where no version had been written yet)"
+            )
+    return problems
+
+
+def _categorical_outcome_copies(
+    frame: pd.DataFrame, y: np.ndarray, cols: Sequence[str], label_col: str, limit: float
+) -> list[str]:
+    problems = []
+    for col in cols:
+        values = frame[col].astype(object).where(frame[col].notna(), "<missing>").astype(str)
+        counts = values.map(values.value_counts())
+        values = values.where(counts >= MIN_CATEGORY_ROWS, "<rare>")
+        if values.nunique() < 2:
+            continue
+        rate = pd.Series(y.astype(float)).groupby(values.to_numpy()).transform("mean").to_numpy()
+        auc = roc_auc_score(y, rate)
+        if max(auc, 1 - auc) > limit:
+            problems.append(
+                f"{col}: its categories alone predict {label_col} with ROC AUC {max(auc, 1 - auc):.3f}"
+            )
     return problems
 
 

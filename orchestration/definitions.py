@@ -13,11 +13,13 @@ from orchestration.assets.activation import (
     export_assets,
     holdout_analysis,
 )
+from orchestration.assets.backtest import backtest_results
 from orchestration.assets.dbt import dbt_steps
 from orchestration.assets.landing import landing_files
 from orchestration.assets.ml import ml_assets
 from orchestration.assets.publish import published_snapshot_asset
 from orchestration.automation import (
+    backtest,
     daily_refresh,
     daily_schedule,
     full_pipeline,
@@ -66,6 +68,7 @@ _assets = [
     erasure_propagation,
     *export_assets,
     holdout_analysis,
+    backtest_results,
 ]
 assert set(PUBLISHED_SCHEMAS) <= set(PUBLISHED_GROUPS), "every published schema has an asset group"
 
@@ -79,7 +82,7 @@ def _setting(name: str) -> dg.EnvVar | str:
 defs = dg.Definitions(
     assets=[*_assets, published_snapshot_asset(_published_upstream(_assets))],
     asset_checks=[audience_respects_consent, audience_volume_guard],
-    jobs=[full_pipeline, daily_refresh, ml_training],
+    jobs=[full_pipeline, daily_refresh, ml_training, backtest],
     schedules=[daily_schedule, weekly_training_schedule],
     sensors=[landing_files_arrived],
     executor=step_processes,

@@ -29,6 +29,8 @@ PUBLISHED_ENV = "AW_PUBLISHED_PATH"
 ACTIVATION_FILES_ENV = "AW_ACTIVATION_FILE_DIR"
 PUBLISH_IDENTIFIERS_ENV = "AW_PUBLISH_IDENTIFIERS"
 AS_OF_ENV = "AW_AS_OF"
+# The dbt var reporting_currency reads it (dbt_project.yml): one currency per warehouse.
+REPORTING_CURRENCY_ENV = "AW_REPORTING_CURRENCY"
 
 DEFAULTS = {
     WAREHOUSE_ENV: "data/warehouse.duckdb",

@@ -29,6 +29,7 @@ ORDER_COLUMNS = [
     "shipping",
     "total",
     "channel",
+    "updated_at",
 ]
 ITEM_COLUMNS = ["order_id", "line_number", "product_id", "quantity", "unit_price"]
 STATUSES = ("completed", "cancelled", "refunded", "pending")
@@ -171,6 +172,9 @@ def order_rows(
     previous.dirt = np.full(len(earlier), draw.bit("status_versions", "status"), dtype=np.uint64)
     export_at[earlier] = np.maximum(export_at[earlier], at[earlier] + 3600)
     export_at = np.minimum(export_at, plan.as_of - 1)
+    # updated_at: when each version was exported, so the pipeline knows a status from then on only.
+    headers.columns["updated_at"] = text.iso_timestamps(np.maximum(export_at, at))
+    previous.columns["updated_at"] = text.iso_timestamps(at[earlier])
 
     guest_headers, guest_items, guest_export = _true_guest_orders(plan, block, draw, n)
     header_parts = [headers, previous, guest_headers]
@@ -233,6 +237,7 @@ def _true_guest_orders(plan: Plan, block: int, draw: DirtDraw, n: int) -> tuple[
             "shipping": text.money(shipping),
             "total": text.money(subtotal + shipping),
             "channel": text.take(list(vocab.ORDER_CHANNELS), np.zeros(k, np.int64)),
+            "updated_at": text.iso_timestamps(at),
         },
         order_ids(number),
         np.full(k, draw.bit("guest_unknown"), dtype=np.uint64),

@@ -1,6 +1,8 @@
-"""`python -m examples.online_retail` (`make example-online-retail`): map the UCI Online Retail export
-onto the raw-data contract, check the money in the landed files against the export, run the
-pipeline into the example's own warehouse and summarize what it produced."""
+"""`python -m examples.online_retail` (`make example-online-retail ARGS="..."`): map an invoice-line
+export (by default the UCI Online Retail one) onto the raw-data contract as its mapping file says,
+check the money in the landed files against the export, run the pipeline into the example's own
+warehouse and summarize what it produced; or, with --backtest, score at a past as_of and compare
+with what followed."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from examples.online_retail.mapping import DEFAULT_SOURCE, map_online_retail, read_source
+from examples.online_retail.config import DEFAULT_MAPPING, MappingError, load_mapping, read_export
+from examples.online_retail.mapping import map_online_retail
 from examples.online_retail.output import (
     header_matches_contract,
     landed_amounts,
@@ -19,11 +22,7 @@ from examples.online_retail.output import (
     write_landing,
 )
 from examples.online_retail.pipeline import run_pipeline, summarize
-from warehouse.context import PROJECT_DIR
-
-DEFAULT_OUT = PROJECT_DIR / "data" / "examples" / "online_retail"
-# The day after the last invoice (2011-12-09): recency is measured as the shop would have the next morning.
-AS_OF = "2011-12-10T00:00:00Z"
+from warehouse.context import AS_OF_ENV, AsOfError, parse_as_of, resolve_path
 
 
 def _print_mapping(report: dict, check: dict, seconds: float) -> None:
@@ -48,55 +47,106 @@ def _print_mapping(report: dict, check: dict, seconds: float) -> None:
         print(f"  {name:40} {rows:>9,} rows")
 
 
+def _print_unknown_codes(report: dict) -> None:
+    unknown = report["unknown_codes"]
+    if not unknown:
+        return
+    print(f"Unknown stock codes (left out; give them a kind under `codes` in the mapping): {len(unknown)}")
+    for code, found in list(unknown.items())[:20]:
+        examples = "; ".join(
+            f"{e['invoice']} {e['description']!r} x{e['quantity']}" for e in found["examples"]
+        )
+        print(f"  {code:20} {found['lines']:>7,} lines  £{found['amount_gbp']:>12,.2f}  e.g. {examples}")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mapping", type=Path, default=DEFAULT_MAPPING, help="the mapping file (YAML)")
+    parser.add_argument(
+        "--source", type=Path, default=None, help="the export (default: the mapping's source)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for landing/, the report and the warehouse"
+    )
+    parser.add_argument("--as-of", default="", help="default: AW_AS_OF, else the mapping's run.as_of")
+    parser.add_argument(
+        "--reporting-currency", default="", help="default: the mapping's run.reporting_currency"
+    )
+    parser.add_argument("--map-only", action="store_true", help="write the landing files and report only")
+    parser.add_argument(
+        "--backtest",
+        default="",
+        metavar="AS_OF",
+        help="instead of a run: score at this past as_of and compare",
+    )
+    parser.add_argument(
+        "--horizons", default="30,90", help="days after the backtest's as_of (with --backtest)"
+    )
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--source",
-        type=Path,
-        default=Path(os.environ.get("AW_ONLINE_RETAIL_PATH", DEFAULT_SOURCE)),
-        help="online_retail.parquet (default: $AW_ONLINE_RETAIL_PATH or the shared datasets folder)",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="folder for landing/, the report and the warehouse"
-    )
-    parser.add_argument(
-        "--map-only", action="store_true", help="write the landing files and report, skip the pipeline"
-    )
-    args = parser.parse_args(argv)
-    if not args.source.is_file():
-        print(f"{args.source}: not found. Point --source or AW_ONLINE_RETAIL_PATH at online_retail.parquet.")
+    args = _arguments(argv)
+    try:
+        config = load_mapping(args.mapping)
+        source = resolve_path(args.source) if args.source else config.default_source()
+        as_of = args.as_of or os.environ.get(AS_OF_ENV, "") or config.as_of
+        parse_as_of(as_of)
+        export = read_export(source, config)
+    except (MappingError, AsOfError) as error:
+        print(f"cannot start: {error}", file=sys.stderr)
         return 2
+    out = resolve_path(args.out) if args.out else config.out
+    currency = args.reporting_currency.upper() or config.reporting_currency
 
     started = time.perf_counter()
-    mapping = map_online_retail(read_source(args.source))
-    landing_dir = args.out / "landing"
+    mapping = map_online_retail(export, config)
+    landing_dir = out / "landing"
     write_landing(mapping.tables, landing_dir)
     check = revenue_check(landed_amounts(landing_dir), mapping.expected)
     mapped_seconds = time.perf_counter() - started
     report = {
-        "source_file": str(args.source),
+        "source_file": str(source),
+        "mapping_file": str(config.path),
         **mapping.report,
         "landing_dir": str(landing_dir.resolve()),
         "headers_match_contract": header_matches_contract(landing_dir),
         "revenue_check": check,
         "mapping_seconds": round(mapped_seconds, 1),
     }
-    write_json(args.out / "mapping_report.json", report)
+    write_json(out / "mapping_report.json", report)
     _print_mapping(mapping.report, check, mapped_seconds)
-    print(f"Report: {args.out / 'mapping_report.json'}")
+    _print_unknown_codes(mapping.report)
+    print(f"Report: {out / 'mapping_report.json'}")
     if not check["balanced_to_the_penny"] or not all(report["headers_match_contract"].values()):
         print("The landed files do not reconcile with the export: not running the pipeline.", file=sys.stderr)
         return 1
     if args.map_only:
         return 0
+    if args.backtest:
+        from orchestration.backtest import BacktestRun, run_backtest
 
-    warehouse = args.out / "warehouse.duckdb"
+        backtest_as_of = parse_as_of(args.backtest)
+        run = BacktestRun(
+            as_of=backtest_as_of.isoformat(),
+            horizons=args.horizons,
+            landing=landing_dir.resolve(),
+            out=out / "backtests" / str(backtest_as_of.date()),
+            reporting_currency=currency,
+            title=f"Backtest of the Online Retail example as of {backtest_as_of.date()}",
+        )
+        return run_backtest(run)
+
+    warehouse = out / "warehouse.duckdb"
     pipeline_started = time.perf_counter()
-    status = run_pipeline(landing_dir, warehouse, AS_OF)
+    status = run_pipeline(out, as_of, currency)
     pipeline_seconds = time.perf_counter() - pipeline_started
     if status != 0:
         return status
-    print(f"\nWhat the pipeline made of it (warehouse {warehouse}, as_of {AS_OF}):")
+    print(
+        f"\nWhat the pipeline made of it (warehouse {warehouse}, as_of {as_of}, "
+        f"reporting currency {currency or 'USD'}):"
+    )
     for line in summarize(warehouse):
         print(line)
     print(

@@ -2,8 +2,12 @@
 at a time. Every source line ends in exactly one category of `LineCategory`, so the report can
 prove rows in = rows out; the figures of a run are in `mapping_report.json` and the README.
 
-Stock codes (matched upper-cased, the way staging canonicalizes product ids)
-- Product: `PRODUCT_CODE`, five digits plus optional letters (`85123A`, `15056BL`, `79323GR`) or a
+The export's column names, time zone, currency, code rules and cancellation prefix are the
+mapping file's (`mapping.yml`, read by `config.py`); the decisions below are this module's.
+
+Stock codes (matched upper-cased, the way staging canonicalizes product ids, against the mapping's
+patterns in order)
+- Product: five digits plus optional letters (`85123A`, `15056BL`, `79323GR`) or a
   `DCGS…` code (the shop's dotcom-giftshop items: party bags, collars, an ashtray). Every other
   code in the export is a named service code below; a code matching nothing is counted as
   `unknown_code` and left out, so a new code shows up in the report instead of as revenue.
@@ -12,10 +16,10 @@ Stock codes (matched upper-cased, the way staging canonicalizes product ids)
   D line sits on a cancellation invoice (a credit note granted after the sale with no link to the
   order it rewards), so it is counted as `discount_credit` and left out: crediting it to some
   earlier order of the customer would be a guess.
-- Adjustments, neither product lines nor revenue, counted per code: M/m (manual), B (bad-debt
-  adjustment), BANK CHARGES, AMAZONFEE, CRUK (charity commission), S (samples), PADS (a 0.001
-  price placeholder) and gift vouchers `gift_0001_*` (selling a voucher is not selling a product:
-  the revenue is booked when it is spent).
+- Fees (BANK CHARGES, AMAZONFEE, CRUK charity commission), adjustments (M/m manual, B bad-debt
+  adjustment, S samples, PADS a 0.001 price placeholder) and gift vouchers `gift_0001_*` (selling a
+  voucher is not selling a product: the revenue is booked when it is spent): neither product lines
+  nor revenue, counted per code. A code of no kind is reported with counts and examples.
 
 Orders (orders/orders): one per invoice that is not a cancellation (`C…`) and holds at least one
 product sale line; an invoice with none (only postage, fees or write-offs) is not an order, and its
@@ -28,6 +32,13 @@ e-mail blank (the export has none). subtotal = Σ product lines after netting, s
 lines after netting, discount = |Σ D lines| of the invoice, total = subtotal − discount + shipping.
 status `cancelled` when cancellations net every product line of the invoice to zero (such an order
 lands with no lines), else `completed`.
+
+An order lands as versions, `updated_at` saying when each was written: as invoiced (at
+ordered_at, nothing netted), then one more at each moment a cancellation was netted against it
+(the cancellation's time; the order's when the cancellation is not later), with the amounts and
+status after it. So at any earlier as_of, or feature cutoff, the pipeline sees the order as it was
+then, never a cancellation that had not happened yet. The latest version is the order as the
+export ends.
 
 Cancellations (`C…` invoices, negative quantities) are netted, not landed: each cancelled quantity
 of a product or shipping code goes to the latest earlier-or-same-minute line of the same customer
@@ -49,16 +60,21 @@ Other dirt
   orders' subtotals include the repeats, as the export does.
 
 Order lines (orders/order_items): order_id, line_number, product_id = StockCode as written (staging
-upper-cases it), quantity after netting, unit_price.
+upper-cases it), quantity after all netting, unit_price. The contract keeps no versions of lines,
+so line-level facts (products bought, for recommendations) at an earlier as_of still miss what was
+cancelled later; amounts and statuses, which purchase features, RFM and labels read, are versioned.
 
 Products (catalog/products): one row per canonical (upper-cased) product code sold at a price above
 zero, so `85123a` and `85123A` are one product, as staging would treat them; name = the most
 frequent description (ties: alphabetical), price = median unit price of its sale lines, GBP,
 active. The export has no categories and no images: category, subcategory and image_url are blank.
 
-Contacts (crm/contacts): one per CustomerID seen on any line (cancellations included: the shop
-knows them): country = the country of most of the customer's invoices (ties: alphabetical) as the
-export spells it, signup_at = first invoice time, updated_at = last invoice time, both UTC. The
+Contacts (crm/contacts): a CustomerID seen on any line (cancellations included: the shop knows
+them) lands as versions of what the shop knew: the first written at the customer's first invoice
+(signup_at = updated_at = that time, UTC), with that invoice's country as the export spells it,
+and a new one whenever the country of most of their invoices so far changes (a tie keeps the
+current one). A record dated at the last invoice would say "this customer buys until then" to any
+earlier as_of: a customer first seen later has no record yet, not a record without a country. The
 export has no e-mail addresses and no consent: email and email_opt_in are blank, so nobody is
 contactable. The example exercises profiles, RFM and segments, never an ESP export.
 
@@ -68,42 +84,31 @@ so every total in the report reconciles exactly.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-SOURCE_COLUMNS = (
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country",
-)  # fmt: skip
-# Where the shared datasets live in this project's environment; elsewhere pass --source or set
-# AW_ONLINE_RETAIL_PATH (the UCI data set 352, "Online Retail", saved as Parquet).
-DEFAULT_SOURCE = Path("/work/shared/datasets/online_retail/online_retail.parquet")
-SHOP_TIMEZONE = ZoneInfo("Europe/London")
-CURRENCY = "GBP"
-CHANNEL = "web"
-
-PRODUCT_CODE = re.compile(r"[0-9]{5}[A-Z]*|DCGS[0-9A-Z]+")
-SHIPPING_CODES = frozenset({"POST", "DOT", "C2"})
-DISCOUNT_CODES = frozenset({"D"})
-ADJUSTMENT_CODES = frozenset({"M", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "S", "PADS"})
-GIFT_VOUCHER_CODE = re.compile(r"GIFT_0001_[0-9]+")
+from examples.online_retail.config import DEFAULT_MAPPING, MappingConfig, MappingError, load_mapping
 
 
 class CodeKind(StrEnum):
     PRODUCT = "product"
     SHIPPING = "shipping"
     DISCOUNT = "discount"
+    FEE = "fee"
     ADJUSTMENT = "adjustment"
+    VOUCHER = "voucher"
     UNKNOWN = "unknown"
+
+
+# Neither product lines nor revenue: counted per code, left out.
+NOT_REVENUE = (CodeKind.FEE, CodeKind.ADJUSTMENT, CodeKind.VOUCHER)
 
 
 class LineCategory(StrEnum):
@@ -115,30 +120,26 @@ class LineCategory(StrEnum):
     DISCOUNT = "discount"  # added to its order's discount
     DISCOUNT_WITHOUT_ORDER = "discount_on_invoice_without_products"
     DISCOUNT_CREDIT = "discount_credit"  # D on a cancellation invoice
-    ADJUSTMENT = "non_product_adjustment"
+    ADJUSTMENT = "non_product_adjustment"  # fees, adjustments, vouchers
     UNKNOWN_CODE = "unknown_code"
     WRITE_OFF = "stock_write_off"
     ZERO_PRICE = "zero_price_product"
     CANCELLATION = "cancellation"  # product or shipping code on a C invoice: netted
 
 
-def code_kind(code: str) -> CodeKind:
-    """The kind of an upper-cased stock code."""
-    if PRODUCT_CODE.fullmatch(code):
-        return CodeKind.PRODUCT
-    if code in SHIPPING_CODES:
-        return CodeKind.SHIPPING
-    if code in DISCOUNT_CODES:
-        return CodeKind.DISCOUNT
-    if code in ADJUSTMENT_CODES or GIFT_VOUCHER_CODE.fullmatch(code):
-        return CodeKind.ADJUSTMENT
+def code_kind(code: str, config: MappingConfig | None = None) -> CodeKind:
+    """The kind of an upper-cased stock code: the first kind of the mapping whose pattern matches."""
+    config = config or load_mapping(DEFAULT_MAPPING)
+    for kind, patterns in config.codes.items():
+        if any(pattern.fullmatch(code) for pattern in patterns):
+            return CodeKind(kind)
     return CodeKind.UNKNOWN
 
 
-def london_to_utc(local: str) -> datetime:
-    """A 'YYYY-MM-DD HH:MM:SS' wall-clock time in London as naive UTC. In the autumn hour that
+def local_to_utc(local: str, zone: ZoneInfo) -> datetime:
+    """A 'YYYY-MM-DD HH:MM:SS' wall-clock time in `zone` as naive UTC. In the autumn hour that
     happens twice zoneinfo takes the first (summer-time) reading; the shop sold nothing at 01:00."""
-    return datetime.fromisoformat(local).replace(tzinfo=SHOP_TIMEZONE).astimezone(UTC).replace(tzinfo=None)
+    return datetime.fromisoformat(local).replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
 def iso_utc(values: pd.Series) -> pd.Series:
@@ -163,53 +164,51 @@ def to_pounds(thousandths: int) -> float:
     return float(Decimal(int(thousandths)).scaleb(-3))
 
 
-def read_source(path: Path, limit: int | None = None) -> pd.DataFrame:
-    """The export as a frame of its own columns; `limit` keeps the first rows (tests)."""
-    table = pq.read_table(path, columns=list(SOURCE_COLUMNS))
-    if limit is not None:
-        table = table.slice(0, limit)
-    return table.to_pandas()
-
-
-def prepare(source: pd.DataFrame) -> pd.DataFrame:
-    """Typed, normalized lines with their code kind and UTC time; refuses what the money accounting
-    could not represent exactly rather than rounding it away."""
-    missing = [c for c in SOURCE_COLUMNS if c not in source.columns]
+def prepare(source: pd.DataFrame, config: MappingConfig) -> pd.DataFrame:
+    """Typed, normalized lines with their code kind and UTC time, under the contract's meanings;
+    refuses what the money accounting could not represent exactly rather than rounding it away."""
+    missing = [column for column in config.export_columns if column not in source.columns]
     if missing:
-        raise ValueError(f"the export lacks column(s) {missing}")
-    frame = source.reset_index(drop=True)
-    price = frame["UnitPrice"].astype("float64").to_numpy()
+        raise MappingError(
+            f"the export lacks the column(s) {missing} that {config.path} names; "
+            f"its columns are {list(source.columns)}"
+        )
+    frame = source.rename(columns={column: meaning for meaning, column in config.columns.items()})
+    frame = frame.reset_index(drop=True)
+    price = frame["unit_price"].astype("float64").to_numpy()
     thousandths = np.rint(price * 1000)
     if np.isnan(price).any() or (np.abs(price * 1000 - thousandths) > 1e-6).any():
-        raise ValueError("UnitPrice is blank or finer than 0.001 on some lines")
-    if frame["Quantity"].isna().any() or frame["InvoiceNo"].isna().any() or frame["InvoiceDate"].isna().any():
-        raise ValueError("InvoiceNo, Quantity or InvoiceDate is blank on some lines")
-    customer = frame["CustomerID"].astype("float64")
+        raise ValueError(f"{config.columns['unit_price']} is blank or finer than 0.001 on some lines")
+    if frame[["quantity", "invoice", "invoiced_at"]].isna().any().any():
+        blank = [config.columns[m] for m in ("invoice", "quantity", "invoiced_at")]
+        raise ValueError(f"{', '.join(blank)} is blank on some lines")
+    customer = frame["customer_id"].astype("float64")
     if (customer.dropna() % 1 != 0).any():
-        raise ValueError("CustomerID is not a whole number on some lines")
+        raise ValueError(f"{config.columns['customer_id']} is not a whole number on some lines")
 
-    local = frame["InvoiceDate"].astype(str).str.strip()
-    utc_by_local = {text: london_to_utc(text) for text in local.unique()}
+    local = frame["invoiced_at"].astype(str).str.strip()
+    utc_by_local = {text: local_to_utc(text, config.time_zone) for text in local.unique()}
     lines = pd.DataFrame(
         {
             "row": np.arange(len(frame), dtype="int64"),
-            "invoice": frame["InvoiceNo"].astype(str).str.strip(),
-            "stock_code": frame["StockCode"].astype(str).str.strip(),
-            "description": frame["Description"].astype("str").str.strip(),
-            "quantity": frame["Quantity"].astype("int64"),
+            "invoice": frame["invoice"].astype(str).str.strip(),
+            "stock_code": frame["stock_code"].astype(str).str.strip(),
+            "description": frame["description"].astype("str").str.strip(),
+            "quantity": frame["quantity"].astype("int64"),
             "price": thousandths.astype("int64"),
             "at": pd.to_datetime(local.map(utc_by_local)),
             "customer": np.where(customer.isna(), "", customer.fillna(0).astype("int64").astype(str)),
-            "country": frame["Country"].astype("str").str.strip(),
+            "country": frame["country"].astype("str").str.strip(),
         }
     )
     lines["code"] = lines["stock_code"].str.upper()
-    lines["is_cancellation"] = lines["invoice"].str.startswith("C")
+    prefix = config.cancellation_prefix
+    lines["is_cancellation"] = lines["invoice"].str.startswith(prefix) if prefix else False
     # Plain Python strings from here: grouping and filtering half a million of them is several
     # times faster than through pandas' Arrow-backed default string type.
     for column in ("invoice", "stock_code", "code", "description", "customer", "country"):
         lines[column] = lines[column].astype(object)
-    kinds = {code: str(code_kind(code)) for code in lines["code"].unique()}
+    kinds = {code: str(code_kind(code, config)) for code in lines["code"].unique()}
     lines["kind"] = lines["code"].map(kinds).astype(object)
     lines["category"] = _categories(lines)
     return lines
@@ -225,7 +224,7 @@ def _categories(lines: pd.DataFrame) -> pd.Series:
     conditions = [
         cancel & lands,
         cancel & (kind == CodeKind.DISCOUNT),
-        kind == CodeKind.ADJUSTMENT,
+        kind.isin(NOT_REVENUE),
         kind == CodeKind.UNKNOWN,
         ~cancel & lands & bad_sign,
         sale,
@@ -326,18 +325,21 @@ class Mapping:
     expected: dict[str, int]
 
 
-def map_online_retail(source: pd.DataFrame) -> Mapping:
-    """The export (columns `SOURCE_COLUMNS`) as the four contract tables, with the report."""
-    lines = prepare(source)
+def map_online_retail(source: pd.DataFrame, config: MappingConfig | None = None) -> Mapping:
+    """The export (the columns the mapping names) as the four contract tables, with the report."""
+    config = config or load_mapping(DEFAULT_MAPPING)
+    if config.identity.get("email"):
+        raise MappingError(f"{config.path}: identity.email is not supported by this invoice-line mapping")
+    lines = prepare(source, config)
     netting = net_cancellations(lines)
     lines["net_quantity"] = lines["quantity"] - netting.netted[lines["row"].to_numpy()]
     lines["net_amount"] = lines["net_quantity"] * lines["price"]
 
-    orders, items, item_amounts = _orders_and_items(lines)
+    orders, items, item_amounts = _orders_and_items(lines, netting, config)
     tables = {
         "orders/orders": orders,
         "orders/order_items": items,
-        "catalog/products": _products(lines),
+        "catalog/products": _products(lines, config),
         "crm/contacts": _contacts(lines),
     }
     report, expected = _report(lines, netting, tables, item_amounts)
@@ -350,8 +352,56 @@ def _first_rank(frame: pd.DataFrame, group: str, keys: list[str]) -> pd.Series:
     return first_row.groupby(frame[group]).rank(method="dense").astype("int64")
 
 
-def _orders_and_items(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Orders and their lines, plus each landed line's amount in thousandths (for the report)."""
+def _order_versions(lines: pd.DataFrame, header: pd.DataFrame, netting: Netting) -> pd.DataFrame:
+    """One row per order and moment its amounts changed: as invoiced, then after each cancellation
+    netted against it (at the cancellation's time, or the order's when that is earlier), so the
+    pipeline counts a cancellation only from when it happened."""
+    allocated = netting.allocations.merge(
+        lines[["row", "invoice", "price", "category"]], left_on="purchase_row", right_on="row"
+    ).merge(lines[["row", "at"]].rename(columns={"row": "cancel_row", "at": "cancelled_at"}), on="cancel_row")
+    allocated = allocated[allocated["invoice"].isin(header.index)]
+    allocated["version_at"] = np.maximum(
+        allocated["cancelled_at"].to_numpy(), allocated["invoice"].map(header["at"]).to_numpy()
+    )
+    amount = allocated["quantity"] * allocated["price"]
+    is_sale = allocated["category"] == LineCategory.SALE
+    changes = pd.DataFrame(
+        {
+            "invoice": allocated["invoice"],
+            "version_at": allocated["version_at"],
+            "subtotal": np.where(is_sale, amount, 0),
+            "shipping": np.where(is_sale, 0, amount),
+            "products": np.where(is_sale, allocated["quantity"], 0),
+        }
+    )
+    invoiced = pd.DataFrame({"invoice": header.index, "version_at": header["at"].to_numpy()})
+    invoiced[["subtotal", "shipping", "products"]] = 0
+    versions = (
+        pd.concat([invoiced, changes], ignore_index=True)
+        .groupby(["invoice", "version_at"], sort=True)[["subtotal", "shipping", "products"]]
+        .sum()
+        .groupby(level="invoice")
+        .cumsum()
+        .reset_index()
+    )
+    gross = header.loc[versions["invoice"]]
+    versions["subtotal"] = gross["gross_subtotal"].to_numpy() - versions["subtotal"].to_numpy()
+    versions["shipping"] = gross["gross_shipping"].to_numpy() - versions["shipping"].to_numpy()
+    versions["discount"] = gross["discount"].to_numpy()
+    versions["total"] = versions["subtotal"] - versions["discount"] + versions["shipping"]
+    left = gross["gross_products"].to_numpy() - versions["products"].to_numpy()
+    versions["status"] = np.where(left > 0, "completed", "cancelled")
+    versions["first_row"] = gross["first_row"].to_numpy()
+    versions["contact_id"] = gross["contact_id"].to_numpy()
+    versions["ordered_at"] = gross["at"].to_numpy()
+    return versions.sort_values(["first_row", "version_at"], kind="mergesort").reset_index(drop=True)
+
+
+def _orders_and_items(
+    lines: pd.DataFrame, netting: Netting, config: MappingConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Order versions and the lines as finally netted, plus each landed line's amount in
+    thousandths (for the report)."""
     sales = lines[lines["category"] == LineCategory.SALE]
     on_orders = lines[lines["invoice"].isin(sales["invoice"].unique())]
     by_invoice = on_orders.groupby("invoice", sort=False)
@@ -367,34 +417,30 @@ def _orders_and_items(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
             "contact_id": by_invoice["customer"].first(),
         }
     )
-    header["subtotal"] = category_sum(LineCategory.SALE, "net_amount")
-    header["shipping"] = category_sum(LineCategory.SHIPPING, "net_amount")
-    discount_lines = on_orders[on_orders["category"] == LineCategory.DISCOUNT]
-    header["discount"] = (
-        (discount_lines["quantity"] * discount_lines["price"]).groupby(discount_lines["invoice"]).sum()
-    )
-    header[["subtotal", "shipping", "discount"]] = (
-        header[["subtotal", "shipping", "discount"]].fillna(0).astype("int64")
-    )
+    on_orders = on_orders.assign(gross_amount=on_orders["quantity"] * on_orders["price"])
+    header["gross_subtotal"] = category_sum(LineCategory.SALE, "gross_amount")
+    header["gross_shipping"] = category_sum(LineCategory.SHIPPING, "gross_amount")
+    header["gross_products"] = category_sum(LineCategory.SALE, "quantity")
+    header["discount"] = category_sum(LineCategory.DISCOUNT, "gross_amount")
+    amounts = ["gross_subtotal", "gross_shipping", "gross_products", "discount"]
+    header[amounts] = header[amounts].fillna(0).astype("int64")
     header["discount"] = header["discount"].abs()
-    header["total"] = header["subtotal"] - header["discount"] + header["shipping"]
-    products_left = sales.groupby("invoice")["net_quantity"].sum()
-    header["status"] = np.where(products_left.reindex(header.index) > 0, "completed", "cancelled")
-    header = header.sort_values("first_row")
+    versions = _order_versions(lines, header, netting)
 
     orders = pd.DataFrame(
         {
-            "order_id": header.index.astype(str),
-            "contact_id": header["contact_id"].to_numpy(),
+            "order_id": versions["invoice"].astype(str).to_numpy(),
+            "contact_id": versions["contact_id"].to_numpy(),
             "email": "",
-            "ordered_at": iso_utc(header["at"]).to_numpy(),
-            "status": header["status"].to_numpy(),
-            "currency": CURRENCY,
-            "subtotal": money_texts(header["subtotal"]),
-            "discount": money_texts(header["discount"]),
-            "shipping": money_texts(header["shipping"]),
-            "total": money_texts(header["total"]),
-            "channel": CHANNEL,
+            "ordered_at": iso_utc(versions["ordered_at"]).to_numpy(),
+            "status": versions["status"].to_numpy(),
+            "currency": config.currency,
+            "subtotal": money_texts(versions["subtotal"]),
+            "discount": money_texts(versions["discount"]),
+            "shipping": money_texts(versions["shipping"]),
+            "total": money_texts(versions["total"]),
+            "channel": config.channel,
+            "updated_at": iso_utc(versions["version_at"]).to_numpy(),
         }
     )
 
@@ -429,7 +475,7 @@ def _median_text(thousandths: float) -> str:
     return format(Decimal(str(thousandths)).scaleb(-3), "f")
 
 
-def _products(lines: pd.DataFrame) -> pd.DataFrame:
+def _products(lines: pd.DataFrame, config: MappingConfig) -> pd.DataFrame:
     sales = lines[lines["category"] == LineCategory.SALE]
     median_price = sales.groupby("code")["price"].median()
     names = _most_frequent(sales, "code", "description")
@@ -441,7 +487,7 @@ def _products(lines: pd.DataFrame) -> pd.DataFrame:
             "category": "",
             "subcategory": "",
             "price": [_median_text(median_price[code]) for code in codes],
-            "currency": CURRENCY,
+            "currency": config.currency,
             "image_url": "",
             "active": "true",
         }
@@ -449,20 +495,40 @@ def _products(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def _contacts(lines: pd.DataFrame) -> pd.DataFrame:
+    """One CRM version per customer and moment what the shop knew of them changed: the first at
+    their first invoice, a new one whenever the country of most of their invoices so far changes
+    (a tie keeps the current one). A version says only what was known when it was written."""
     known = lines[lines["customer"] != ""]
-    invoices = known[["customer", "invoice", "country"]].drop_duplicates(["customer", "invoice"])
-    country = _most_frequent(invoices, "customer", "country")
-    span = known.groupby("customer")["at"].agg(["min", "max"])
-    span = span.loc[sorted(span.index, key=int)]
-    contacts = pd.DataFrame(
+    invoices = (
+        known.groupby(["customer", "invoice"], sort=False)
+        .agg(at=("at", "min"), country=("country", "first"), row=("row", "min"))
+        .reset_index()
+        .sort_values(["customer", "at", "row"], kind="mergesort")
+    )
+    rows = []
+    for customer, group in invoices.groupby("customer", sort=False):
+        counts: Counter = Counter()
+        current = None
+        signup = group["at"].iloc[0]
+        for country, at in zip(group["country"], group["at"], strict=True):
+            if country and country != "nan":
+                counts[country] += 1
+            leader = max(counts, key=lambda c: (counts[c], c == current), default="")
+            if current is None or (leader != current and counts[leader] > counts.get(current, 0)):
+                current = leader
+                rows.append((customer, current, signup, at))
+    versions = pd.DataFrame(rows, columns=["contact_id", "country", "signup_at", "updated_at"])
+    versions = versions.sort_values(
+        ["contact_id", "updated_at"], key=lambda s: s.astype(int) if s.name == "contact_id" else s
+    )
+    return pd.DataFrame(
         {
-            "contact_id": span.index.astype(str),
-            "country": span.index.map(lambda c: country.get(c, "")).astype(str),
-            "signup_at": iso_utc(span["min"]).to_numpy(),
-            "updated_at": iso_utc(span["max"]).to_numpy(),
+            "contact_id": versions["contact_id"].astype(str).to_numpy(),
+            "country": versions["country"].astype(str).to_numpy(),
+            "signup_at": iso_utc(versions["signup_at"]).to_numpy(),
+            "updated_at": iso_utc(versions["updated_at"]).to_numpy(),
         }
     )
-    return contacts
 
 
 def _report(lines, netting: Netting, tables, item_amounts: np.ndarray) -> tuple[dict, dict]:
@@ -514,7 +580,24 @@ def _report(lines, netting: Netting, tables, item_amounts: np.ndarray) -> tuple[
     zero_price = lines[lines["category"] == LineCategory.ZERO_PRICE]
     item_pairs = tables["orders/order_items"][["order_id", "line_number"]]
     repeated = item_pairs.duplicated().to_numpy()
-    orders = tables["orders/orders"]
+    versions = tables["orders/orders"]
+    orders = versions.drop_duplicates("order_id", keep="last")  # each order's latest version
+    contact_versions = tables["crm/contacts"]
+    contacts = contact_versions.drop_duplicates("contact_id", keep="last")
+    unknown = lines[lines["kind"] == CodeKind.UNKNOWN]
+    unknown_codes = {
+        code: {
+            "lines": len(group),
+            "amount_gbp": to_pounds(int((group["quantity"] * group["price"]).sum())),
+            "examples": [
+                {"invoice": invoice, "description": description, "quantity": int(quantity)}
+                for invoice, description, quantity in group[["invoice", "description", "quantity"]]
+                .head(3)
+                .itertuples(index=False)
+            ],
+        }
+        for code, group in sorted(unknown.groupby("code"), key=lambda item: -len(item[1]))
+    }
 
     product_revenue = int(amount[sales].sum())
     netted_product = int(netted_value[product_alloc].sum())
@@ -540,6 +623,7 @@ def _report(lines, netting: Netting, tables, item_amounts: np.ndarray) -> tuple[
         "lines_by_category": {str(c): int(category_counts.get(str(c), 0)) for c in LineCategory},
         "lines_categorized": int(category_counts.sum()),
         "service_codes": codes,
+        "unknown_codes": unknown_codes,
         "cancellations": {
             "all": outcome_counts(outcome),
             "product_codes": outcome_counts(product_outcome),
@@ -577,12 +661,15 @@ def _report(lines, netting: Netting, tables, item_amounts: np.ndarray) -> tuple[
                 lines.loc[~lines["is_cancellation"], "invoice"].nunique() - len(orders)
             ),
             "with_discount": int((orders["discount"] != "0.00").sum()),
+            "versions": len(versions),
+            "with_later_versions": int(versions.loc[versions["order_id"].duplicated(), "order_id"].nunique()),
         },
         "contacts": {
-            "rows": len(tables["crm/contacts"]),
+            "rows": len(contacts),
+            "versions": len(contact_versions),
             "with_completed_order": len(contacts_with_orders),
-            "without_completed_order": len(tables["crm/contacts"]) - len(contacts_with_orders),
-            "countries": dict(Counter(tables["crm/contacts"]["country"]).most_common()),
+            "without_completed_order": len(contacts) - len(contacts_with_orders),
+            "countries": dict(Counter(contacts["country"]).most_common()),
         },
         "rows_out": rows_out,
         "amounts_gbp": {

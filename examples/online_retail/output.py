@@ -67,15 +67,23 @@ def _thousandths(text: str) -> int:
 
 
 def landed_amounts(landing_dir: Path) -> dict[str, int]:
-    """Money in the landed order files, read back as text, in thousandths of a pound."""
+    """Money in the landed order files, read back as text, in thousandths of a pound: the lines,
+    and each order's latest version (the one written last, as staging keeps it)."""
     amounts = dict.fromkeys(("item_revenue", "subtotal", "discount", "shipping", "total"), 0)
     with open(landing_path(landing_dir, "orders/order_items"), newline="") as handle:
         for row in csv.DictReader(handle):
             amounts["item_revenue"] += int(row["quantity"]) * _thousandths(row["unit_price"])
+    latest: dict[str, dict] = {}
     with open(landing_path(landing_dir, "orders/orders"), newline="") as handle:
         for row in csv.DictReader(handle):
-            for column in ("subtotal", "discount", "shipping", "total"):
-                amounts[column] += _thousandths(row[column])
+            held = latest.get(row["order_id"])
+            if held is None or (row["updated_at"] or row["ordered_at"]) >= (
+                held["updated_at"] or held["ordered_at"]
+            ):
+                latest[row["order_id"]] = row
+    for row in latest.values():
+        for column in ("subtotal", "discount", "shipping", "total"):
+            amounts[column] += _thousandths(row[column])
     return amounts
 
 

@@ -10,16 +10,32 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import context
 from warehouse.context import PROJECT_DIR
 
 RFM_SEGMENT_COLUMNS = ("rfm_segment", "segment", "segment_name")
 
 
-def run_pipeline(landing_dir: Path, warehouse: Path, as_of: str) -> int:
-    """`python -m orchestration.run_pipeline` in this process, pointed at the example's files."""
-    os.environ["AW_LANDING_DIR"] = str(landing_dir.resolve())
-    os.environ["AW_WAREHOUSE_PATH"] = str(warehouse.resolve())
-    os.environ["AW_AS_OF"] = as_of
+def example_environment(out: Path, as_of: str, reporting_currency: str) -> dict[str, str]:
+    """Every place and setting of the example's run, all under `out`: its landing files,
+    warehouse, models, file exports and the snapshot it publishes beside its warehouse."""
+    warehouse = out.resolve() / "warehouse.duckdb"
+    env = {
+        context.LANDING_ENV: str(out.resolve() / "landing"),
+        context.WAREHOUSE_ENV: str(warehouse),
+        context.MODELS_ENV: str(out.resolve() / "models"),
+        context.ACTIVATION_FILES_ENV: str(out.resolve() / "activation"),
+        context.PUBLISHED_ENV: str(warehouse.parent / "published" / warehouse.name),
+        context.AS_OF_ENV: as_of,
+    }
+    if reporting_currency:
+        env[context.REPORTING_CURRENCY_ENV] = reporting_currency
+    return env
+
+
+def run_pipeline(out: Path, as_of: str, reporting_currency: str = "") -> int:
+    """`python -m orchestration.run_pipeline` in this process, pointed at the example's places."""
+    os.environ.update(example_environment(out, as_of, reporting_currency))
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / "data" / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():

@@ -3,15 +3,18 @@ motivates it, so a change to one decision fails here rather than as a drift in t
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from examples.online_retail.config import DEFAULT_MAPPING, MappingError, load_mapping, read_export
 from examples.online_retail.mapping import (
     CodeKind,
     LineCategory,
     code_kind,
-    london_to_utc,
+    local_to_utc,
     map_online_retail,
     money,
 )
@@ -43,7 +46,15 @@ def export(*lines) -> pd.DataFrame:
 
 
 def by_order(mapping) -> dict[str, dict]:
-    return mapping.tables["orders/orders"].set_index("order_id").to_dict("index")
+    """Each order's latest version (the landed file holds one row per version)."""
+    orders = mapping.tables["orders/orders"].drop_duplicates("order_id", keep="last")
+    return orders.set_index("order_id").to_dict("index")
+
+
+def versions_of(mapping, order_id: str) -> list[tuple[str, str, str, str]]:
+    orders = mapping.tables["orders/orders"]
+    chosen = orders[orders["order_id"] == order_id]
+    return list(chosen[["updated_at", "status", "subtotal", "total"]].itertuples(index=False, name=None))
 
 
 def items_of(mapping, order_id: str) -> list[tuple[str, str, str, str]]:
@@ -66,9 +77,9 @@ def items_of(mapping, order_id: str) -> list[tuple[str, str, str, str]]:
         ("C2", CodeKind.SHIPPING),
         ("D", CodeKind.DISCOUNT),
         ("M", CodeKind.ADJUSTMENT),
-        ("BANK CHARGES", CodeKind.ADJUSTMENT),
-        ("AMAZONFEE", CodeKind.ADJUSTMENT),
-        ("GIFT_0001_20", CodeKind.ADJUSTMENT),
+        ("BANK CHARGES", CodeKind.FEE),
+        ("AMAZONFEE", CodeKind.FEE),
+        ("GIFT_0001_20", CodeKind.VOUCHER),
         ("1234", CodeKind.UNKNOWN),
         ("NEWFEE", CodeKind.UNKNOWN),
     ],
@@ -79,10 +90,11 @@ def test_stock_codes_are_classified_by_a_documented_rule(code, kind):
 
 def test_london_times_become_utc_across_both_clock_changes():
     # BST starts 2011-03-27 01:00 GMT and ends 2011-10-30 01:00 GMT.
-    assert london_to_utc("2011-03-26 10:00:00").isoformat() == "2011-03-26T10:00:00"
-    assert london_to_utc("2011-03-27 10:00:00").isoformat() == "2011-03-27T09:00:00"
-    assert london_to_utc("2011-10-29 10:00:00").isoformat() == "2011-10-29T09:00:00"
-    assert london_to_utc("2011-10-30 10:00:00").isoformat() == "2011-10-30T10:00:00"
+    london = ZoneInfo("Europe/London")
+    assert local_to_utc("2011-03-26 10:00:00", london).isoformat() == "2011-03-26T10:00:00"
+    assert local_to_utc("2011-03-27 10:00:00", london).isoformat() == "2011-03-27T09:00:00"
+    assert local_to_utc("2011-10-29 10:00:00", london).isoformat() == "2011-10-29T09:00:00"
+    assert local_to_utc("2011-10-30 10:00:00", london).isoformat() == "2011-10-30T10:00:00"
     mapping = map_online_retail(
         export(
             line("1", "22423", 1, 2.0, at="2011-03-26 10:00:00"),
@@ -108,6 +120,46 @@ def test_partial_cancellation_reduces_the_line_and_its_order():
     netting = mapping.report["cancellations"]["product_codes"]
     assert [netting[k] for k in ("lines_fully_netted", "quantity_netted", "quantity_unmatched")] == [1, 4, 0]
     assert mapping.report["amounts_gbp"]["netted_product_cancellations"] == 10.0
+
+
+def test_a_cancellation_changes_its_order_only_from_when_it_happened():
+    """The order as invoiced is a version of its own; the cancellation writes a later one. Netted
+    into a single row, a backtest at 11 January would see a cancellation made on the 12th."""
+    mapping = map_online_retail(
+        export(
+            line("1", "22423", 10, 2.5, at="2011-01-10 10:00:00"),
+            line("1", "POST", 1, 18.0, at="2011-01-10 10:00:00"),
+            line("C2", "22423", -4, 2.5, at="2011-01-12 09:00:00"),
+            line("C3", "22423", -6, 2.5, at="2011-01-20 09:00:00"),
+            line("C3", "POST", -1, 18.0, at="2011-01-20 09:00:00"),
+        )
+    )
+    assert versions_of(mapping, "1") == [
+        ("2011-01-10T10:00:00Z", "completed", "25.00", "43.00"),
+        ("2011-01-12T09:00:00Z", "completed", "15.00", "33.00"),
+        ("2011-01-20T09:00:00Z", "cancelled", "0.00", "0.00"),
+    ]
+    assert mapping.report["orders"]["rows"] == 1 and mapping.report["orders"]["versions"] == 3
+
+
+def test_a_contact_is_known_from_its_first_invoice_not_dated_at_its_last():
+    """A CRM record dated at the last invoice tells any earlier as_of "this customer buys later";
+    the shop knew the customer from the first invoice, and learns a new country when it wins."""
+    mapping = map_online_retail(
+        export(
+            line("1", "22423", 1, 2.0, at="2011-01-10 10:00:00", country="France"),
+            line("2", "22423", 1, 2.0, at="2011-03-10 10:00:00", country="Germany"),
+            line("3", "22423", 1, 2.0, at="2011-05-10 10:00:00", country="Germany"),
+            line("4", "22423", 1, 2.0, at="2011-09-10 10:00:00", country="France"),
+        )
+    )
+    contacts = mapping.tables["crm/contacts"]
+    assert list(contacts.itertuples(index=False, name=None)) == [
+        ("17850", "France", "2011-01-10T10:00:00Z", "2011-01-10T10:00:00Z"),
+        ("17850", "Germany", "2011-01-10T10:00:00Z", "2011-05-10T09:00:00Z"),
+    ]
+    report = mapping.report["contacts"]
+    assert (report["rows"], report["versions"], report["countries"]) == (1, 2, {"Germany": 1})
 
 
 def test_full_cancellation_marks_the_order_cancelled_with_no_lines():
@@ -266,7 +318,7 @@ def test_catalog_and_contacts():
             "contact_id": "17850",
             "country": "France",
             "signup_at": "2011-01-10T10:00:00Z",
-            "updated_at": "2011-06-01T09:00:00Z",
+            "updated_at": "2011-01-10T10:00:00Z",
         }
     ]
 
@@ -312,3 +364,68 @@ def test_catalog_price_is_the_median_written_without_exponents():
     )
     prices = mapping.tables["catalog/products"].set_index("product_id")["price"].to_dict()
     assert prices == {"21777": "2.555", "22423": "10.00"}
+
+
+ONLINE_RETAIL_II = {
+    "InvoiceNo": "Invoice",
+    "UnitPrice": "Price",
+    "CustomerID": "Customer ID",
+}
+
+
+def renamed_mapping(tmp_path, renames: dict[str, str]):
+    """The shipped mapping file with only its `columns` edited, as a user would."""
+    text = DEFAULT_MAPPING.read_text()
+    for old, new in renames.items():
+        text = text.replace(f": {old} ", f": {new!r} ", 1)
+    path = tmp_path / "mapping.yml"
+    path.write_text(text)
+    return load_mapping(path)
+
+
+def test_renamed_columns_need_only_the_mapping_file(tmp_path):
+    original = export(
+        line("1", "22423", 10, 2.5),
+        line("C2", "22423", -4, 2.5, at="2011-01-12 09:00:00"),
+        line("3", "POST", 1, 18.0, customer=None),
+    )
+    renamed = original.rename(columns=ONLINE_RETAIL_II)
+    source = tmp_path / "online_retail_ii.parquet"
+    renamed.to_parquet(source, index=False)
+    config = renamed_mapping(tmp_path, ONLINE_RETAIL_II)
+    mapped = map_online_retail(read_export(source, config), config)
+    expected = map_online_retail(original)
+    for name, table in expected.tables.items():
+        pd.testing.assert_frame_equal(mapped.tables[name], table, obj=name)
+
+
+def test_an_export_without_a_mapped_column_is_refused_naming_it_and_the_mapping(tmp_path):
+    source = tmp_path / "online_retail_ii.parquet"
+    export(line("1", "22423", 1, 2.0)).rename(columns=ONLINE_RETAIL_II).to_parquet(source, index=False)
+    with pytest.raises(MappingError) as raised:
+        read_export(source, load_mapping())
+    message = str(raised.value)
+    assert "['CustomerID', 'InvoiceNo', 'UnitPrice']" in message
+    assert str(DEFAULT_MAPPING) in message and "Customer ID" in message
+
+
+def test_a_missing_export_says_where_the_public_data_set_comes_from(tmp_path):
+    with pytest.raises(MappingError, match="UCI Machine Learning Repository"):
+        read_export(tmp_path / "absent.parquet", load_mapping())
+    assert not load_mapping().source_path.is_absolute()
+
+
+def test_unknown_codes_are_reported_with_counts_and_examples():
+    mapping = map_online_retail(
+        export(
+            line("1", "22423", 1, 2.0),
+            line("1", "NEWFEE", 1, 3.0, description="A new fee"),
+            line("2", "NEWFEE", 2, 3.0, description="A new fee"),
+            line("2", "1234", 1, 1.0, description="Odd"),
+        )
+    )
+    unknown = mapping.report["unknown_codes"]
+    assert list(unknown) == ["NEWFEE", "1234"]
+    assert unknown["NEWFEE"]["lines"] == 2 and unknown["NEWFEE"]["amount_gbp"] == 9.0
+    assert unknown["NEWFEE"]["examples"][0] == {"invoice": "1", "description": "A new fee", "quantity": 1}
+    assert mapping.report["lines_by_category"]["unknown_code"] == 3

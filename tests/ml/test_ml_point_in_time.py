@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from ml.features import CUTOFF, KEY
-from ml.point_in_time import LABEL, LeakageError, build_training_set, cutoff_folds, iter_fold_indices
+from ml.point_in_time import (
+    CRM_COLUMNS,
+    LABEL,
+    LeakageError,
+    build_training_set,
+    cutoff_folds,
+    iter_fold_indices,
+)
 
 
 def _labelled(data):
@@ -41,6 +48,54 @@ def test_copy_of_the_outcome_is_detected(data):
     leaky = leaky.rename(columns={"revenue_next_30d": "spend_signal"})
     with pytest.raises(LeakageError, match="spend_signal"):
         build_training_set(leaky, labels, as_of=as_of)
+
+
+def _crm_versions(features: pd.DataFrame) -> pd.DataFrame:
+    """CRM versions consistent with the features: one written the day before each cutoff at which a
+    customer's CRM attributes change (and before their first)."""
+    rows = features.sort_values([KEY, CUTOFF])[[KEY, CUTOFF, *CRM_COLUMNS]]
+    values = rows[list(CRM_COLUMNS)].astype(object).fillna("<none>")
+    changed = (values != values.groupby(rows[KEY]).shift()).any(axis=1)
+    versions = rows[changed.to_numpy()]
+    return versions[[KEY, *CRM_COLUMNS]].assign(valid_from=versions[CUTOFF] - pd.Timedelta(days=1))
+
+
+def test_a_crm_record_written_after_the_cutoff_and_backfilled_is_detected(data):
+    """The leak seen on the Online Retail example: a customer whose only CRM record was written
+    after a cutoff gets that record's country and tier at the cutoff anyway."""
+    feats, labels, tx, as_of = _labelled(data)
+    versions = _crm_versions(feats)
+    build_training_set(feats, labels, as_of=as_of, transactions=tx, crm_versions=versions)
+    late = versions[KEY].drop_duplicates().sample(frac=0.3, random_state=0)
+    written_late = versions[versions[KEY].isin(late)].drop_duplicates(KEY, keep="last")
+    written_late = written_late.assign(valid_from=feats[CUTOFF].max() - pd.Timedelta(days=1))
+    planted = pd.concat([versions[~versions[KEY].isin(late)], written_late])
+    with pytest.raises(LeakageError, match="set where no version had been written yet"):
+        build_training_set(feats, labels, as_of=as_of, transactions=tx, crm_versions=planted)
+
+
+def test_a_loyalty_tier_of_a_later_version_is_detected(data):
+    feats, labels, tx, as_of = _labelled(data)
+    versions = _crm_versions(feats)
+    upgraded = versions[KEY].drop_duplicates().sample(frac=0.2, random_state=1)
+    later = versions[versions[KEY].isin(upgraded)].drop_duplicates(KEY, keep="last")
+    later = later.assign(loyalty_tier="platinum", valid_from=feats[CUTOFF].max() - pd.Timedelta(days=1))
+    leaky = feats.copy()
+    leaky.loc[leaky[KEY].isin(upgraded), "loyalty_tier"] = "platinum"
+    with pytest.raises(LeakageError, match=r"loyalty_tier: .* differ from the CRM version in effect"):
+        build_training_set(
+            leaky, labels, as_of=as_of, transactions=tx, crm_versions=pd.concat([versions, later])
+        )
+
+
+def test_a_category_that_copies_the_outcome_is_detected(data):
+    """A missing country that means "will buy" (a record created at the next purchase)."""
+    feats, labels, _, as_of = _labelled(data)
+    leaky = feats.merge(labels[[KEY, CUTOFF, LABEL]], on=[KEY, CUTOFF], how="left")
+    buys = leaky[LABEL].fillna(False).astype(bool)
+    leaky["country"] = leaky["country"].fillna("GB").where(~buys, None)
+    with pytest.raises(LeakageError, match="country: its categories alone predict"):
+        build_training_set(leaky.drop(columns=[LABEL]), labels, as_of=as_of)
 
 
 def test_timestamp_after_cutoff_and_negative_recency_are_detected(data):

@@ -1,13 +1,14 @@
 {#- Who each customer is at each cutoff (int_customer_feature_cutoffs_joined): tenure since they
     were first known, age on the cutoff's date, and the country, loyalty tier and income band of
-    the CRM version in effect at the cutoff. For a customer known before the first CRM version we
-    hold, that first version: slowly changing attributes such as country would otherwise be
-    missing only at old cutoffs, and the model would learn a difference that scoring never sees. -#}
+    the CRM version in effect at the cutoff (the latest written strictly before it). A customer
+    with no version in effect yet has null attributes: a later version is never backfilled, since
+    what it says (a tier earned by later spend, a record created at a later purchase) is the
+    future. -#}
 with population as (
     select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
-attributes_ranked as (
+versions_in_effect as (
     select
         population.customer_key,
         population.feature_as_of,
@@ -17,18 +18,17 @@ attributes_ranked as (
         versions.birth_date,
         row_number() over (
             partition by population.customer_key, population.feature_as_of
-            order by
-                case when versions.valid_from <= population.feature_as_of then 0 else 1 end,
-                case when versions.valid_from <= population.feature_as_of then versions.valid_from end desc,
-                versions.valid_from
+            order by versions.valid_from desc
         ) as version_rank
     from population
     inner join {{ ref('int_contact_versions_tracked') }} as versions
-        on population.contact_id = versions.contact_id
+        on
+            population.contact_id = versions.contact_id
+            and population.feature_as_of > versions.valid_from
 ),
 
 attributes as (
-    select * from attributes_ranked
+    select * from versions_in_effect
     where version_rank = 1
 )
 

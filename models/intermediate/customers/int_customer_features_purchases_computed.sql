@@ -1,21 +1,39 @@
 {#- Purchase features of each customer at each cutoff (int_customer_feature_cutoffs_joined), from
-    orders placed strictly before the cutoff: recency, frequency and monetary value, purchases and
-    revenue in the 30, 90 and 365 days before, the gap between purchases, the shares of discounted
-    and refunded orders, and the categories bought from. -#}
+    orders as they were known strictly before the cutoff: each order in the version in effect then
+    (int_order_versions_tracked), so a refund or cancellation recorded after the cutoff does not
+    count at it. Recency, frequency and monetary value, purchases and revenue in the 30, 90 and
+    365 days before, the gap between purchases, the shares of discounted and refunded orders, and
+    the categories bought from. -#}
 with population as (
     select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
-orders as (
+customer_orders as (
     select
-        customer_key,
-        ordered_at,
-        is_purchase,
-        order_status,
-        total_reporting,
-        has_discount
+        order_id,
+        customer_key
     from {{ ref('int_orders_attributed') }}
     where customer_key is not null
+),
+
+orders as (
+    select
+        population.customer_key,
+        population.feature_as_of,
+        versions.order_id,
+        versions.ordered_at,
+        versions.is_purchase,
+        versions.order_status,
+        versions.total_reporting,
+        coalesce(versions.discount_reporting, 0) > 0 as has_discount
+    from population
+    inner join customer_orders
+        on population.customer_key = customer_orders.customer_key
+    inner join {{ ref('int_order_versions_tracked') }} as versions
+        on
+            customer_orders.order_id = versions.order_id
+            and population.feature_as_of > versions.valid_from
+            and population.feature_as_of <= versions.valid_to
 ),
 
 order_features as (
@@ -53,7 +71,7 @@ order_features as (
         sum(case when orders.order_status in ('refunded', 'completed') then 1 else 0 end) as settled_orders
     from population
     inner join orders
-        on population.customer_key = orders.customer_key and population.feature_as_of > orders.ordered_at
+        on population.customer_key = orders.customer_key and population.feature_as_of = orders.feature_as_of
     group by population.customer_key, population.feature_as_of
 ),
 
@@ -63,11 +81,13 @@ category_features as (
         population.feature_as_of,
         count(distinct order_lines.category) as distinct_categories_bought
     from population
-    inner join {{ ref('int_order_lines_enriched') }} as order_lines
+    inner join orders
         on
-            population.customer_key = order_lines.customer_key
-            and population.feature_as_of > order_lines.ordered_at
-            and order_lines.is_purchase
+            population.customer_key = orders.customer_key
+            and population.feature_as_of = orders.feature_as_of
+            and orders.is_purchase
+    inner join {{ ref('int_order_lines_enriched') }} as order_lines
+        on orders.order_id = order_lines.order_id
     group by population.customer_key, population.feature_as_of
 )
 

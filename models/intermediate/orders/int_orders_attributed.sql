@@ -1,10 +1,11 @@
-{#- Every order placed before as_of with the customer it belongs to and how that was decided:
-    by contact id, by the e-mail of a known contact, as a guest, or not at all (no usable
-    identity, or an e-mail shared by several contacts). -#}
+{#- Every order known before as_of, as its latest version known then (int_order_versions_tracked:
+    a refund recorded after as_of is not yet a refund), with the customer it belongs to and how
+    that was decided: by contact id, by the e-mail of a known contact, as a guest, or not at all
+    (no usable identity, or an e-mail shared by several contacts). -#}
 with orders as (
     select *
-    from {{ ref('stg_orders__orders') }}
-    where {{ before_as_of('ordered_at') }}
+    from {{ ref('int_order_versions_tracked') }}
+    where is_current
 ),
 
 by_contact as (

@@ -1,6 +1,8 @@
-{#- One row per order. The same order may land several times (a re-export after a refund); with no
-    updated_at in the contract, the status of highest precedence wins (terminal statuses:
-    refunded > cancelled > completed > pending), see seeds/order_statuses.csv. -#}
+{#- One row per order: its latest version. The same order may land several times (a re-export
+    after a refund); the version written last (updated_at, never before ordered_at; blank counts as
+    ordered_at) wins, and between versions of the same time the status of highest precedence
+    (terminal statuses: refunded > cancelled > completed > pending, seeds/order_statuses.csv).
+    What was in effect at an earlier time: int_order_versions_tracked. -#}
 with valid_versions as (
     select *
     from {{ ref('base_orders__orders') }}
@@ -13,7 +15,12 @@ ranked as (
         count(*) over (partition by order_id) as versions_landed,
         row_number() over (
             partition by order_id
-            order by status_precedence desc, ordered_at desc, _landing_file desc, _landing_row desc
+            order by
+                greatest(ordered_at, coalesce(updated_at, ordered_at)) desc,
+                status_precedence desc,
+                ordered_at desc,
+                _landing_file desc,
+                _landing_row desc
         ) as version_rank
     from valid_versions
 )
@@ -38,6 +45,7 @@ select
     shipping_reporting,
     total_reporting,
     are_amounts_consistent,
+    updated_at,
     versions_landed,
     invalid_value_columns,
     _landing_file as landing_file

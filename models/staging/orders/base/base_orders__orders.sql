@@ -19,11 +19,13 @@ parsed as (
         {{ parse_decimal('total') }} as total,
         {{ clean_text('total') }} as total_text,
         lower({{ clean_text('channel') }}) as channel,
+        {{ parse_timestamp('updated_at') }} as updated_at,
         nullif(concat_ws(
             ',',
             case when {{ given_but_invalid('subtotal', parse_decimal('subtotal')) }} then 'subtotal' end,
             case when {{ given_but_invalid('discount', parse_decimal('discount')) }} then 'discount' end,
-            case when {{ given_but_invalid('shipping', parse_decimal('shipping')) }} then 'shipping' end
+            case when {{ given_but_invalid('shipping', parse_decimal('shipping')) }} then 'shipping' end,
+            case when {{ given_but_invalid('updated_at', parse_timestamp('updated_at')) }} then 'updated_at' end
         ), '') as invalid_value_columns,
         {{ landing_lineage_columns() }}
     from landed
