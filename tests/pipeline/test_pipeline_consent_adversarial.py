@@ -265,7 +265,7 @@ def adversarial_run(demo_run, tmp_path_factory) -> AdversarialRun:
         second = materialize(groups=None, as_of=demo_run.as_of.isoformat())
         assert second.success, failure_messages(second)
         yield AdversarialRun(
-            root, landing, warehouse, fake, chosen, perturbed, exported_before, _added_or_updated(fake)
+            root, landing, warehouse, fake, chosen, perturbed, clean, exported_before, _added_or_updated(fake)
         )
 
 
