@@ -73,20 +73,30 @@
     cast(gen_random_uuid() as varchar) || cast(gen_random_uuid() as varchar)
 {%- endmacro %}
 
-{#- True when any of the identifiers (a dict of kind -> normalized expression) has a tombstone.
-    Hashing costs nothing while no one has been erased: the tombstone count is checked first. -#}
-{% macro is_erased(identifiers) -%}
+{#- One tombstone hash column per identifier (a dict of kind -> normalized expression), named
+    _erasure_hash_<kind>: hashed once per row in a projection, and not at all (null) while no one has
+    been erased. -#}
+{% macro erasure_hash_columns(identifiers) -%}
+    {%- for identifier_type, expression in identifiers.items() %}
+    case
+        when (select count(*) from {{ ref('erasure_tombstones') }}) > 0
+            then {{ erasure_hash(identifier_type, expression) }}
+    end as _erasure_hash_{{ identifier_type }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- True when any hash column that erasure_hash_columns made on `relation` is a tombstone. One
+    equality lookup per kind, each planned as a hash join: an IN list or an OR inside one correlated
+    subquery is planned as a nested loop that hashes every row once per tombstone (hours at small). -#}
+{% macro has_tombstone(identifier_types, relation) -%}
     (
-        (select count(*) from {{ ref('erasure_tombstones') }}) > 0
-        and exists (
+        {%- for identifier_type in identifier_types %}
+        exists (
             select 1
             from {{ ref('erasure_tombstones') }} as tombstones
-            where tombstones.identifier_hash in (
-                {%- for identifier_type, expression in identifiers.items() %}
-                {{ erasure_hash(identifier_type, expression) }}{{ "," if not loop.last }}
-                {%- endfor %}
-            )
-        )
+            where tombstones.identifier_hash = {{ relation }}._erasure_hash_{{ identifier_type }}
+        ){{ " or" if not loop.last }}
+        {%- endfor %}
     )
 {%- endmacro %}
 
@@ -100,12 +110,22 @@
     {%- for identifier_type, column in identifiers.items() -%}
         {%- do normalized.update({identifier_type: normalized_identifier(identifier_type, column)}) -%}
     {%- endfor -%}
-    select
-        *,
-        {{ landed_row_json() }} as landed_row
-    from {{ source(source_name, table_name) }}
+    select landed.*
+    from (
+        select
+            unhashed.*
+            {%- if normalized %},
+            {{ erasure_hash_columns(normalized) }}
+            {%- endif %}
+        from (
+            select
+                *,
+                {{ landed_row_json() }} as landed_row
+            from {{ source(source_name, table_name) }}
+        ) as unhashed
+    ) as landed
     {%- if normalized %}
-    where not {{ is_erased(normalized) }}
+    where not {{ has_tombstone(normalized.keys(), 'landed') }}
     {%- endif %}
 {%- endmacro %}
 

@@ -6,14 +6,22 @@
     lines, and the erasure step blanks them in landing.rejected_lines itself. -#}
 with line_tokens as (
     {{ rejected_line_tokens() }}
+),
+
+hashed_tokens as (
+    select
+        file_path,
+        line_number,
+        {{ erasure_hash_columns({
+            'email': normalize_email('token'),
+            'contact_id': clean_text('token'),
+            'anonymous_id': clean_text('token'),
+        }) }}
+    from line_tokens
 )
 
 select distinct
-    line_tokens.file_path,
-    line_tokens.line_number
-from line_tokens
-where {{ is_erased({
-    'email': normalize_email('line_tokens.token'),
-    'contact_id': clean_text('line_tokens.token'),
-    'anonymous_id': clean_text('line_tokens.token'),
-}) }}
+    hashed_tokens.file_path,
+    hashed_tokens.line_number
+from hashed_tokens
+where {{ has_tombstone(['email', 'contact_id', 'anonymous_id'], 'hashed_tokens') }}
