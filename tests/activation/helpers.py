@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import jinja2
+import numpy as np
 import pandas as pd
 
 from activation.config import ActivationConfig
@@ -185,3 +186,52 @@ def plant_tombstones(warehouse: Path, emails: list[str]) -> None:
             "FROM (SELECT unnest(?::VARCHAR[]) AS email)",
             [emails],
         )
+
+
+def content_test(n_per_campaign: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Two campaigns (segments) in one content test: control, `models` (the model's picks) and
+    `generic` (the baseline, no picks); models converts best, generic a little above control."""
+    rng = np.random.default_rng(17)
+    rates = {"control": 0.04, "generic": 0.05, "models": 0.08}
+    assignments, purchases, layout = [], [], []
+    for campaign, segment in (("browse", "browse_abandoners"), ("lapsing", "at_risk_lapsing")):
+        buckets = rng.random(n_per_campaign)
+        arms = np.select([buckets < 0.2, buckets < 0.6], ["control", "models"], "generic")
+        keys = [f"{campaign}{i}" for i in range(n_per_campaign)]
+        assignments.append(
+            pd.DataFrame(
+                {
+                    "campaign_key": campaign,
+                    "customer_key": keys,
+                    "arm": arms,
+                    "first_assigned_at": "2026-04-01",
+                }
+            )
+        )
+        bought = rng.random(n_per_campaign) < np.vectorize(rates.get)(arms)
+        purchases.append(
+            pd.DataFrame(
+                {
+                    "customer_key": np.array(keys)[bought],
+                    "ordered_at": pd.Timestamp("2026-04-05"),
+                    "revenue": rng.gamma(2.0, 25.0, int(bought.sum())),
+                }
+            )
+        )
+        for order, (arm, start, end, baseline) in enumerate(
+            (("control", 0, 0.2, False), ("models", 0.2, 0.6, False), ("generic", 0.6, 1.0, True))
+        ):
+            layout.append(
+                {
+                    "campaign_key": campaign,
+                    "segment_name": segment,
+                    "test_key": "picks",
+                    "arm": arm,
+                    "arm_order": order,
+                    "bucket_from": start,
+                    "bucket_to": end,
+                    "is_baseline": baseline,
+                }
+            )
+    assignments = pd.concat(assignments, ignore_index=True).astype({"first_assigned_at": "datetime64[ns]"})
+    return assignments, pd.concat(purchases, ignore_index=True), pd.DataFrame(layout)

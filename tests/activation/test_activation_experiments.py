@@ -14,7 +14,7 @@ from scipy import stats
 
 from activation.errors import InputError
 from activation.experiments import CONTROL, TREATMENT, analyze_campaigns, analyze_holdout, holdout_assignments
-from tests.activation.helpers import holdout_macros, with_holdout
+from tests.activation.helpers import content_test, holdout_macros, with_holdout
 
 
 def _frame(n: int, campaign: str = "spring") -> pd.DataFrame:
@@ -235,57 +235,8 @@ def test_content_test_arms_are_taken_as_sql_named_them_and_must_each_be_one_buck
         holdout_assignments(rows.assign(holdout_arm=rows["holdout_arm"].replace("subject_a", "Subject A")))
 
 
-def _content_test(n_per_campaign: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Two campaigns (segments) in one content test: control, `models` (the model's picks) and
-    `generic` (the baseline, no picks); models converts best, generic a little above control."""
-    rng = np.random.default_rng(17)
-    rates = {CONTROL: 0.04, "generic": 0.05, "models": 0.08}
-    assignments, purchases, layout = [], [], []
-    for campaign, segment in (("browse", "browse_abandoners"), ("lapsing", "at_risk_lapsing")):
-        buckets = rng.random(n_per_campaign)
-        arms = np.select([buckets < 0.2, buckets < 0.6], [CONTROL, "models"], "generic")
-        keys = [f"{campaign}{i}" for i in range(n_per_campaign)]
-        assignments.append(
-            pd.DataFrame(
-                {
-                    "campaign_key": campaign,
-                    "customer_key": keys,
-                    "arm": arms,
-                    "first_assigned_at": "2026-04-01",
-                }
-            )
-        )
-        bought = rng.random(n_per_campaign) < np.vectorize(rates.get)(arms)
-        purchases.append(
-            pd.DataFrame(
-                {
-                    "customer_key": np.array(keys)[bought],
-                    "ordered_at": pd.Timestamp("2026-04-05"),
-                    "revenue": rng.gamma(2.0, 25.0, int(bought.sum())),
-                }
-            )
-        )
-        for order, (arm, start, end, baseline) in enumerate(
-            ((CONTROL, 0, 0.2, False), ("models", 0.2, 0.6, False), ("generic", 0.6, 1.0, True))
-        ):
-            layout.append(
-                {
-                    "campaign_key": campaign,
-                    "segment_name": segment,
-                    "test_key": "picks",
-                    "arm": arm,
-                    "arm_order": order,
-                    "bucket_from": start,
-                    "bucket_to": end,
-                    "is_baseline": baseline,
-                }
-            )
-    assignments = pd.concat(assignments, ignore_index=True).astype({"first_assigned_at": "datetime64[ns]"})
-    return assignments, pd.concat(purchases, ignore_index=True), pd.DataFrame(layout)
-
-
 def test_a_content_test_is_analysed_per_variant_per_segment_and_pooled_with_holm():
-    assignments, purchases, layout = _content_test()
+    assignments, purchases, layout = content_test()
     results = analyze_campaigns(
         assignments,
         purchases,
