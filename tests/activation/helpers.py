@@ -40,9 +40,11 @@ def audience(
     offer: str = "10% off",
     holdout_share: float = 0.0,
     holdout_salt: str = "audience-warehouse",
+    arm_ranges: list[tuple[str, float, float]] | None = None,
 ) -> pd.DataFrame:
     """Rows as restricted.audience_export has them: valid addresses and, with a campaign, the
-    holdout arm SQL assigns (macros/run/holdout.sql) for that share and salt."""
+    holdout arm SQL assigns (macros/run/holdout.sql) for that share and salt, and content-test arms
+    (arm, bucket_from, bucket_to) as int_campaign_arm_ranges gives them."""
     keys = list(keys)
     frame = pd.DataFrame(
         {
@@ -62,7 +64,9 @@ def audience(
             "recommended_products": [products(2, k) for k in keys],
         }
     )
-    return with_holdout(frame, share=holdout_share, salt=holdout_salt) if campaign_key else frame
+    if not campaign_key:
+        return frame
+    return with_holdout(frame, share=holdout_share, salt=holdout_salt, arm_ranges=arm_ranges)
 
 
 class _Exceptions:
@@ -81,15 +85,26 @@ def holdout_macros(salt: str, share: float):
     return template.make_module({"var": variables.__getitem__, "exceptions": _Exceptions})
 
 
-def with_holdout(frame: pd.DataFrame, *, share: float, salt: str = "audience-warehouse") -> pd.DataFrame:
+def with_holdout(
+    frame: pd.DataFrame,
+    *,
+    share: float,
+    salt: str = "audience-warehouse",
+    arm_ranges: list[tuple[str, float, float]] | None = None,
+) -> pd.DataFrame:
     """The frame with the holdout columns audience_candidates adds: the macro's bucket and share,
-    control when the bucket is below the share, and the hash version."""
+    the macro's arm (control below the share, else the content-test arm whose range holds the
+    bucket, else treatment), and the hash version."""
     macros = holdout_macros(salt, share)
+    ranges = " ".join(
+        f"WHEN bucket >= {start} AND bucket < {end} THEN '{arm}'" for arm, start, end in arm_ranges or []
+    )
+    variant = f"CASE {ranges} END" if ranges else "NULL"
     with duckdb.connect() as con:
         members = frame[["campaign_key", "customer_key"]].reset_index(drop=True)
         con.register("members", members.assign(position=range(len(members))))
         assigned = con.execute(
-            f"""SELECT bucket, share, CASE WHEN bucket < share THEN 'control' ELSE 'treatment' END AS arm,
+            f"""SELECT bucket, share, {macros.holdout_arm("bucket", variant)} AS arm,
                        {macros.holdout_hash_version()} AS version
                 FROM (SELECT position,
                              {macros.duckdb__holdout_bucket("campaign_key", "customer_key")} AS bucket,
