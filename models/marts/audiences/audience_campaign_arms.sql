@@ -6,7 +6,7 @@
 with campaigns as (
     select
         target_list as campaign_key,
-        string_agg(segment_name, ', ' order by segment_name) as segment_name
+        {{ dbt.listagg('segment_name', "', '", "order by segment_name") }} as segment_name
     from {{ ref('segments') }}
     group by target_list
 ),
