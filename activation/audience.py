@@ -37,7 +37,7 @@ KNOWN_FIELDS = (
 # Merge fields holding a JSON list of products; cart lines also carry how many were added.
 JSON_FIELDS = ("recommended_products", "cart_items")
 # Columns that steer the sync and are never sent; holdout_arm, like any other column, is sent as a
-# custom field (always treatment in what is sent).
+# custom field (the arm: treatment or a content-test variant, never control, in what is sent).
 CONTROL_COLUMNS = (
     "destination",
     "list_key",

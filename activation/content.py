@@ -10,7 +10,10 @@ context (None when unknown), so the templates can fall back gracefully ("Hi ther
 The words come from seeds, never from templates or code: `email_segment_blocks.csv` (per segment:
 subject, headline, intro, which products, call to action), `email_rfm_blocks.csv` (per RFM segment:
 the sentence that sets the tone) and `email_copy.csv` (greeting, labels, footer). A value without
-a block of its own gets the `_default` row, and `RenderedEmail.blocks` says so.
+a block of its own gets the `_default` row, and `RenderedEmail.blocks` says so. A member of a
+content test's arm (the row's holdout_arm, decided in SQL) gets the arm's words from
+`email_arm_blocks.csv` over the segment's: another subject, headline, intro or call to action, or
+items_source `none` (no products: content without the model's recommendations).
 
 The e-mail is rendered for a destination: the unsubscribe and preference links are that ESP's
 merge tags, filled in when the ESP sends; for files (no ESP) a marked placeholder, never `#`. The
@@ -44,6 +47,8 @@ SEED_DIR = PROJECT_DIR / "seeds"
 DEFAULT_TEMPLATE = "email.html.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
 DEFAULT_BLOCK = "_default"
+# The segment block fields a content test's arm may replace (seed email_arm_blocks).
+ARM_FIELDS = ("subject", "headline", "intro", "items_source", "cta_label", "cta_path")
 CONTROL_FIELDS = ("email", "customer_key", "list_key", "campaign_key", "segment_name", "destination")
 
 # Each ESP's documented tags, chosen by the destination the e-mail is rendered for.
@@ -160,9 +165,14 @@ def environment(strict: bool = True, template_dir: str | Path | None = None) -> 
     return env
 
 
-def _read_seed(path: Path, key: str) -> dict[str, dict[str, str]]:
+def _read_seed(path: Path, *keys: str, optional: bool = False) -> dict[Any, dict[str, str]]:
+    """A seed's rows by their key column (a tuple of them for several keys); {} for an optional
+    seed that is not there."""
+    if optional and not path.exists():
+        return {}
     with path.open(newline="", encoding="utf-8") as handle:
-        return {row[key]: row for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    return {tuple(row[k] for k in keys) if len(keys) > 1 else row[keys[0]]: row for row in rows}
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,7 @@ class ContentLibrary:
     segment_blocks: Mapping[str, Mapping[str, Any]]
     rfm_blocks: Mapping[str, Mapping[str, str]]
     copy: Mapping[str, str]
+    arm_blocks: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, seed_dir: str | Path | None = None) -> ContentLibrary:
@@ -182,6 +193,12 @@ class ContentLibrary:
 
     def rfm_block(self, rfm_segment: str | None) -> Mapping[str, str]:
         return self.rfm_blocks.get(rfm_segment or DEFAULT_BLOCK, self.rfm_blocks[DEFAULT_BLOCK])
+
+    def arm_block(self, campaign_key: str | None, arm: str | None) -> dict[str, str]:
+        """The words an arm of a content test replaces (blanks left out, so the segment's stay);
+        empty for any other row."""
+        row = self.arm_blocks.get((campaign_key or "", arm or ""), {})
+        return {k: row[k].strip() for k in ARM_FIELDS if (row.get(k) or "").strip()}
 
     @property
     def segment_names(self) -> list[str]:
@@ -209,7 +226,8 @@ def _load_library(seed_dir: str) -> ContentLibrary:
     copy = {key: row["text"] for key, row in _read_seed(folder / "email_copy.csv", "copy_key").items()}
     if DEFAULT_BLOCK not in segments or DEFAULT_BLOCK not in rfm:
         raise ValueError(f"the e-mail block seeds in {folder} need a {DEFAULT_BLOCK} row")
-    return ContentLibrary(segment_blocks=segments, rfm_blocks=rfm, copy=copy)
+    arms = _read_seed(folder / "email_arm_blocks.csv", "campaign_key", "arm", optional=True)
+    return ContentLibrary(segment_blocks=segments, rfm_blocks=rfm, copy=copy, arm_blocks=arms)
 
 
 def _blank(value: Any) -> bool:
@@ -307,7 +325,9 @@ def context_for(
         context[name] = None if _blank(value) else (value.strip() if isinstance(value, str) else value)
     if destination is not None:
         context["destination"] = destination
-    segment = library.segment_block(context["segment_name"])
+    arm_name = None if _blank(member.get("holdout_arm")) else str(member.get("holdout_arm")).strip()
+    arm = library.arm_block(context["campaign_key"] or context["list_key"], arm_name)
+    segment = {**library.segment_block(context["segment_name"]), **arm}
     rfm = library.rfm_block(context["rfm_segment"])
     utm = {
         "utm_source": context["destination"] or "file",
@@ -319,8 +339,8 @@ def context_for(
     currency = context["currency"]
     recommendations = _presented(_items(context["recommended_products"]), currency, shop, utm, offline_images)
     cart = _presented(_items(context["cart_items"]), currency, shop, utm, offline_images)
-    wanted = cart if segment["items_source"] == "cart" else recommendations
-    items = wanted or recommendations
+    wanted = {"cart": cart, "recommendations": recommendations}.get(segment["items_source"], [])
+    items = wanted or (recommendations if segment["items_source"] != "none" else [])
     context.update(
         recommended_products=recommendations,
         cart_items=cart,
@@ -328,7 +348,7 @@ def context_for(
         items_heading=segment["items_heading"] if wanted else library.segment_block(None)["items_heading"],
         intro=segment["intro"] if wanted else segment["fallback_intro"],
         show_offer=bool(context["offer"]) and (bool(wanted) or not segment["offer_needs_items"]),
-        content={"segment": segment, "rfm": rfm},
+        content={"segment": segment, "rfm": rfm, **({"arm": {"block_key": arm_name, **arm}} if arm else {})},
         copy=library.copy,
         sender=sender,
         cta_label=segment["cta_label"] if wanted else segment["fallback_cta_label"],

@@ -1,27 +1,42 @@
-"""Holdout experiments: who was held back from a campaign, and what the campaign did.
+"""Holdout experiments: who was held back from a campaign, which arm the others got, and what the
+campaign did.
 
-Who is held back is decided in SQL, once (macros/run/holdout.sql, vars holdout_salt and
-holdout_share): restricted.audience_export carries each member's holdout_arm with the bucket,
-share and hash that decided it. This module never hashes: `holdout_assignments` takes the SQL's
+Arms are decided in SQL, once (macros/run/holdout.sql, vars holdout_salt and holdout_share, seed
+campaign_arms): restricted.audience_export carries each member's holdout_arm with the bucket, share
+and hash that decided it. A campaign has a control arm and either the one arm `treatment` or the
+arms of its content test. This module never hashes: `holdout_assignments` takes the SQL's
 assignment as it is, after a guard that fails loudly, naming the rows, when a row contradicts it
-(an arm missing or unknown, a bucket or share outside [0, 1), control not exactly bucket < share,
-two arms for one member of a campaign). The sync engine exports the treatment arm only and logs
-every assignment (activation.holdout_assignments); `analyze_campaigns` compares the arms of every
-campaign once their outcome window has closed."""
+(an arm missing or malformed, a bucket or share outside [0, 1), control not exactly bucket <
+share, a campaign's arms interleaved on the bucket line, two arms for one member of a campaign).
+The sync engine exports every arm but control and logs every assignment
+(activation.holdout_assignments).
+
+`analyze_holdout` compares one arm with a reference arm and `analyze_arms` every other arm of a
+campaign with it, Holm-adjusting the p-values across them (activation/experiment_analysis.py; the
+formulas are in activation/experiment_stats.py); `analyze_campaigns` does it for every campaign
+and content test whose outcome window has closed."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from activation import experiment_stats as st
 from activation.errors import InputError
+from activation.experiment_analysis import (
+    CONTROL,
+    MIN_CONVERTERS_PER_ARM,
+    TREATMENT,
+    HoldoutAnalysis,
+    analyze_arms,
+    analyze_holdout,
+    arm_table,
+)
 
-CONTROL = "control"
-TREATMENT = "treatment"
 HOLDOUT_COLUMNS = ("holdout_arm", "holdout_bucket", "holdout_share", "holdout_hash_version")
 ASSIGNMENT_COLUMNS = ["campaign_key", "customer_key", "arm", "bucket", "share", "hash_version"]
+ARM_NAME = r"[a-z0-9_]+"
 # rows named in a guard's error, at most
 SHOWN = 5
 
@@ -51,13 +66,28 @@ def holdout_assignments(rows: pd.DataFrame) -> pd.DataFrame:
         index=rows.index,
     )
     in_range = out["bucket"].between(0, 1, inclusive="left") & out["share"].between(0, 1, inclusive="left")
-    _refuse(out, ~out["arm"].isin([CONTROL, TREATMENT]), "holdout_arm is not control or treatment")
+    named = out["arm"].astype("string").str.fullmatch(ARM_NAME).fillna(False).astype(bool)
+    _refuse(
+        out, ~named, "holdout_arm is missing or not an arm name (control, treatment or a content-test arm)"
+    )
     _refuse(out, ~in_range, "holdout_bucket or holdout_share is missing or outside [0, 1)")
     _refuse(out, out["hash_version"].isna(), "holdout_hash_version is missing")
     _refuse(out, (out["arm"] == CONTROL) != (out["bucket"] < out["share"]), "control is not bucket < share")
     arms = out.groupby(["campaign_key", "customer_key"])["arm"].transform("nunique")
-    _refuse(out, arms > 1, "one member of a campaign is in both arms")
+    _refuse(out, arms > 1, "one member of a campaign is in two arms")
+    _refuse(out, _interleaved(out), "a campaign's arms interleave on the bucket line (each arm is one range)")
     return out
+
+
+def _interleaved(assignments: pd.DataFrame) -> pd.Series:
+    """Rows of an arm whose buckets are not one run on its campaign's bucket line: SQL gives each
+    arm one range [bucket_from, bucket_to), so sorted by bucket a campaign's arms never alternate."""
+    ordered = assignments.sort_values(["campaign_key", "bucket", "arm"], kind="stable")
+    new_run = (ordered["arm"] != ordered["arm"].shift()) | (
+        ordered["campaign_key"] != ordered["campaign_key"].shift()
+    )
+    runs = new_run.cumsum().groupby([ordered["campaign_key"], ordered["arm"]]).transform("nunique")
+    return (runs > 1).reindex(assignments.index)
 
 
 def _refuse(assignments: pd.DataFrame, broken: pd.Series, rule: str) -> None:
@@ -73,151 +103,6 @@ def _refuse(assignments: pd.DataFrame, broken: pd.Series, rule: str) -> None:
     raise InputError(
         f"holdout assignment broken in {len(bad)} row(s) ({rule}): {named}{more}; "
         "fix restricted.audience_export (macros/run/holdout.sql), activation does not reassign"
-    )
-
-
-@dataclass
-class HoldoutAnalysis:
-    """The numbers of one campaign: per-arm table plus lift estimates."""
-
-    arms: pd.DataFrame
-    absolute_lift: float
-    absolute_lift_ci_wald: tuple[float, float]
-    absolute_lift_ci_newcombe: tuple[float, float]
-    relative_lift: float
-    relative_lift_ci_delta: tuple[float, float]
-    z_statistic: float
-    p_value: float
-    revenue_diff: float
-    revenue_diff_ci_welch: tuple[float, float]
-    revenue_welch_df: float
-    revenue_p_value: float
-    confidence: float = 0.95
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        return {
-            "absolute_lift": self.absolute_lift,
-            "absolute_lift_ci_wald": self.absolute_lift_ci_wald,
-            "absolute_lift_ci_newcombe": self.absolute_lift_ci_newcombe,
-            "relative_lift": self.relative_lift,
-            "relative_lift_ci_delta": self.relative_lift_ci_delta,
-            "z_statistic": self.z_statistic,
-            "p_value": self.p_value,
-            "revenue_per_member_diff": self.revenue_diff,
-            "revenue_per_member_diff_ci_welch": self.revenue_diff_ci_welch,
-            "revenue_welch_df": self.revenue_welch_df,
-            "revenue_p_value": self.revenue_p_value,
-            "confidence": self.confidence,
-        }
-
-
-def wilson_interval(successes: int, n: int, z: float) -> tuple[float, float]:
-    """Wilson score interval of one proportion."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (centre - half, centre + half)
-
-
-def analyze_holdout(
-    outcomes: pd.DataFrame,
-    *,
-    arm_col: str = "arm",
-    converted_col: str = "converted",
-    revenue_col: str = "revenue",
-    confidence: float = 0.95,
-) -> HoldoutAnalysis:
-    """Compare treatment with control after a campaign. One row per assigned member: its arm,
-    whether it converted (bool/0-1) and its revenue in the window (0 when none).
-
-    Proportions: Wald and Newcombe (hybrid Wilson score) intervals for the difference, a pooled
-    two-proportion z-test, and the delta method for the relative lift p_t / p_c - 1. Revenue per
-    member: Welch's t interval and test (unequal variances)."""
-    from scipy import stats
-
-    for column in (arm_col, converted_col, revenue_col):
-        if column not in outcomes.columns:
-            raise InputError(f"holdout analysis needs a {column!r} column")
-    arms = set(outcomes[arm_col].dropna().unique())
-    if not {CONTROL, TREATMENT} <= arms:
-        raise InputError(f"holdout analysis needs both arms, found {sorted(arms)}")
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    notes: list[str] = []
-    per_arm = {}
-    for arm in (TREATMENT, CONTROL):
-        rows = outcomes[outcomes[arm_col] == arm]
-        converted = rows[converted_col].astype(float)
-        revenue = rows[revenue_col].astype(float).fillna(0.0)
-        n = len(rows)
-        x = int(converted.sum())
-        per_arm[arm] = {
-            "arm": arm,
-            "n": n,
-            "conversions": x,
-            "conversion_rate": x / n if n else math.nan,
-            "revenue": float(revenue.sum()),
-            "revenue_per_member": float(revenue.mean()) if n else math.nan,
-            "revenue_variance": float(revenue.var(ddof=1)) if n > 1 else math.nan,
-        }
-    t, c = per_arm[TREATMENT], per_arm[CONTROL]
-    n_t, n_c, x_t, x_c = t["n"], c["n"], t["conversions"], c["conversions"]
-    p_t, p_c = t["conversion_rate"], c["conversion_rate"]
-    diff = p_t - p_c
-    se_wald = math.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
-    wald = (diff - z * se_wald, diff + z * se_wald)
-    l_t, u_t = wilson_interval(x_t, n_t, z)
-    l_c, u_c = wilson_interval(x_c, n_c, z)
-    newcombe = (
-        diff - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2),
-        diff + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2),
-    )
-    if p_c > 0:
-        relative = p_t / p_c - 1
-        var_ratio = (p_t * (1 - p_t) / n_t) / p_c**2 + (p_t**2) * (p_c * (1 - p_c) / n_c) / p_c**4
-        relative_ci = (relative - z * math.sqrt(var_ratio), relative + z * math.sqrt(var_ratio))
-    else:
-        relative, relative_ci = math.nan, (math.nan, math.nan)
-        notes.append("control converted nobody: relative lift undefined")
-    pooled = (x_t + x_c) / (n_t + n_c)
-    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
-    if se_pooled > 0:
-        z_stat = diff / se_pooled
-        p_value = float(2 * stats.norm.sf(abs(z_stat)))
-    else:
-        z_stat, p_value = math.nan, math.nan
-        notes.append("no variation in conversions: z-test undefined")
-    m_t, m_c = t["revenue_per_member"], c["revenue_per_member"]
-    v_t, v_c = t["revenue_variance"], c["revenue_variance"]
-    rev_diff = m_t - m_c
-    a, b = v_t / n_t, v_c / n_c
-    se_rev = math.sqrt(a + b) if not (math.isnan(a) or math.isnan(b)) else math.nan
-    if se_rev and se_rev > 0:
-        welch_df = (a + b) ** 2 / (a**2 / (n_t - 1) + b**2 / (n_c - 1))
-        t_crit = float(stats.t.ppf(0.5 + confidence / 2, welch_df))
-        rev_ci = (rev_diff - t_crit * se_rev, rev_diff + t_crit * se_rev)
-        rev_p = float(2 * stats.t.sf(abs(rev_diff / se_rev), welch_df))
-    else:
-        welch_df, rev_ci, rev_p = math.nan, (math.nan, math.nan), math.nan
-        notes.append("no variation in revenue: Welch test undefined")
-    return HoldoutAnalysis(
-        arms=pd.DataFrame([t, c]),
-        absolute_lift=diff,
-        absolute_lift_ci_wald=wald,
-        absolute_lift_ci_newcombe=newcombe,
-        relative_lift=relative,
-        relative_lift_ci_delta=relative_ci,
-        z_statistic=z_stat,
-        p_value=p_value,
-        revenue_diff=rev_diff,
-        revenue_diff_ci_welch=rev_ci,
-        revenue_welch_df=welch_df,
-        revenue_p_value=rev_p,
-        confidence=confidence,
-        notes=notes,
     )
 
 
@@ -251,12 +136,56 @@ def holdout_outcomes(
 
 @dataclass
 class CampaignResults:
-    """The holdout analysis of every campaign whose outcomes are in: one summary row per campaign,
-    one row per arm of it, and the member outcomes they were computed from."""
+    """The analysis of every campaign whose outcomes are in: one row per comparison of an arm with
+    control (and, in a content test, with its baseline arm) per campaign, i.e. per segment; one row
+    per arm of each campaign; the same comparisons per content test, its campaigns pooled; the
+    member outcomes they were computed from; and every few-converter warning."""
 
     campaigns: pd.DataFrame
     arms: pd.DataFrame
     outcomes: pd.DataFrame
+    content_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """What a run's log shows: how many campaigns, comparisons, content tests, members with a
+        closed window and warned-about arms."""
+        return {
+            "campaigns": int(self.campaigns["campaign_key"].nunique()) if len(self.campaigns) else 0,
+            "comparisons": len(self.campaigns),
+            "content_tests": int(self.content_tests["test_key"].nunique()) if len(self.content_tests) else 0,
+            "members_with_closed_windows": len(self.outcomes),
+            "few_converter_arms": len(self.warnings),
+        }
+
+
+def _comparisons(outcomes: pd.DataFrame, baseline: str | None, options: dict) -> list[HoldoutAnalysis]:
+    """Every arm against control, and in a content test every other arm against its baseline arm
+    (two families, each Holm-adjusted: does the e-mail work, and which version works best)."""
+    present = set(outcomes["arm"])
+    treated = present - {CONTROL}
+    results = analyze_arms(outcomes, **options) if CONTROL in present and treated else []
+    if baseline in treated and len(treated) > 1:
+        results += analyze_arms(outcomes, reference=baseline, **options)
+    return results
+
+
+def _arm_rows(outcomes: pd.DataFrame, min_converters: int) -> list[dict]:
+    return [
+        arm_table(arm, st.ArmSample.from_members(rows["converted"], rows["revenue"]), min_converters)
+        for arm, rows in outcomes.groupby("arm", sort=True)
+    ]
+
+
+def _layout(campaign_arms: pd.DataFrame | None) -> pd.DataFrame:
+    """Per campaign: its segment(s), content test and baseline arm (audiences.audience_campaign_arms)."""
+    columns = ["campaign_key", "segment_name", "test_key", "baseline"]
+    if campaign_arms is None or campaign_arms.empty:
+        return pd.DataFrame(columns=columns).set_index("campaign_key")
+    baseline = campaign_arms[campaign_arms["is_baseline"].fillna(False).astype(bool)]
+    layout = campaign_arms.groupby("campaign_key")[["segment_name", "test_key"]].first()
+    layout["baseline"] = baseline.groupby("campaign_key")["arm"].first()
+    return layout.astype(object).where(layout.notna(), None)
 
 
 def analyze_campaigns(
@@ -266,20 +195,81 @@ def analyze_campaigns(
     window_days: int,
     as_of: pd.Timestamp,
     confidence: float = 0.95,
+    campaign_arms: pd.DataFrame | None = None,
+    min_converters: int = MIN_CONVERTERS_PER_ARM,
+    bootstrap_resamples: int = 0,
+    bootstrap_seed: int = st.BOOTSTRAP_SEED,
+    bootstrap_method: str = "percentile",
 ) -> CampaignResults:
-    """Per campaign with members in both arms whose window has closed: `analyze_holdout` of their
-    outcomes (assignments: activation.holdout_assignments; purchases: customer_key, ordered_at,
-    revenue, e.g. audiences.audience_purchases)."""
+    """Per campaign with members in two arms whose window has closed, and per content test (its
+    campaigns pooled): the comparisons of `_comparisons` (assignments:
+    activation.holdout_assignments; purchases: customer_key, ordered_at, revenue, e.g.
+    audiences.audience_purchases; campaign_arms: audiences.audience_campaign_arms, which names each
+    campaign's segment, content test and baseline arm)."""
+    options = {
+        "confidence": confidence,
+        "min_converters": min_converters,
+        "bootstrap_resamples": bootstrap_resamples,
+        "bootstrap_seed": bootstrap_seed,
+        "bootstrap_method": bootstrap_method,
+    }
     outcomes = holdout_outcomes(assignments, purchases, window_days=window_days, as_of=as_of)
-    summaries, arms = [], []
+    layout = _layout(campaign_arms)
+    summaries, arms, tests, warnings = [], [], [], []
     for campaign_key, campaign in outcomes.groupby("campaign_key"):
-        if campaign["arm"].nunique() < 2:
+        info = layout.loc[campaign_key] if campaign_key in layout.index else {}
+        results = _comparisons(campaign, info.get("baseline"), options)
+        if not results:
             continue
-        analysis = analyze_holdout(campaign, confidence=confidence)
-        summaries.append({"campaign_key": campaign_key, "window_days": window_days, **analysis.summary()})
-        arms.append(analysis.arms.assign(campaign_key=campaign_key))
+        labels = {
+            "campaign_key": campaign_key,
+            "segment_name": info.get("segment_name"),
+            "test_key": info.get("test_key"),
+            "window_days": window_days,
+        }
+        summaries += [{**labels, **result.summary()} for result in results]
+        arm_rows = _arm_rows(campaign, min_converters)
+        arms += [{**labels, **row} for row in arm_rows]
+        warnings += [_warning(campaign_key, row, min_converters) for row in arm_rows if row["few_converters"]]
+    for test_key, members in layout[layout["test_key"].notna()].groupby("test_key"):
+        pooled = outcomes[outcomes["campaign_key"].isin(members.index)]
+        baselines = members["baseline"].dropna()
+        results = _comparisons(pooled, baselines.iloc[0] if len(baselines) else None, options)
+        if not results:
+            continue
+        segments = members.loc[members.index.isin(pooled["campaign_key"]), "segment_name"]
+        labels = {"test_key": test_key, "segments": ", ".join(sorted(segments)), "window_days": window_days}
+        tests += [{**labels, **result.summary()} for result in results]
+        warnings += [
+            _warning(f"test {test_key}", row, min_converters)
+            for row in _arm_rows(pooled, min_converters)
+            if row["few_converters"]
+        ]
     return CampaignResults(
         campaigns=pd.DataFrame(summaries),
-        arms=pd.concat(arms, ignore_index=True) if arms else pd.DataFrame(),
+        arms=pd.DataFrame(arms),
         outcomes=outcomes,
+        content_tests=pd.DataFrame(tests),
+        warnings=warnings,
     )
+
+
+def _warning(scope: str, arm_row: dict, min_converters: int) -> str:
+    return (
+        f"{scope}/{arm_row['arm']}: {arm_row['conversions']} converters, fewer than {min_converters} "
+        "(min_converters): its intervals cover the truth less often than stated"
+    )
+
+
+__all__ = [
+    "CONTROL",
+    "MIN_CONVERTERS_PER_ARM",
+    "TREATMENT",
+    "CampaignResults",
+    "HoldoutAnalysis",
+    "analyze_arms",
+    "analyze_campaigns",
+    "analyze_holdout",
+    "holdout_assignments",
+    "holdout_outcomes",
+]

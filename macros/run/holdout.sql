@@ -4,7 +4,9 @@
     The holdout bucket in [0, 1) of a customer in a campaign: the first 8 hex digits of
     md5(salt || ':' || campaign_key || ':' || customer_key) / 16^8, salt = var holdout_salt.
     Deterministic (the same arm every run), independent across campaigns (the campaign key is in
-    the hash); control when the bucket is below var holdout_share. -#}
+    the hash); control when the bucket is below var holdout_share. A campaign that names several
+    treatment arms (seed campaign_arms) splits the rest of the line between them by their shares
+    (holdout_arm below); one that names none keeps its one arm, `treatment`. -#}
 {% macro holdout_bucket(campaign_key, customer_key) -%}
     {{ return(adapter.dispatch('holdout_bucket', 'audience_warehouse')(campaign_key, customer_key)) }}
 {%- endmacro %}
@@ -27,6 +29,14 @@
         {{ exceptions.raise_compiler_error("var holdout_share must be a share in [0, 1), got " ~ var('holdout_share')) }}
     {%- endif -%}
     cast({{ share }} as double)
+{%- endmacro %}
+
+{#- The arm of a customer in a campaign: control when the bucket is below var holdout_share, else the
+    treatment arm whose bucket range holds it (int_campaign_arm_ranges, from seed campaign_arms)
+    or, for a campaign that names no arms, the one arm `treatment`. The same bucket decides the
+    holdout and the variant, so both are deterministic per (campaign, customer). -#}
+{% macro holdout_arm(bucket, variant_arm) -%}
+    case when {{ bucket }} < {{ holdout_share() }} then 'control' else coalesce({{ variant_arm }}, 'treatment') end
 {%- endmacro %}
 
 {#- The name of the hash above, logged with every assignment (activation.holdout_assignments): a

@@ -1,5 +1,5 @@
-{#- What the sync engine sends: every audience member (both holdout arms; the engine exports the
-    treatment arm only) with the address, whether it is valid (var valid_email_pattern, decided in
+{#- What the sync engine sends: every audience member (every arm; the engine exports every arm but
+    control, the arm as a merge field) with the address, whether it is valid (var valid_email_pattern, decided in
     staging) and the names it is sent to. The engine acts on holdout_arm and is_email_valid and
     never recomputes them. The only audience table that holds direct identifiers, kept out of the
     published snapshot. -#}

@@ -21,7 +21,8 @@ from activation import (
     sync_audiences,
 )
 from activation.errors import redact
-from activation.experiments import analyze_campaigns
+from activation.experiment_stats import BOOTSTRAP_RESAMPLES
+from activation.experiments import MIN_CONVERTERS_PER_ARM, analyze_campaigns
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, WarehouseResource, resolve_as_of
 
 AUDIENCE = dg.AssetKey(["restricted", "audience_export"])
@@ -29,6 +30,7 @@ SUPPRESSIONS = dg.AssetKey(["restricted", "suppressed_addresses"])
 ERASURE_TARGETS = dg.AssetKey(["restricted", "erasure_targets"])
 ERASURE_PROPAGATION = dg.AssetKey(["activation", "erasure_propagation"])
 PURCHASES = dg.AssetKey(["audiences", "audience_purchases"])
+CAMPAIGN_ARMS = dg.AssetKey(["audiences", "audience_campaign_arms"])
 
 
 class ExportConfig(dg.Config):
@@ -45,9 +47,15 @@ class VolumeGuardConfig(dg.Config):
 
 
 class HoldoutConfig(AsOfConfig):
-    """Days after assignment in which a purchase counts as the campaign's outcome."""
+    """window_days: days after assignment in which a purchase counts as the campaign's outcome.
+    min_converters: an arm with fewer converters is flagged (its intervals under-cover).
+    bootstrap_resamples: resamples of the seeded bootstrap interval of spend (0: analytic only);
+    bootstrap_method: percentile or bca."""
 
     window_days: int = 30
+    min_converters: int = MIN_CONVERTERS_PER_ARM
+    bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
+    bootstrap_method: str = "percentile"
 
 
 def _audience(warehouse: WarehouseResource, destination: str | None = None) -> pd.DataFrame:
@@ -233,13 +241,16 @@ export_assets = [_export_asset(destination) for destination in DESTINATION_NAMES
 
 @dg.asset(
     key=["activation", "holdout_analysis"],
-    deps=[PURCHASES, *(asset.key for asset in export_assets)],
+    deps=[PURCHASES, CAMPAIGN_ARMS, *(asset.key for asset in export_assets)],
     group_name="activation",
     pool=DUCKDB_POOL,
     kinds={"python", "duckdb"},
-    description="Per campaign with a holdout: conversion and revenue per arm on members whose outcome "
-    "window has closed, absolute and relative lift with confidence intervals, z-test and Welch test "
-    "(activation.experiments.analyze_campaigns over audiences.audience_purchases).",
+    description="Per campaign (segment) with a holdout, each arm against control and, in a content "
+    "test, against its baseline arm, on members whose outcome window has closed: conversion and spend "
+    "lifts with intervals (log-ratio, Welch, seeded bootstrap), the conversion x spend-per-buyer "
+    "decomposition, Holm-adjusted p-values, the same per content test with its segments pooled, and a "
+    "warning for every arm with too few converters (activation.experiments.analyze_campaigns over "
+    "audiences.audience_purchases and audiences.audience_campaign_arms).",
 )
 def holdout_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: HoldoutConfig):
     as_of = pd.Timestamp(resolve_as_of(context, config))
@@ -248,15 +259,26 @@ def holdout_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     results = analyze_campaigns(
         warehouse.frame("select * from activation.holdout_assignments"),
         warehouse.frame("select customer_key, ordered_at, revenue from audiences.audience_purchases"),
+        campaign_arms=warehouse.frame("select * from audiences.audience_campaign_arms"),
         window_days=config.window_days,
         as_of=as_of,
+        min_converters=config.min_converters,
+        bootstrap_resamples=config.bootstrap_resamples,
+        bootstrap_method=config.bootstrap_method,
     )
-    tables = {"holdout_analysis": results.campaigns, "holdout_arm_results": results.arms}
+    tables = {
+        "holdout_analysis": results.campaigns,
+        "holdout_arm_results": results.arms,
+        "content_test_analysis": results.content_tests,
+    }
     counts = warehouse.replace_tables("activation", {k: v for k, v in tables.items() if not v.empty})
+    for warning in results.warnings:
+        context.log.warning(warning)
     return dg.MaterializeResult(
         metadata={
-            "campaigns": len(results.campaigns),
-            "members_with_closed_windows": len(results.outcomes),
+            **results.counts(),
+            "min_converters": config.min_converters,
+            "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in results.warnings) or "none"),
             **counts,
         }
     )

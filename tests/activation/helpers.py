@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import jinja2
+import numpy as np
 import pandas as pd
 
 from activation.config import ActivationConfig
@@ -39,9 +40,11 @@ def audience(
     offer: str = "10% off",
     holdout_share: float = 0.0,
     holdout_salt: str = "audience-warehouse",
+    arm_ranges: list[tuple[str, float, float]] | None = None,
 ) -> pd.DataFrame:
     """Rows as restricted.audience_export has them: valid addresses and, with a campaign, the
-    holdout arm SQL assigns (macros/run/holdout.sql) for that share and salt."""
+    holdout arm SQL assigns (macros/run/holdout.sql) for that share and salt, and content-test arms
+    (arm, bucket_from, bucket_to) as int_campaign_arm_ranges gives them."""
     keys = list(keys)
     frame = pd.DataFrame(
         {
@@ -61,7 +64,9 @@ def audience(
             "recommended_products": [products(2, k) for k in keys],
         }
     )
-    return with_holdout(frame, share=holdout_share, salt=holdout_salt) if campaign_key else frame
+    if not campaign_key:
+        return frame
+    return with_holdout(frame, share=holdout_share, salt=holdout_salt, arm_ranges=arm_ranges)
 
 
 class _Exceptions:
@@ -80,15 +85,26 @@ def holdout_macros(salt: str, share: float):
     return template.make_module({"var": variables.__getitem__, "exceptions": _Exceptions})
 
 
-def with_holdout(frame: pd.DataFrame, *, share: float, salt: str = "audience-warehouse") -> pd.DataFrame:
+def with_holdout(
+    frame: pd.DataFrame,
+    *,
+    share: float,
+    salt: str = "audience-warehouse",
+    arm_ranges: list[tuple[str, float, float]] | None = None,
+) -> pd.DataFrame:
     """The frame with the holdout columns audience_candidates adds: the macro's bucket and share,
-    control when the bucket is below the share, and the hash version."""
+    the macro's arm (control below the share, else the content-test arm whose range holds the
+    bucket, else treatment), and the hash version."""
     macros = holdout_macros(salt, share)
+    ranges = " ".join(
+        f"WHEN bucket >= {start} AND bucket < {end} THEN '{arm}'" for arm, start, end in arm_ranges or []
+    )
+    variant = f"CASE {ranges} END" if ranges else "NULL"
     with duckdb.connect() as con:
         members = frame[["campaign_key", "customer_key"]].reset_index(drop=True)
         con.register("members", members.assign(position=range(len(members))))
         assigned = con.execute(
-            f"""SELECT bucket, share, CASE WHEN bucket < share THEN 'control' ELSE 'treatment' END AS arm,
+            f"""SELECT bucket, share, {macros.holdout_arm("bucket", variant)} AS arm,
                        {macros.holdout_hash_version()} AS version
                 FROM (SELECT position,
                              {macros.duckdb__holdout_bucket("campaign_key", "customer_key")} AS bucket,
@@ -185,3 +201,52 @@ def plant_tombstones(warehouse: Path, emails: list[str]) -> None:
             "FROM (SELECT unnest(?::VARCHAR[]) AS email)",
             [emails],
         )
+
+
+def content_test(n_per_campaign: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Two campaigns (segments) in one content test: control, `models` (the model's picks) and
+    `generic` (the baseline, no picks); models converts best, generic a little above control."""
+    rng = np.random.default_rng(17)
+    rates = {"control": 0.04, "generic": 0.05, "models": 0.08}
+    assignments, purchases, layout = [], [], []
+    for campaign, segment in (("browse", "browse_abandoners"), ("lapsing", "at_risk_lapsing")):
+        buckets = rng.random(n_per_campaign)
+        arms = np.select([buckets < 0.2, buckets < 0.6], ["control", "models"], "generic")
+        keys = [f"{campaign}{i}" for i in range(n_per_campaign)]
+        assignments.append(
+            pd.DataFrame(
+                {
+                    "campaign_key": campaign,
+                    "customer_key": keys,
+                    "arm": arms,
+                    "first_assigned_at": "2026-04-01",
+                }
+            )
+        )
+        bought = rng.random(n_per_campaign) < np.vectorize(rates.get)(arms)
+        purchases.append(
+            pd.DataFrame(
+                {
+                    "customer_key": np.array(keys)[bought],
+                    "ordered_at": pd.Timestamp("2026-04-05"),
+                    "revenue": rng.gamma(2.0, 25.0, int(bought.sum())),
+                }
+            )
+        )
+        for order, (arm, start, end, baseline) in enumerate(
+            (("control", 0, 0.2, False), ("models", 0.2, 0.6, False), ("generic", 0.6, 1.0, True))
+        ):
+            layout.append(
+                {
+                    "campaign_key": campaign,
+                    "segment_name": segment,
+                    "test_key": "picks",
+                    "arm": arm,
+                    "arm_order": order,
+                    "bucket_from": start,
+                    "bucket_to": end,
+                    "is_baseline": baseline,
+                }
+            )
+    assignments = pd.concat(assignments, ignore_index=True).astype({"first_assigned_at": "datetime64[ns]"})
+    return assignments, pd.concat(purchases, ignore_index=True), pd.DataFrame(layout)

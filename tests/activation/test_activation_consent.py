@@ -243,3 +243,40 @@ def test_a_missing_or_impossible_email_verdict_stops_the_sync(fake, wh, config):
     with pytest.raises(InputError, match="lacks required columns \\['is_email_valid'\\]"):
         sync_audiences(desired.drop(columns="is_email_valid"), no_suppressions(), warehouse=wh, config=config)
     assert fake.request_count() == 0
+
+
+def test_content_test_arms_reach_the_esp_as_a_merge_field_and_never_a_suppressed_person(fake, wh, config):
+    """Arms as SQL assigns them (control [0, 0.2), subject_a [0.2, 0.6), subject_b [0.6, 1)): every
+    arm but control is sent, each member with its arm as the HOLDOUT_AR merge field, and a
+    suppressed member of any arm is sent nothing."""
+    arms = [("subject_a", 0.2, 0.6), ("subject_b", 0.6, 1.0)]
+    desired = audience(
+        "mailchimp",
+        "spring",
+        range(120),
+        campaign_key="spring",
+        holdout_share=0.2,
+        holdout_salt="s1",
+        arm_ranges=arms,
+    )
+    by_arm = desired.groupby("holdout_arm")["email"].agg(set)
+    assert set(by_arm.index) == {"control", "subject_a", "subject_b"}
+    suppressed = {
+        sorted(by_arm["subject_a"])[0],
+        sorted(by_arm["subject_b"])[0],
+        sorted(by_arm["control"])[0],
+    }
+    sync_audiences(
+        desired,
+        suppressions([(email, None, "unsubscribed") for email in suppressed]),
+        warehouse=wh,
+        config=config,
+    )
+    sent = fake.list_members("mailchimp", "spring")
+    assert sent == (by_arm["subject_a"] | by_arm["subject_b"]) - suppressed
+    assert not fake.emails_sent() & suppressed
+    for arm in ("subject_a", "subject_b"):
+        for email in by_arm[arm] - suppressed:
+            assert fake.mailchimp_member(email)["merge_fields"]["HOLDOUT_AR"] == arm
+    logged = dict(sql(wh, "SELECT customer_key, arm FROM activation.holdout_assignments"))
+    assert logged == dict(zip(desired["customer_key"], desired["holdout_arm"], strict=True))

@@ -360,3 +360,37 @@ def test_recommendations_still_render_for_the_helper_audience():
     html = render_email({**row, "currency": "USD"}).html
     assert "Product 1" in html and "https://img.example.com/1.png" in html and "$10.00" in html
     assert json.loads(products(1, 1))[0]["name"] == "Product 1"
+
+
+def _in_arm(campaign_key: str, segment_name: str, arm: str) -> dict:
+    return member(
+        campaign_key=campaign_key,
+        list_key=campaign_key,
+        segment_name=segment_name,
+        holdout_arm=arm,
+        first_name=None,
+        recommended_products=products(3),
+    )
+
+
+def test_a_content_test_arm_gets_its_words_from_the_seed_and_nothing_else_changes():
+    """seeds/email_arm_blocks.csv: at_risk's whats_new arm has its own subject line; its baseline
+    arm, we_miss_you, has no row and keeps the segment's e-mail, as does any other campaign."""
+    baseline = render_email(_in_arm("at_risk", "at_risk_lapsing", "we_miss_you"))
+    variant = render_email(_in_arm("at_risk", "at_risk_lapsing", "whats_new"))
+    assert baseline.subject == LIBRARY.segment_block("at_risk_lapsing")["subject"]
+    assert variant.subject == "See what changed since your last visit"
+    assert variant.blocks == {**baseline.blocks, "arm": "whats_new"} and "arm" not in baseline.blocks
+    assert variant.html.replace(variant.subject, baseline.subject) == baseline.html
+    untested = render_email(_in_arm("vip", "high_value_repeat_buyers", "whats_new"))
+    assert "arm" not in untested.blocks
+
+
+def test_content_without_the_models_arm_shows_no_recommended_products():
+    with_picks = render_email(_in_arm("browse_abandoners", "browse_abandoners", "model_picks"))
+    without = render_email(_in_arm("browse_abandoners", "browse_abandoners", "no_picks"))
+    block = LIBRARY.segment_block("browse_abandoners")
+    assert "Product 0" in with_picks.html and "Product 0" not in without.html
+    assert block["intro"] in with_picks.html and block["fallback_intro"] in without.html
+    assert block["fallback_cta_label"] in without.html
+    assert without.blocks["arm"] == "no_picks"

@@ -14,7 +14,7 @@ from scipy import stats
 
 from activation.errors import InputError
 from activation.experiments import CONTROL, TREATMENT, analyze_campaigns, analyze_holdout, holdout_assignments
-from tests.activation.helpers import holdout_macros, with_holdout
+from tests.activation.helpers import content_test, holdout_macros, with_holdout
 
 
 def _frame(n: int, campaign: str = "spring") -> pd.DataFrame:
@@ -80,7 +80,7 @@ def test_an_arm_that_contradicts_its_bucket_fails_loudly_naming_the_row():
 
 def test_a_campaign_row_without_an_arm_fails_loudly():
     rows = with_holdout(_frame(3), share=0.1, salt="s")
-    with pytest.raises(InputError, match="holdout_arm is not control or treatment"):
+    with pytest.raises(InputError, match="holdout_arm is missing or not an arm name"):
         holdout_assignments(rows.assign(holdout_arm=[TREATMENT, None, TREATMENT]))
     with pytest.raises(InputError, match="holdout columns"):
         holdout_assignments(_frame(3))
@@ -113,10 +113,11 @@ def test_analysis_matches_a_hand_computation():
     # pooled z-test: p = 0.11, se = sqrt(.11*.89*2/1000) = 0.0139929, z = 1.42930
     assert result.z_statistic == pytest.approx(1.429300, abs=1e-5)
     assert result.p_value == pytest.approx(0.152913, abs=1e-5)
-    # delta method: var = (.1056e-3)/.01 + .0144 * (.09e-3)/.0001 = 0.02352
+    # Katz log interval: log 1.2 ± z * sqrt(1/120 - 1/1000 + 1/100 - 1/1000)
     assert result.relative_lift == pytest.approx(0.2)
-    assert result.relative_lift_ci_delta == pytest.approx(
-        (0.2 - z * math.sqrt(0.02352), 0.2 + z * math.sqrt(0.02352))
+    se = math.sqrt(1 / 120 - 1 / 1000 + 1 / 100 - 1 / 1000)
+    assert result.relative_lift_ci_log == pytest.approx(
+        (1.2 * math.exp(-z * se) - 1, 1.2 * math.exp(z * se) - 1)
     )
 
     # Newcombe (method 10): Wilson limits of each arm combined
@@ -217,3 +218,56 @@ def test_no_closed_window_means_no_campaign():
     assignments, purchases = _window_fixture()
     results = analyze_campaigns(assignments, purchases, window_days=30, as_of=pd.Timestamp("2026-05-15"))
     assert results.campaigns.empty and results.arms.empty and results.outcomes.empty
+
+
+def test_content_test_arms_are_taken_as_sql_named_them_and_must_each_be_one_bucket_range():
+    rows = with_holdout(_frame(400), share=0.2, salt="s")
+    rows["holdout_arm"] = np.select(
+        [rows["holdout_bucket"] < 0.2, rows["holdout_bucket"] < 0.6], [CONTROL, "subject_a"], "subject_b"
+    )
+    assert set(holdout_assignments(rows)["arm"]) == {CONTROL, "subject_a", "subject_b"}
+    swapped = rows.copy()
+    low_b = swapped.index[swapped["holdout_arm"] == "subject_a"][0]
+    swapped.loc[low_b, "holdout_arm"] = "subject_b"
+    with pytest.raises(InputError, match="interleave on the bucket line"):
+        holdout_assignments(swapped)
+    with pytest.raises(InputError, match="not an arm name"):
+        holdout_assignments(rows.assign(holdout_arm=rows["holdout_arm"].replace("subject_a", "Subject A")))
+
+
+def test_a_content_test_is_analysed_per_variant_per_segment_and_pooled_with_holm():
+    assignments, purchases, layout = content_test()
+    results = analyze_campaigns(
+        assignments,
+        purchases,
+        window_days=30,
+        as_of=pd.Timestamp("2026-06-30"),
+        campaign_arms=layout,
+        min_converters=40,
+    )
+    per_segment = results.campaigns.set_index(["segment_name", "arm", "reference_arm"])
+    assert set(per_segment.index) == {
+        (segment, arm, reference)
+        for segment in ("browse_abandoners", "at_risk_lapsing")
+        for arm, reference in (("generic", CONTROL), ("models", CONTROL), ("models", "generic"))
+    }
+    assert set(results.campaigns["test_key"]) == {"picks"}
+    browse = per_segment.loc["browse_abandoners"]
+    # the two comparisons with control are one Holm family of 2, models against the baseline its own
+    assert browse.loc[("models", CONTROL), "comparisons"] == 2
+    assert browse.loc[("models", "generic"), "comparisons"] == 1
+    ps = browse.xs(CONTROL, level="reference_arm")["p_value"]
+    assert browse.xs(CONTROL, level="reference_arm")["p_value_holm"].max() == pytest.approx(
+        max(2 * ps.min(), ps.max()) if 2 * ps.min() <= 1 else 1.0
+    )
+    members = results.outcomes[results.outcomes["campaign_key"] == "browse"]
+    expected = analyze_holdout(members, arm="models", reference="generic", min_converters=40)
+    assert browse.loc[("models", "generic"), "relative_lift"] == pytest.approx(expected.relative_lift)
+    pooled = results.content_tests.set_index(["arm", "reference_arm"])
+    assert pooled.loc[("models", CONTROL), "arm_members"] == int((results.outcomes["arm"] == "models").sum())
+    assert pooled.loc[("models", "generic"), "relative_lift"] > 0.2
+    assert set(results.content_tests["segments"]) == {"at_risk_lapsing, browse_abandoners"}
+    # each segment's control converts 24 and 29 times, the pooled control 53: two warnings
+    assert [w.split(":")[0] for w in results.warnings] == ["browse/control", "lapsing/control"]
+    assert "24 converters, fewer than 40" in results.warnings[0]
+    assert results.counts()["content_tests"] == 1 and results.counts()["comparisons"] == 6

@@ -24,10 +24,11 @@ def _frame(warehouse, sql: str) -> pd.DataFrame:
 
 
 def _treatment(warehouse) -> pd.DataFrame:
+    """Every member of every arm but control: the people the lists must hold, with their arm."""
     return _frame(
         warehouse,
-        "select destination, list_key, customer_key, email from restricted.audience_export "
-        "where holdout_arm = 'treatment'",
+        "select destination, list_key, customer_key, email, holdout_arm from restricted.audience_export "
+        "where holdout_arm <> 'control'",
     )
 
 
@@ -90,9 +91,30 @@ def test_sync_to_the_fake_esps_mirrors_the_audiences_and_a_second_run_sends_noth
         assert not fake.emails_sent() & _suppressed(warehouse)
         for key, members in lists.items():
             assert not members & _control(warehouse).get(key, set()), key
+        _assert_arms_reach_mailchimp_as_a_merge_field(fake, _treatment(warehouse))
 
         fake.reset_log()
         second = materialize(groups=("activation",), as_of=demo_run.as_of.isoformat())
         assert second.success, failure_messages(second)
         assert fake.request_count() == 0
         assert _esp_lists(fake, warehouse) == expected
+
+
+def _assert_arms_reach_mailchimp_as_a_merge_field(fake: FakeESP, treated: pd.DataFrame) -> None:
+    """The arm SQL decided, content-test variants included, is each member's HOLDOUT_AR merge field.
+    Merge fields belong to the contact, so a person in two lists holds one of their two arms."""
+    treated = treated[treated["destination"] == "mailchimp"]
+    assert {"we_miss_you", "whats_new", "preferred_hour", "morning"} <= set(treated["holdout_arm"])
+    arms = treated.groupby("email")["holdout_arm"].agg(set)
+    seen = {email: fake.mailchimp_member(email)["merge_fields"].get("HOLDOUT_AR") for email in arms.index}
+    assert all(seen[email] in arms[email] for email in arms.index)
+    one_list = {email for email in arms.index if len(arms[email]) == 1}
+    variants = {seen[email] for email in one_list} - {"treatment"}
+    assert variants and variants <= {
+        "we_miss_you",
+        "whats_new",
+        "preferred_hour",
+        "morning",
+        "model_picks",
+        "no_picks",
+    }

@@ -240,7 +240,7 @@ def adversarial_run(demo_run, tmp_path_factory) -> AdversarialRun:
             "select distinct members.customer_key, members.email, details.contact_id "
             "from restricted.audience_export as members "
             "inner join restricted.customer_contact_details as details using (customer_key) "
-            "where members.holdout_arm = 'treatment' and members.destination = 'mailchimp' "
+            "where members.holdout_arm <> 'control' and members.destination = 'mailchimp' "
             "and details.contact_id is not null order by members.customer_key",
         ).to_dict("records")
         assert len(people) >= len(CASES) + PERTURBED + len(CLEAN_WITHDRAWALS), len(people)

@@ -1,5 +1,7 @@
 {#- Every segment member for every destination list it is meant for, with its merge fields, holdout
-    arm (macros/run/holdout.sql: the one place a holdout is decided) and — when it must not be sent this run — the reason: no consent (consent_status), a higher-
+    arm (int_campaign_member_arms, by macros/run/holdout.sql: the one place a holdout or a content
+    test's arm is decided; an arm may set the send hour) and — when it must not be
+    sent this run — the reason: no consent (consent_status), a higher-
     priority segment of the same campaign group, or the frequency cap (already sent
     var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
     var frequency_cap_days days). Prices (recommendations, cart items) are in the customer's
@@ -135,7 +137,9 @@ candidates as (
             {{ var('frequency_cap_emails') }},
             greatest(1, cast(ceil(coalesce(engagement.recommended_sends_per_week, 1)) as integer))
         ) as frequency_cap,
-        {{ holdout_bucket('members.target_list', 'profiles.customer_key') }} as holdout_bucket
+        member_arms.holdout_bucket,
+        member_arms.holdout_arm,
+        member_arms.arm_send_hour
     from members
     inner join segment_destinations
         on members.segment_name = segment_destinations.segment_name
@@ -159,6 +163,10 @@ candidates as (
         on members.customer_key = contact_details.customer_key
     left join suppressed_addresses
         on contact_details.email = suppressed_addresses.email
+    left join {{ ref('int_campaign_member_arms') }} as member_arms
+        on
+            members.target_list = member_arms.campaign_key
+            and members.customer_key = member_arms.customer_key
 )
 
 select
@@ -173,7 +181,7 @@ select
     cluster_name,
     loyalty_tier,
     offer,
-    preferred_send_hour,
+    coalesce(arm_send_hour, preferred_send_hour) as preferred_send_hour,
     recommended_products,
     cart_items,
     currency,
@@ -182,7 +190,7 @@ select
     frequency_cap,
     holdout_bucket,
     {{ holdout_share() }} as holdout_share,
-    case when holdout_bucket < {{ holdout_share() }} then 'control' else 'treatment' end as holdout_arm,
+    holdout_arm,
     {{ holdout_hash_version() }} as holdout_hash_version,
     case
         when not is_contactable then 'consent_' || consent_status
