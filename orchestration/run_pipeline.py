@@ -20,10 +20,9 @@ import time
 from collections import defaultdict
 
 import dagster as dg
-import duckdb
 
 from orchestration.run_config import as_of_run_config
-from warehouse.context import AS_OF_ENV, landing_dir, preflight, warehouse_path
+from warehouse.context import AS_OF_ENV, connect, landing_dir, preflight, warehouse_path
 
 LAYER_SCHEMAS = ("staging", "audit", "intermediate", "marts", "segments", "ml", "audiences", "activation")
 ROW_METADATA_KEYS = ("rows", "row_count", "dagster/row_count")
@@ -125,7 +124,7 @@ def root_cause(result: dg.ExecuteInProcessResult) -> list[str]:
 def _layer_rows(path) -> list[tuple[str, int, int]]:
     """(schema, tables, rows) for every layer schema's tables; views are not counted twice."""
     rows_by_schema: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect(path, read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' and table_schema in "
