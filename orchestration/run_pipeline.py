@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import logging
 import os
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
 
@@ -67,6 +69,7 @@ class ProgressHandler(logging.Handler):
         self.stream = stream
         self.assets: dict[str, int] = defaultdict(int)
         self.rows: dict[str, int] = defaultdict(int)
+        self.seconds: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -85,6 +88,7 @@ class ProgressHandler(logging.Handler):
                     break
         elif kind == dg.DagsterEventType.STEP_SUCCESS:
             seconds = event.event_specific_data.duration_ms / 1000
+            self.seconds[step] = seconds
             rows = f"{self.rows[step]:>12,} rows" if self.rows[step] else " " * 17
             self.stream.write(f"  ok    {step:44} {seconds:7.1f}s {self.assets[step]:>4} assets {rows}\n")
             self.stream.flush()
@@ -158,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--job", default="full_pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every Dagster event")
+    parser.add_argument(
+        "--report", type=Path, help="also write the seconds of each step and the rows per layer (JSON)"
+    )
     args = parser.parse_args(argv)
+    if args.report and args.verbose:
+        parser.error("--report takes the step times from the quiet progress lines: leave out -v")
 
     problems = preflight(args.as_of, warehouse_path(), landing_dir())
     if problems:
@@ -195,9 +204,19 @@ def main(argv: list[str] | None = None) -> int:
         for line in causes:
             print(line, file=sys.stderr)
         return 1
+    layers = _layer_rows(warehouse_path())
     print(f"\n{'layer':44} {'tables':>7} {'rows':>12}")
-    for layer, tables, rows in _layer_rows(warehouse_path()):
+    for layer, tables, rows in layers:
         print(f"{layer:44} {tables or '':>7} {rows:>12,}")
+    if args.report:
+        report = {
+            "run_id": result.run_id,
+            "total_seconds": round(elapsed, 1),
+            "step_seconds": {step: round(seconds, 1) for step, seconds in progress.seconds.items()},
+            "step_rows": dict(progress.rows),
+            "layers": {layer.strip(): {"tables": tables, "rows": rows} for layer, tables, rows in layers},
+        }
+        args.report.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwarehouse: {warehouse_path()}  (run id {result.run_id})")
     return 0
 

@@ -66,6 +66,7 @@ def test_the_dagster_consent_check_is_planned_as_hash_joins(planner):
     assert loop_joins(planner, CONSENT_VIOLATIONS_SQL) == []
 
 
+@pytest.mark.slow
 def test_the_dbt_consent_test_is_planned_as_hash_joins(tmp_path):
     """The dbt test audience_members_are_never_suppressed, compiled by dbt, planned on the same tables
     in a warehouse file of the profile's name (its compiled SQL names the database)."""

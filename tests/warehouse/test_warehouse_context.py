@@ -103,6 +103,7 @@ def test_a_thread_count_that_is_not_a_whole_number_is_refused(monkeypatch, threa
         engine_settings()
 
 
+@pytest.mark.slow
 def test_dbt_connections_take_the_same_engine_settings(tmp_path):
     """The profile's plugin (warehouse/dbt_engine.py) applies engine_settings() to dbt's connection."""
     env = {

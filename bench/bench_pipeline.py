@@ -1,0 +1,203 @@
+"""`make bench SCALE=10k|100k|1M`: the whole pipeline through Dagster (the full_pipeline job, as
+`make run` runs it) on generated data, then a daily increment of about 1 % new rows.
+
+The data is generated once per scale (kept under data/bench/<scale>/generated) and split by day
+(landing/days.py): the history, and the last `--increment-days` days (7 days hold
+about 1.2 % of the rows). Then, each in a subprocess of its own so the figures are that run's alone:
+
+- full: a new warehouse, the history landed, the pipeline at as_of = the first increment day;
+- increment: the days' files added to the same landing folder, the pipeline again at as_of 2026-06-30.
+
+For each run: wall and CPU seconds, the seconds of each Dagster step (run_pipeline --report), peak
+RSS (the largest single process, from the kernel, and the whole process tree sampled every 0.5 s),
+landing rows per second of wall time, and the load average before and after (other work on the
+machine inflates wall time; CPU seconds are the figure least affected). Writes
+bench/results/<scale>.json and rewrites BENCHMARKS.md from every bench/results/<scale>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.measure import machine_facts, measured  # noqa: E402
+from landing.days import split_landing_by_day  # noqa: E402
+from warehouse.context import engine_settings  # noqa: E402
+
+AS_OF = dt.date(2026, 6, 30)
+# Scale name -> (the generator's scale, contacts).
+SCALES = {"10k": ("small", 10_000), "100k": ("medium", 100_000), "1M": ("large", 1_000_000)}
+RESULTS = REPO / "bench" / "results"
+BENCHMARKS = REPO / "BENCHMARKS.md"
+
+
+def generate(scale: str, out: Path) -> Path:
+    """The scale's landing files, generated on the first call and reused afterwards."""
+    landing = out / "landing"
+    if (out / "complete").exists():
+        return landing
+    shutil.rmtree(out, ignore_errors=True)
+    generator_scale, contacts = SCALES[scale]
+    command = [sys.executable, "-m", "datagen", "--scale", generator_scale, "--contacts", str(contacts)]
+    command += ["--seed", "7", "--as-of", f"{AS_OF.isoformat()}T00:00:00Z", "--out", str(landing), "--quiet"]
+    subprocess.run(command, cwd=REPO, check=True)
+    (out / "complete").touch()
+    return landing
+
+
+def pipeline_run(env: dict[str, str], as_of: dt.date, root: Path, name: str) -> dict:
+    report = root / f"{name}_report.json"
+    command = [sys.executable, "-m", "orchestration.run_pipeline", "--as-of", as_of.isoformat()]
+    figures = measured([*command, "--report", str(report)], env, root / f"{name}.log")
+    return {"as_of": as_of.isoformat(), **figures, **json.loads(report.read_text())}
+
+
+def run(scale: str, work: Path, increment_days: int) -> dict:
+    landing = generate(scale, work / "generated")
+    days = [AS_OF - dt.timedelta(days=k) for k in range(increment_days, 0, -1)]
+    split_root = work / "split"
+    shutil.rmtree(split_root, ignore_errors=True)
+    split = split_landing_by_day(landing, split_root, days)
+    rows = sum(split.rows.values())
+    increment_rows = rows - split.rows["history"]
+
+    root = work / "run"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "landing").mkdir(parents=True)
+    shutil.copytree(split.history, root / "landing", dirs_exist_ok=True)
+    env = {
+        key: value for key, value in os.environ.items() if key != "DAGSTER_HOME" and not key.startswith("AW_")
+    }
+    env |= {
+        "AW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "AW_LANDING_DIR": str(root / "landing"),
+        "AW_MODELS_DIR": str(root / "models"),
+        "AW_ACTIVATION_FILE_DIR": str(root / "activation"),
+        "DBT_PROFILES_DIR": str(REPO),
+    }
+    env |= {key: value for key, value in os.environ.items() if key.startswith("AW_DUCKDB_")}
+    full = pipeline_run(env, days[0], root, "full")
+    print(f"full: {full['wall_seconds']} s wall, {full['cpu_seconds']} s CPU", flush=True)
+    for day in days:
+        shutil.copytree(split.days[day], root / "landing", dirs_exist_ok=True)
+    increment = pipeline_run(env, AS_OF, root, "increment")
+    print(f"increment: {increment['wall_seconds']} s wall, {increment['cpu_seconds']} s CPU", flush=True)
+    full["landing_rows"] = split.rows["history"]
+    increment["landing_rows"] = rows
+    for figures in (full, increment):
+        figures["rows_per_second"] = round(figures["landing_rows"] / figures["wall_seconds"])
+    saved_env = dict(os.environ)
+    try:
+        os.environ.update(env)
+        settings = engine_settings(Path(env["AW_WAREHOUSE_PATH"]))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return {
+        "scale": scale,
+        "contacts": SCALES[scale][1],
+        "landing_rows": rows,
+        "increment_days": increment_days,
+        "increment_rows": increment_rows,
+        "increment_share": round(increment_rows / rows, 4),
+        "duckdb_settings": settings,
+        "full": full,
+        "increment": increment,
+        "increment_vs_full_wall": round(increment["wall_seconds"] / full["wall_seconds"], 3),
+        "increment_vs_full_cpu": round(increment["cpu_seconds"] / full["cpu_seconds"], 3),
+    }
+
+
+def render_benchmarks() -> str:
+    """BENCHMARKS.md from every bench/results/<scale>.json, smallest scale first."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench SCALE=10k|100k|1M` (bench/bench_pipeline.py) from",
+        "bench/results/<scale>.json: the full_pipeline job through Dagster on generated data (a new",
+        "warehouse, the history), then the same pipeline after a batch of about 1 % new rows (the last",
+        "days). Wall time is inflated by other work on the machine: read it next to the load average;",
+        "CPU seconds are the steadier figure. Peak RSS: the largest single process (kernel) and the",
+        "whole process tree (sampled).",
+        "",
+    ]
+    for scale in SCALES:
+        path = RESULTS / f"{scale}.json"
+        if not path.exists():
+            continue
+        result = json.loads(path.read_text())
+        machine = result["machine"]
+        lines += [
+            f"## {scale} contacts",
+            "",
+            f"- run {result['run_at']}, commit `{result['git_commit']}`; {machine['cpu_count']} cores "
+            f"({machine['cpu_model']}), {machine['ram_gb']} GB RAM, DuckDB {machine['duckdb']}",
+            f"- DuckDB settings: {result['duckdb_settings']}",
+            f"- {result['landing_rows']:,} landing rows; the increment: {result['increment_rows']:,} rows "
+            f"({result['increment_share']:.1%}, the last {result['increment_days']} days)",
+            "",
+            "| run | wall s | CPU s | largest process MB | process tree MB | rows/s | load before "
+            "| load after |",
+            "|---|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for name in ("full", "increment"):
+            figures = result[name]
+            lines.append(
+                f"| {name} | {figures['wall_seconds']} | {figures['cpu_seconds']} | "
+                f"{figures['peak_rss_largest_process_mb']:,} | {figures['peak_rss_process_tree_mb']:,} | "
+                f"{figures['rows_per_second']:,} | {figures['load_average_before']} | "
+                f"{figures['load_average_after']} |"
+            )
+        lines += [
+            "",
+            f"Increment / full: {result['increment_vs_full_wall']:.0%} of the wall time, "
+            f"{result['increment_vs_full_cpu']:.0%} of the CPU time.",
+            "",
+            "| step | full s | increment s |",
+            "|---|---:|---:|",
+        ]
+        steps = dict.fromkeys([*result["full"]["step_seconds"], *result["increment"]["step_seconds"]])
+        for step in steps:
+            full_seconds = result["full"]["step_seconds"].get(step, "")
+            increment_seconds = result["increment"]["step_seconds"].get(step, "")
+            lines.append(f"| {step} | {full_seconds} | {increment_seconds} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", choices=list(SCALES), default="10k")
+    parser.add_argument("--work", type=Path, help="where the data and the warehouse go (data/bench/<scale>)")
+    parser.add_argument("--increment-days", type=int, default=7)
+    args = parser.parse_args()
+    work = args.work or REPO / "data" / "bench" / args.scale
+    figures = run(args.scale, work, args.increment_days)
+    result = {
+        "benchmark": "the full_pipeline job: a full run, then an increment of about 1 % new rows",
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": machine_facts(),
+        **figures,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.scale}.json").write_text(json.dumps(result, indent=1) + "\n")
+    BENCHMARKS.write_text(render_benchmarks())
+    print(f"written to bench/results/{args.scale}.json and BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
