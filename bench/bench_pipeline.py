@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +62,9 @@ def pipeline_run(env: dict[str, str], as_of: dt.date, root: Path, name: str) -> 
     return {"as_of": as_of.isoformat(), **figures, **json.loads(report.read_text())}
 
 
-def run(scale: str, work: Path, increment_days: int) -> dict:
+def run(scale: str, work: Path, increment_days: int, save: Callable[[dict], None]) -> None:
+    """Both runs; `save` gets the figures after the full run (increment None) and again at the end,
+    so that a benchmark stopped during the increment still leaves the full run's figures."""
     landing = generate(scale, work / "generated")
     days = [AS_OF - dt.timedelta(days=k) for k in range(increment_days, 0, -1)]
     split_root = work / "split"
@@ -85,16 +88,6 @@ def run(scale: str, work: Path, increment_days: int) -> dict:
         "DBT_PROFILES_DIR": str(REPO),
     }
     env |= {key: value for key, value in os.environ.items() if key.startswith("AW_DUCKDB_")}
-    full = pipeline_run(env, days[0], root, "full")
-    print(f"full: {full['wall_seconds']} s wall, {full['cpu_seconds']} s CPU", flush=True)
-    for day in days:
-        shutil.copytree(split.days[day], root / "landing", dirs_exist_ok=True)
-    increment = pipeline_run(env, AS_OF, root, "increment")
-    print(f"increment: {increment['wall_seconds']} s wall, {increment['cpu_seconds']} s CPU", flush=True)
-    full["landing_rows"] = split.rows["history"]
-    increment["landing_rows"] = rows
-    for figures in (full, increment):
-        figures["rows_per_second"] = round(figures["landing_rows"] / figures["wall_seconds"])
     saved_env = dict(os.environ)
     try:
         os.environ.update(env)
@@ -102,7 +95,7 @@ def run(scale: str, work: Path, increment_days: int) -> dict:
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
-    return {
+    figures = {
         "scale": scale,
         "contacts": SCALES[scale][1],
         "landing_rows": rows,
@@ -110,11 +103,31 @@ def run(scale: str, work: Path, increment_days: int) -> dict:
         "increment_rows": increment_rows,
         "increment_share": round(increment_rows / rows, 4),
         "duckdb_settings": settings,
-        "full": full,
-        "increment": increment,
-        "increment_vs_full_wall": round(increment["wall_seconds"] / full["wall_seconds"], 3),
-        "increment_vs_full_cpu": round(increment["cpu_seconds"] / full["cpu_seconds"], 3),
+        "full": None,
+        "increment": None,
     }
+
+    full = pipeline_run(env, days[0], root, "full")
+    full["landing_rows"] = split.rows["history"]
+    full["rows_per_second"] = round(full["landing_rows"] / full["wall_seconds"])
+    print(f"full: {full['wall_seconds']} s wall, {full['cpu_seconds']} s CPU", flush=True)
+    save(figures | {"full": full})
+
+    for day in days:
+        shutil.copytree(split.days[day], root / "landing", dirs_exist_ok=True)
+    increment = pipeline_run(env, AS_OF, root, "increment")
+    increment["landing_rows"] = rows
+    increment["rows_per_second"] = round(rows / increment["wall_seconds"])
+    print(f"increment: {increment['wall_seconds']} s wall, {increment['cpu_seconds']} s CPU", flush=True)
+    save(
+        figures
+        | {
+            "full": full,
+            "increment": increment,
+            "increment_vs_full_wall": round(increment["wall_seconds"] / full["wall_seconds"], 3),
+            "increment_vs_full_cpu": round(increment["cpu_seconds"] / full["cpu_seconds"], 3),
+        }
+    )
 
 
 def render_benchmarks() -> str:
@@ -149,7 +162,8 @@ def render_benchmarks() -> str:
             "| load after |",
             "|---|---:|---:|---:|---:|---:|---|---|",
         ]
-        for name in ("full", "increment"):
+        runs = [name for name in ("full", "increment") if result.get(name)]
+        for name in runs:
             figures = result[name]
             lines.append(
                 f"| {name} | {figures['wall_seconds']} | {figures['cpu_seconds']} | "
@@ -157,19 +171,20 @@ def render_benchmarks() -> str:
                 f"{figures['rows_per_second']:,} | {figures['load_average_before']} | "
                 f"{figures['load_average_after']} |"
             )
-        lines += [
-            "",
-            f"Increment / full: {result['increment_vs_full_wall']:.0%} of the wall time, "
-            f"{result['increment_vs_full_cpu']:.0%} of the CPU time.",
-            "",
-            "| step | full s | increment s |",
-            "|---|---:|---:|",
-        ]
-        steps = dict.fromkeys([*result["full"]["step_seconds"], *result["increment"]["step_seconds"]])
+        lines.append("")
+        if "increment_vs_full_wall" in result:
+            lines += [
+                f"Increment / full: {result['increment_vs_full_wall']:.0%} of the wall time, "
+                f"{result['increment_vs_full_cpu']:.0%} of the CPU time.",
+                "",
+            ]
+        else:
+            lines += ["The increment run did not finish: only the full run's figures.", ""]
+        lines += [f"| step | {' | '.join(f'{name} s' for name in runs)} |", "|---|" + "---:|" * len(runs)]
+        steps = dict.fromkeys(step for name in runs for step in result[name]["step_seconds"])
         for step in steps:
-            full_seconds = result["full"]["step_seconds"].get(step, "")
-            increment_seconds = result["increment"]["step_seconds"].get(step, "")
-            lines.append(f"| {step} | {full_seconds} | {increment_seconds} |")
+            seconds = [str(result[name]["step_seconds"].get(step, "")) for name in runs]
+            lines.append(f"| {step} | {' | '.join(seconds)} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -183,20 +198,22 @@ def main() -> None:
     parser.add_argument("--increment-days", type=int, default=7)
     args = parser.parse_args()
     work = args.work or REPO / "data" / "bench" / args.scale
-    figures = run(args.scale, work, args.increment_days)
-    result = {
+    header = {
         "benchmark": "the full_pipeline job: a full run, then an increment of about 1 % new rows",
         "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip(),
         "machine": machine_facts(),
-        **figures,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.scale}.json").write_text(json.dumps(result, indent=1) + "\n")
-    BENCHMARKS.write_text(render_benchmarks())
-    print(f"written to bench/results/{args.scale}.json and BENCHMARKS.md")
+
+    def save(figures: dict) -> None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{args.scale}.json").write_text(json.dumps(header | figures, indent=1) + "\n")
+        BENCHMARKS.write_text(render_benchmarks())
+        print(f"written to bench/results/{args.scale}.json and BENCHMARKS.md", flush=True)
+
+    run(args.scale, work, args.increment_days, save)
 
 
 if __name__ == "__main__":
