@@ -26,7 +26,7 @@ HORIZON ?= 30,90
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
 .PHONY: help setup browser run test dev data lint format example-online-retail backtest previews purge-landing clean \
-	dbt segment segments query publish fake-esp consent-audit
+	dbt segment segments query publish fake-esp consent-audit bench test-fast
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
@@ -77,6 +77,12 @@ test: setup browser  ## Lint and run every test (what CI runs)
 	$(UV) run ruff format --check .
 	$(UV) run sqlfluff lint models --processes 2
 	$(UV) run pytest
+
+bench: setup  ## The pipeline through Dagster, full then a ~1 % increment: SCALE=10k|100k|1M (default 10k)
+	$(UV) run python bench/bench_pipeline.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
+
+test-fast: setup  ## The unit tests only: no warehouse builds, no dbt runs (tests marked slow are left out)
+	$(UV) run pytest -m "not slow" -q
 
 dev: setup  ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent DAGSTER_HOME under data/
 	AW_AS_OF=$${AW_AS_OF:-$(AS_OF)} $(UV) run dagster dev -h 127.0.0.1 -p 3000

@@ -27,6 +27,7 @@ import pandas as pd
 
 from activation.config import ActivationConfig
 from activation.errors import ActivationError, InputError
+from warehouse.context import connect
 
 log = logging.getLogger("activation.erasure")
 
@@ -186,7 +187,7 @@ def compact_warehouse(path: Path) -> None:
     partial = path.with_name(f".{path.name}.compacting")
     partial.unlink(missing_ok=True)
     try:
-        with duckdb.connect(str(path)) as con:
+        with connect(path) as con:
             source = con.execute("SELECT current_database()").fetchone()[0]
             con.execute("CHECKPOINT")
             con.execute(f"ATTACH '{str(partial).replace(chr(39), chr(39) * 2)}' AS compacted")
@@ -207,7 +208,7 @@ def purge_erased_residue(
     tombstones were added since the last sweep, or when forced, and then rewrites the file."""
     path = Path(warehouse)
     report = PurgeReport()
-    with duckdb.connect(str(path)) as con:
+    with connect(path) as con:
         if not (_exists(con, "privacy", "erasure_tombstones") and _has_hash_function(con)):
             report.skipped = "no tombstones yet (dbt has not built privacy.erasure_tombstones)"
             return report

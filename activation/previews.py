@@ -25,6 +25,7 @@ from activation.content import DEFAULT_TEMPLATE, ContentLibrary, environment, re
 from activation.destinations.file import safe_name
 from activation.errors import InputError
 from activation.routing import DESTINATION_NAMES
+from warehouse.context import connect
 
 DEFAULT_TABLE = "restricted.audience_export"
 SAMPLE_FIRST_NAME = "Alex"
@@ -49,7 +50,7 @@ def load_audience(warehouse: str | Path, table: str = DEFAULT_TABLE) -> pd.DataF
         raise InputError(f"warehouse {warehouse} does not exist")
     if not all(part.replace("_", "").isalnum() for part in table.split(".")):
         raise InputError(f"table name {table!r} is not a plain [schema.]name")
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(Path(warehouse), read_only=True)
     try:
         return con.execute(f"SELECT * FROM {table}").df()
     except duckdb.CatalogException as error:

@@ -18,6 +18,8 @@ import duckdb
 import pandas as pd
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from warehouse.context import connect
+
 log = logging.getLogger("activation.state")
 
 DDL = (
@@ -155,7 +157,7 @@ class Warehouse:
             wait=wait_random_exponential(multiplier=0.05, max=2.0),
             reraise=True,
         )
-        con = retrying(duckdb.connect, str(self.path), read_only=read_only)
+        con = retrying(connect, Path(self.path), read_only=read_only)
         try:
             yield con
         finally:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from landing.contract import LandingTable, load_contract
 from landing.files import discover_files, read_csv_header
-from warehouse.context import landing_dir, warehouse_path
+from warehouse.context import connect, landing_dir, warehouse_path
 
 TOKEN_SPLIT = re.compile(r"[^A-Za-z0-9._%+@'-]+")
 MAX_RECORD_LINES = 1000
@@ -192,7 +192,7 @@ def purge_landing(
     warehouse: Path, landing: Path, *, backup: bool = False, force: bool = False
 ) -> list[PurgedFile]:
     """Rewrite every landing file without the records of erased people; returns what each lost."""
-    with duckdb.connect(str(warehouse)) as con:
+    with connect(Path(warehouse)) as con:
         ready = con.execute(
             "select count(*) from duckdb_functions() "
             "where schema_name = 'privacy' and function_name = 'is_erased'"

@@ -41,6 +41,7 @@ from landing.files import (
     read_csv_header,
     unclaimed_files,
 )
+from warehouse.context import connect
 
 JSON_LINE_DELIMITER = chr(30)  # a control character valid JSON never holds raw: one line = one value
 FILES_TABLE = "landing_files"
@@ -457,7 +458,7 @@ def register_landing(
     rejects: list[tuple] = []
     view_sql: dict[LandingTable, str] = {}
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse_path)) as con, tempfile.TemporaryDirectory() as workdir:
+    with connect(Path(warehouse_path)) as con, tempfile.TemporaryDirectory() as workdir:
         for table in tables:
             report = TableReport(table, discover_files(landing_dir, table))
             reports.append(report)

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
 
 from warehouse import context
@@ -54,11 +53,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def frame(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         """The result of a query, from a read-only connection closed before returning."""
-        with duckdb.connect(str(self.path), read_only=True) as con:
+        with context.connect(self.path, read_only=True) as con:
             return con.execute(sql, parameters or []).df()
 
     def table_exists(self, schema: str, table: str) -> bool:
-        with duckdb.connect(str(self.path), read_only=True) as con:
+        with context.connect(self.path, read_only=True) as con:
             found = con.execute(
                 "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
                 [schema, table],
@@ -69,7 +68,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """Write DataFrames as tables of `schema`, all in one transaction (a reader sees all or
         none of them), and return their row counts."""
         counts = {}
-        with duckdb.connect(str(self.path)) as con:
+        with context.connect(self.path) as con:
             con.execute("begin transaction")
             con.execute(f'create schema if not exists "{schema}"')
             for name, table in tables.items():
@@ -82,7 +81,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def append_rows(self, schema: str, table: str, rows: pd.DataFrame) -> None:
         """Add rows to a log table, creating it from the first rows' columns."""
-        with duckdb.connect(str(self.path)) as con:
+        with context.connect(self.path) as con:
             con.execute(f'create schema if not exists "{schema}"')
             con.register("incoming", rows)
             con.execute(

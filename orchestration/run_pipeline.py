@@ -13,17 +13,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import logging
 import os
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from orchestration.run_config import as_of_run_config
-from warehouse.context import AS_OF_ENV, landing_dir, preflight, warehouse_path
+from warehouse.context import AS_OF_ENV, connect, landing_dir, preflight, warehouse_path
 
 LAYER_SCHEMAS = ("staging", "audit", "intermediate", "marts", "segments", "ml", "audiences", "activation")
 ROW_METADATA_KEYS = ("rows", "row_count", "dagster/row_count")
@@ -68,6 +69,7 @@ class ProgressHandler(logging.Handler):
         self.stream = stream
         self.assets: dict[str, int] = defaultdict(int)
         self.rows: dict[str, int] = defaultdict(int)
+        self.seconds: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -86,6 +88,7 @@ class ProgressHandler(logging.Handler):
                     break
         elif kind == dg.DagsterEventType.STEP_SUCCESS:
             seconds = event.event_specific_data.duration_ms / 1000
+            self.seconds[step] = seconds
             rows = f"{self.rows[step]:>12,} rows" if self.rows[step] else " " * 17
             self.stream.write(f"  ok    {step:44} {seconds:7.1f}s {self.assets[step]:>4} assets {rows}\n")
             self.stream.flush()
@@ -125,7 +128,7 @@ def root_cause(result: dg.ExecuteInProcessResult) -> list[str]:
 def _layer_rows(path) -> list[tuple[str, int, int]]:
     """(schema, tables, rows) for every layer schema's tables; views are not counted twice."""
     rows_by_schema: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect(path, read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' and table_schema in "
@@ -159,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--job", default="full_pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every Dagster event")
+    parser.add_argument(
+        "--report", type=Path, help="also write the seconds of each step and the rows per layer (JSON)"
+    )
     args = parser.parse_args(argv)
+    if args.report and args.verbose:
+        parser.error("--report takes the step times from the quiet progress lines: leave out -v")
 
     problems = preflight(args.as_of, warehouse_path(), landing_dir())
     if problems:
@@ -196,9 +204,19 @@ def main(argv: list[str] | None = None) -> int:
         for line in causes:
             print(line, file=sys.stderr)
         return 1
+    layers = _layer_rows(warehouse_path())
     print(f"\n{'layer':44} {'tables':>7} {'rows':>12}")
-    for layer, tables, rows in _layer_rows(warehouse_path()):
+    for layer, tables, rows in layers:
         print(f"{layer:44} {tables or '':>7} {rows:>12,}")
+    if args.report:
+        report = {
+            "run_id": result.run_id,
+            "total_seconds": round(elapsed, 1),
+            "step_seconds": {step: round(seconds, 1) for step, seconds in progress.seconds.items()},
+            "step_rows": dict(progress.rows),
+            "layers": {layer.strip(): {"tables": tables, "rows": rows} for layer, tables, rows in layers},
+        }
+        args.report.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwarehouse: {warehouse_path()}  (run id {result.run_id})")
     return 0
 

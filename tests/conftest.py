@@ -30,3 +30,10 @@ def isolated_environment(tmp_path_factory):
         patch.delenv("AW_AS_OF", raising=False)
         patch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
         yield root
+
+
+def pytest_collection_modifyitems(items):
+    """Every pipeline test builds a warehouse: marked slow, so `make test-fast` leaves it out."""
+    for item in items:
+        if item.nodeid.startswith("tests/pipeline/"):
+            item.add_marker(pytest.mark.slow)

@@ -31,6 +31,12 @@ PUBLISH_IDENTIFIERS_ENV = "AW_PUBLISH_IDENTIFIERS"
 AS_OF_ENV = "AW_AS_OF"
 # The dbt var reporting_currency reads it (dbt_project.yml): one currency per warehouse.
 REPORTING_CURRENCY_ENV = "AW_REPORTING_CURRENCY"
+MEMORY_LIMIT_ENV = "AW_DUCKDB_MEMORY_LIMIT"
+THREADS_ENV = "AW_DUCKDB_THREADS"
+TEMP_DIR_ENV = "AW_DUCKDB_TEMP_DIR"
+# Share of the machine's memory DuckDB may take when AW_DUCKDB_MEMORY_LIMIT is not set: its own
+# default (80 %) let one dbt build take 19.7 GB and starve the step beside it.
+DEFAULT_MEMORY_SHARE = 0.5
 
 DEFAULTS = {
     WAREHOUSE_ENV: "data/warehouse.duckdb",
@@ -81,6 +87,42 @@ def publish_identifiers() -> bool:
     return os.environ.get(PUBLISH_IDENTIFIERS_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+def engine_settings(warehouse: Path | None = None) -> dict[str, str]:
+    """DuckDB's memory_limit, threads and temp_directory (where it spills what does not fit), the
+    same for dbt (warehouse/dbt_engine.py) and every Python connection: from AW_DUCKDB_MEMORY_LIMIT,
+    AW_DUCKDB_THREADS and AW_DUCKDB_TEMP_DIR, else half the machine's memory, the cores this process
+    may use and `<warehouse>.tmp` beside the warehouse file."""
+    memory = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not memory:
+        memory = f"{max(1, int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE / 2**20))}MB"
+    threads = os.environ.get(THREADS_ENV, "").strip() or str(len(os.sched_getaffinity(0)))
+    if not threads.isdigit() or int(threads) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a whole number of threads, at least 1; got {threads!r}")
+    temp = os.environ.get(TEMP_DIR_ENV, "").strip()
+    temp_dir = resolve_path(temp) if temp else Path(f"{warehouse or warehouse_path()}.tmp")
+    return {"memory_limit": memory, "threads": threads, "temp_directory": str(temp_dir)}
+
+
+def apply_engine_settings(con: duckdb.DuckDBPyConnection, warehouse: Path | None = None) -> None:
+    """Set engine_settings() on an open connection. SET, not connect(config=...): DuckDB refuses a
+    second connection to a file with another config, and these settings hold for the whole database
+    instance anyway."""
+    for name, value in engine_settings(warehouse).items():
+        con.execute(f"set {name} = ?", [value] if name != "threads" else [int(value)])
+
+
+def connect(warehouse: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file (default: warehouse_path()) with the engine settings."""
+    warehouse = warehouse or warehouse_path()
+    con = duckdb.connect(str(warehouse), read_only=read_only)
+    try:
+        apply_engine_settings(con, warehouse)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def warehouse_pool(warehouse: Path | None = None) -> str:
     """The Dagster concurrency pool of one warehouse file: every step that opens it, reading or
     writing, takes this pool's single slot, and two warehouses never wait for each other."""
@@ -118,7 +160,7 @@ def stored_as_of(warehouse: Path | None = None) -> datetime | None:
     warehouse = warehouse or warehouse_path()
     if not warehouse.exists():
         return None
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect(warehouse, read_only=True) as con:
         found = con.execute(
             "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'run_context'"
         ).fetchone()[0]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.context import PROJECT_DIR
+from warehouse.context import PROJECT_DIR, connect
 from warehouse.documentation import (
     PYTHON_TABLES,
     Documentation,
@@ -161,7 +161,7 @@ def published_landing_fingerprint(published: Path) -> str | None:
     if not published.exists():
         return None
     try:
-        with duckdb.connect(str(published), read_only=True) as snapshot:
+        with connect(published, read_only=True) as snapshot:
             return snapshot.execute("select landing_fingerprint from main.snapshot_info").fetchone()[0]
     except duckdb.Error:
         return None
@@ -313,7 +313,7 @@ def publish_snapshot(
     version = published.parent / PARQUET_VERSIONS / f"{published_at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
     try:
         version.mkdir(parents=True)
-        with duckdb.connect(str(partial)) as snapshot:
+        with connect(partial) as snapshot:
             snapshot.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
             # One transaction: in autocommit, each of the hundreds of comments would be a commit.
             snapshot.execute("begin transaction")

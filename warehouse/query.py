@@ -9,7 +9,7 @@ import sys
 
 import duckdb
 
-from warehouse.context import lock_holder, published_path, warehouse_path
+from warehouse.context import connect, lock_holder, published_path, warehouse_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make query: {path} does not exist yet (make run builds it)", file=sys.stderr)
         return 1
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
+        with connect(path, read_only=True) as con:
             relation = con.sql(args.sql)
             if relation is None:
                 return 0

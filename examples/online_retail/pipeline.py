@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse import context
-from warehouse.context import PROJECT_DIR
+from warehouse.context import PROJECT_DIR, connect
 
 RFM_SEGMENT_COLUMNS = ("rfm_segment", "segment", "segment_name")
 
@@ -95,7 +95,7 @@ def summarize(warehouse: Path) -> list[str]:
     """Rows per staging table, quarantine by rule, the reconciliation, and the customer marts when
     they exist (they are optional to this example: skipped, and said so, when absent)."""
     lines: list[str] = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect(Path(warehouse), read_only=True) as con:
         staging = _tables(con, "staging", ("BASE TABLE",))
         counts = [(t, con.execute(f'select count(*) from staging."{t}"').fetchone()[0]) for t in staging]
         lines += ["Rows per staging table:", *_table([c for c in counts if c[1]], ("table", "rows"))]

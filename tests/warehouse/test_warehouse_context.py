@@ -1,15 +1,22 @@
-"""The run context's pure helpers: as_of parsing, where each warehouse publishes, which pool it
-takes, and the preflight that refuses a run before any step."""
+"""The run context's helpers: as_of parsing, where each warehouse publishes, which pool it takes,
+the preflight that refuses a run before any step, and the engine settings every connection gets."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 import pytest
 
 from warehouse.context import (
+    PROJECT_DIR,
     AsOfError,
+    connect,
+    engine_settings,
     parse_as_of,
     preflight,
     published_path,
@@ -65,3 +72,70 @@ def test_preflight_names_every_problem_before_a_run(tmp_path):
     assert "as_of must be an ISO date" in problems[0]
     assert "landing folder" in problems[1] and "missing" in problems[1]
     assert preflight("2026-06-30", tmp_path / "warehouse.duckdb", tmp_path) == []
+
+
+def test_engine_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("AW_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("AW_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("AW_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        memory, threads, temp = con.execute(
+            "select current_setting('memory_limit'), current_setting('threads'), "
+            "current_setting('temp_directory')"
+        ).fetchone()
+    assert (memory, threads, temp) == ("953.6 MiB", 1, str(tmp_path / "spill"))
+
+
+def test_engine_defaults_fit_the_machine(monkeypatch, tmp_path):
+    for name in ("AW_DUCKDB_MEMORY_LIMIT", "AW_DUCKDB_THREADS", "AW_DUCKDB_TEMP_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = engine_settings(tmp_path / "warehouse.duckdb")
+    half = psutil.virtual_memory().total / 2 / 2**20
+    assert abs(int(settings["memory_limit"].removesuffix("MB")) - half) <= 1
+    assert int(settings["threads"]) == len(os.sched_getaffinity(0))
+    assert settings["temp_directory"] == str(tmp_path / "warehouse.duckdb.tmp")
+
+
+@pytest.mark.parametrize("threads", ["0", "two", "-1"])
+def test_a_thread_count_that_is_not_a_whole_number_is_refused(monkeypatch, threads):
+    monkeypatch.setenv("AW_DUCKDB_THREADS", threads)
+    with pytest.raises(ValueError, match="AW_DUCKDB_THREADS"):
+        engine_settings()
+
+
+@pytest.mark.slow
+def test_dbt_connections_take_the_same_engine_settings(tmp_path):
+    """The profile's plugin (warehouse/dbt_engine.py) applies engine_settings() to dbt's connection."""
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "AW_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+        "AW_DUCKDB_MEMORY_LIMIT": "1GB",
+        "AW_DUCKDB_THREADS": "1",
+        "AW_DUCKDB_TEMP_DIR": str(tmp_path / "spill"),
+    }
+    query = (
+        "select current_setting('memory_limit') || '|' || current_setting('threads') || '|' "
+        "|| current_setting('temp_directory') as engine"
+    )
+    shown = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "show",
+            "--inline",
+            query,
+            "--output",
+            "json",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-format",
+            "text",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stdout[-2000:]
+    assert f"953.6 MiB|1|{tmp_path / 'spill'}" in shown.stdout
