@@ -103,7 +103,7 @@ select
         when 'unknown_status' then order_status
         when 'unparseable_total' then total_text
         when 'unknown_currency' then currency_code
-        when 'no_exchange_rate' then currency_code || ' on ' || cast(ordered_at as varchar)
+        when 'no_exchange_rate' then currency_code || ' on ' || cast(ordered_at as {{ dbt.type_string() }})
         when 'negative_total' then total_text
         when 'implausible_total' then total_text
     end as rejection_detail
