@@ -31,12 +31,18 @@ PUBLISH_IDENTIFIERS_ENV = "AW_PUBLISH_IDENTIFIERS"
 AS_OF_ENV = "AW_AS_OF"
 # The dbt var reporting_currency reads it (dbt_project.yml): one currency per warehouse.
 REPORTING_CURRENCY_ENV = "AW_REPORTING_CURRENCY"
+ENGINE_ENV = "AW_ENGINE"
+SPARK_DIR_ENV = "AW_SPARK_DIR"
+SPARK_MASTER_ENV = "AW_SPARK_MASTER"
+SPARK_PARTITIONS_ENV = "AW_SPARK_SHUFFLE_PARTITIONS"
+ENGINES = ("duckdb", "spark")
 
 DEFAULTS = {
     WAREHOUSE_ENV: "data/warehouse.duckdb",
     LANDING_ENV: "data/landing",
     MODELS_ENV: "data/models",
     ACTIVATION_FILES_ENV: "data/activation",
+    SPARK_DIR_ENV: "data/spark",
 }
 
 
@@ -81,9 +87,66 @@ def publish_identifiers() -> bool:
     return os.environ.get(PUBLISH_IDENTIFIERS_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def warehouse_pool(warehouse: Path | None = None) -> str:
-    """The Dagster concurrency pool of one warehouse file: every step that opens it, reading or
-    writing, takes this pool's single slot, and two warehouses never wait for each other."""
+def engine() -> str:
+    """The engine the warehouse lives on: AW_ENGINE=duckdb (the default) or spark. It selects the
+    dbt target and how Python steps read and write tables (warehouse/engine.py)."""
+    value = os.environ.get(ENGINE_ENV, "").strip().lower() or "duckdb"
+    if value not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}; got {value!r}")
+    return value
+
+
+def dbt_target() -> str:
+    """The dbt target of the engine (profiles.yml)."""
+    return "spark" if engine() == "spark" else "local"
+
+
+def spark_dir() -> Path:
+    """Where a local Spark session keeps its Parquet tables and embedded metastore."""
+    return _setting(SPARK_DIR_ENV)
+
+
+def spark_master() -> str:
+    return os.environ.get(SPARK_MASTER_ENV, "").strip() or "local[2]"
+
+
+def spark_is_local() -> bool:
+    """A local session keeps its catalog in an embedded Derby metastore, which one process opens at
+    a time: like DuckDB, its steps are serialized. A cluster's metastore takes concurrent steps."""
+    return spark_master().startswith("local")
+
+
+def spark_settings() -> dict[str, str]:
+    """The Spark session's settings, the same as profiles.yml's spark target, so that dbt, the
+    landing step and the Python steps open one catalog. ANSI mode is off: a cast that fails or a
+    division by zero is null, as in DuckDB, rather than an error."""
+    home = spark_dir()
+    return {
+        "spark.master": spark_master(),
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "false",
+        "spark.sql.shuffle.partitions": os.environ.get(SPARK_PARTITIONS_ENV, "").strip() or "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+    }
+
+
+def warehouse_pool(warehouse: Path | None = None) -> str | None:
+    """The Dagster concurrency pool of one warehouse: every step that opens it, reading or writing,
+    takes this pool's single slot, and two warehouses never wait for each other. DuckDB (one writer
+    per file) and a local Spark session (one process per embedded metastore) have one; a Spark
+    cluster has none: its steps run side by side."""
+    if engine() == "spark":
+        if not spark_is_local():
+            return None
+        home = spark_dir().resolve()
+        return f"spark-{home.name}-{hashlib.sha256(str(home).encode()).hexdigest()[:8]}"
     warehouse = (warehouse or warehouse_path()).resolve()
     digest = hashlib.sha256(str(warehouse).encode()).hexdigest()[:8]
     return f"duckdb-{warehouse.stem}-{digest}"
