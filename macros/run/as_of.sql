@@ -73,7 +73,12 @@
     {%- if not run_context_exists() -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(api.Relation.create(database=target.database, schema='audit', identifier='run_context')) }}
+    {{ return(run_context_table()) }}
+{%- endmacro %}
+
+{#- Spark's target has no database (a schema is a database there): none, as dbt-spark expects. -#}
+{% macro run_context_table() -%}
+    {{ return(api.Relation.create(database=target.get('database'), schema='audit', identifier='run_context')) }}
 {%- endmacro %}
 
 {% macro run_context_exists() -%}
@@ -98,7 +103,7 @@
 {#- on-run-start: decide this invocation's as_of and record it (audit.run_context). -#}
 {% macro start_run_context() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set relation = api.Relation.create(database=target.database, schema='audit', identifier='run_context') -%}
+    {%- set relation = run_context_table() -%}
     {%- do adapter.create_schema(relation) -%}
     {%- set text = dbt.type_string() -%}
     {%- do run_query(
