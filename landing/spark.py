@@ -156,7 +156,15 @@ def _line_by_line(spark, table, path, header, delimiter, data_lines, report, rej
         )
     for line in result.rejected:
         rejects.append(
-            (table.source, table.table, str(path), line.line_number, line.error_type, line.message, line.raw_line)
+            (
+                table.source,
+                table.table,
+                str(path),
+                line.line_number,
+                line.error_type,
+                line.message,
+                line.raw_line,
+            )
         )
     report.rows_parsed += parsed
     report.rows_rejected += len(result.rejected)
@@ -189,7 +197,9 @@ def _csv(spark, table, files, report, rejects, workdir) -> list:
                 report.accounts[path] = FileAccount(data_lines, rows, 0, breaks, "spark")
             else:
                 frames.append(
-                    _line_by_line(spark, table, path, list(header), delimiter, data_lines, report, rejects, workdir)
+                    _line_by_line(
+                        spark, table, path, list(header), delimiter, data_lines, report, rejects, workdir
+                    )
                 )
         if clean:
             frames.append(_in_place(spark, clean, list(header), delimiter, table))
@@ -206,8 +216,10 @@ def _parquet(spark, table, files, report) -> list:
     for f in files:
         try:
             found = pq.read_schema(f.path).names
-        except Exception as error:  # noqa: BLE001 - pyarrow raises several error classes
-            raise LandingError(f"{f.path}: cannot be read as Parquet: {str(error).splitlines()[0]}") from error
+        except Exception as error:
+            raise LandingError(
+                f"{f.path}: cannot be read as Parquet: {str(error).splitlines()[0]}"
+            ) from error
         _check_columns(f.path, table, [n.strip().lower() for n in found], report)
         names.update({n.strip().lower(): n for n in found})
     frame = (
@@ -228,8 +240,8 @@ def _parquet(spark, table, files, report) -> list:
 def _jsonl(spark, table, files, report, rejects) -> list:
     """Every non-blank line of a JSON-lines file, numbered among them as on DuckDB; a line that is
     not a JSON object is rejected. Files are read whole, so the numbering is exact."""
-    from pyspark.sql import functions as F
     from pyspark.sql import Window
+    from pyspark.sql import functions as F
 
     paths = [f.path for f in files]
     whole = spark.read.option("wholetext", True).text([_file_uri(p) for p in paths])
@@ -239,7 +251,9 @@ def _jsonl(spark, table, files, report, rejects) -> list:
             F.posexplode(F.split(F.col("value"), "\r\n|\n|\r")).alias("_position", "json_line"),
         )
         .where(F.trim(F.col("json_line")) != "")
-        .withColumn("_landing_row", F.row_number().over(Window.partitionBy("_landing_file").orderBy("_position")))
+        .withColumn(
+            "_landing_row", F.row_number().over(Window.partitionBy("_landing_file").orderBy("_position"))
+        )
         .withColumn("_keys", F.expr("json_object_keys(json_line)"))
         .cache()
     )
@@ -255,12 +269,23 @@ def _jsonl(spark, table, files, report, rejects) -> list:
         _check_columns(f.path, table, keys.get(str(f.path), []), report)
     for row in bad:
         rejects.append(
-            (table.source, table.table, row["_landing_file"], row["_landing_row"], "INVALID JSON",
-             "not a JSON object", row["json_line"])
+            (
+                table.source,
+                table.table,
+                row["_landing_file"],
+                row["_landing_row"],
+                "INVALID JSON",
+                "not a JSON object",
+                row["json_line"],
+            )
         )
     report.rows_rejected += len(bad)
     parsed_by_file = dict(
-        lines.where(F.col("_keys").isNotNull()).groupBy("_landing_file").count().select("_landing_file", "count").collect()
+        lines.where(F.col("_keys").isNotNull())
+        .groupBy("_landing_file")
+        .count()
+        .select("_landing_file", "count")
+        .collect()
     )
     rejected_by_file = Counter(row["_landing_file"] for row in bad)
     for f in files:
@@ -283,7 +308,9 @@ def _empty(spark, table: LandingTable):
     return spark.createDataFrame([], schema).withColumn("_landing_row", F.lit(None).cast("bigint"))
 
 
-def register_landing_spark(spark, landing_dir: Path, tables: list[LandingTable] | None = None) -> LandingReport:
+def register_landing_spark(
+    spark, landing_dir: Path, tables: list[LandingTable] | None = None
+) -> LandingReport:
     """Validate every landing file against the contract and (re)write the landing tables on Spark;
     the same report, failures and audit rows as register_landing on DuckDB."""
     tables = tables or load_contract()
@@ -368,10 +395,19 @@ def _write(spark, report: LandingReport, frames: dict[LandingTable, list], rejec
         [
             T.StructField(name, kind)
             for name, kind in [
-                ("source", text), ("table_name", text), ("file_path", text), ("file_format", text),
-                ("size_bytes", whole), ("modified_at", moment), ("file_signature", text),
-                ("data_lines", whole), ("rows_parsed", whole), ("lines_rejected", whole),
-                ("continuation_lines", whole), ("read_by", text), ("registered_at", moment),
+                ("source", text),
+                ("table_name", text),
+                ("file_path", text),
+                ("file_format", text),
+                ("size_bytes", whole),
+                ("modified_at", moment),
+                ("file_signature", text),
+                ("data_lines", whole),
+                ("rows_parsed", whole),
+                ("lines_rejected", whole),
+                ("continuation_lines", whole),
+                ("read_by", text),
+                ("registered_at", moment),
             ]
         ]
     )
@@ -379,20 +415,31 @@ def _write(spark, report: LandingReport, frames: dict[LandingTable, list], rejec
         [
             T.StructField(name, kind)
             for name, kind in [
-                ("source", text), ("table_name", text), ("file_path", text), ("line_number", whole),
-                ("error_type", text), ("error_message", text), ("raw_line", text),
+                ("source", text),
+                ("table_name", text),
+                ("file_path", text),
+                ("line_number", whole),
+                ("error_type", text),
+                ("error_message", text),
+                ("raw_line", text),
             ]
         ]
     )
     snapshot_schema = T.StructType(
-        [T.StructField("fingerprint", text), T.StructField("landing_dir", text), T.StructField("registered_at", moment)]
+        [
+            T.StructField("fingerprint", text),
+            T.StructField("landing_dir", text),
+            T.StructField("registered_at", moment),
+        ]
     )
     for name, rows, schema in [
         (FILES_TABLE, file_rows, files_schema),
         (REJECTS_TABLE, rejects, rejects_schema),
         (SNAPSHOT_TABLE, [(report.fingerprint, str(report.landing_dir), registered_at)], snapshot_schema),
     ]:
-        spark.createDataFrame(rows, schema).write.format("parquet").mode("overwrite").saveAsTable(f"landing.`{name}`")
+        spark.createDataFrame(rows, schema).write.format("parquet").mode("overwrite").saveAsTable(
+            f"landing.`{name}`"
+        )
 
 
 def register_landing_on_spark(landing_dir: Path, tables: list[LandingTable] | None = None) -> LandingReport:

@@ -7,6 +7,7 @@ dbt.datediff, dbt.hash ...) or a dispatched macro of the project."""
 from __future__ import annotations
 
 import re
+
 import pytest
 
 from warehouse.context import PROJECT_DIR
@@ -20,7 +21,11 @@ FUNCTIONS = (
 # (rule, pattern, why it breaks). A function is flagged when called bare, not as a Jinja method
 # (run_started_at.strftime(...)) nor as a dbt macro (dbt.hash(...)).
 RULES = [
-    ("double-colon cast", r"::", "hides the type from the type macros (::varchar fails on Spark); Spark < 4.0 cannot parse it"),
+    (
+        "double-colon cast",
+        r"::",
+        "hides the type from the type macros (::varchar fails on Spark); Spark < 4.0 cannot parse it",
+    ),
     (
         "DuckDB type name",
         r"\bas\s+(varchar|text|hugeint|uhugeint|ubigint|uinteger|usmallint|utinyint|timestamptz)\b(?!\s*\()",
@@ -36,7 +41,7 @@ RULES = [
     ("select * exclude/replace", r"\*\s*(exclude|replace)\s*\(", "Spark has no star modifiers"),
     ("JSON arrow operator", r"->>?", "Spark has no JSON operators: use a dispatched JSON macro"),
     ("using sample", r"\busing\s+sample\b", "Spark samples with TABLESAMPLE"),
-    ("regexp_replace", r"(?<![\w.])regexp_replace\s*\(", "DuckDB replaces the first match, Spark all of them"),
+    ("regexp_replace", r"(?<![\w.])regexp_replace\s*\(", "DuckDB replaces the first match, Spark every one"),
     ("hash()", r"(?<![\w.])hash\s*\(", "DuckDB and Spark hash to different values: use dbt.hash"),
     ("dayofweek()", r"(?<![\w.])dayofweek\s*\(", "Sunday is 0 on DuckDB, 1 on Spark: use a dispatched macro"),
 ]
