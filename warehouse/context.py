@@ -118,7 +118,8 @@ def spark_is_local() -> bool:
 
 def spark_settings() -> dict[str, str]:
     """The Spark session's settings, the same as profiles.yml's spark target, so that dbt, the
-    landing step and the Python steps open one catalog. ANSI mode is off: a cast that fails or a
+    landing step and the Python steps open one catalog (and dbt's output is not drowned in Spark's
+    warnings about reusing that session). ANSI mode is off: a cast that fails or a
     division by zero is null, as in DuckDB, rather than an error."""
     home = spark_dir()
     return {
@@ -133,6 +134,7 @@ def spark_settings() -> dict[str, str]:
         "spark.sql.shuffle.partitions": os.environ.get(SPARK_PARTITIONS_ENV, "").strip() or "4",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "ERROR",
         "spark.sql.legacy.createHiveTableByDefault": "false",
     }
 

@@ -26,6 +26,21 @@ from warehouse import context
 BATCH_ROWS = 100_000
 
 
+def pandas_like_duckdb(table: pa.Table):
+    """A pandas frame of an Arrow result with DuckDB's conversions (its `.df()`): decimals as
+    float64, timestamps as naive UTC. Spark hands decimals as Decimal objects and timestamps in the
+    session's zone, which the Python steps would otherwise meet only on Spark."""
+    columns = []
+    for field in table.schema:
+        column = table.column(field.name)
+        if pa.types.is_decimal(field.type):
+            column = column.cast(pa.float64())
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            column = column.cast(pa.timestamp(field.type.unit, tz="UTC")).cast(pa.timestamp(field.type.unit))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).to_pandas()
+
+
 def _quoted(name: str, quote: str) -> str:
     return quote + name.replace(quote, quote * 2) + quote
 
@@ -91,7 +106,8 @@ class DuckDBEngine:
             return False
         with duckdb.connect(str(self.path), read_only=True) as con:
             found = con.execute(
-                "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+                "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                [schema, name],
             ).fetchone()[0]
         return found > 0
 
