@@ -116,7 +116,9 @@ with current_members as (
 
 new_intervals as (
     select
-        {{ dbt.hash("segment_name || '|' || customer_key || '|' || cast(" ~ as_of() ~ " as " ~ dbt.type_string() ~ ")") }}
+        {{ dbt.hash(
+            "segment_name || '|' || customer_key || '|' || cast(" ~ as_of() ~ " as " ~ dbt.type_string() ~ ")"
+        ) }}
             as membership_interval_key,
         segment_name,
         customer_key,
