@@ -15,6 +15,10 @@ export AW_MODELS_DIR ?= data/models
 export OMP_WAIT_POLICY ?= PASSIVE
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
+# AW_ENGINE=spark runs the warehouse on Apache Spark (README "Running at cluster scale"): the
+# commands that touch the warehouse then bring the optional `spark` extra (dbt-spark, pyspark).
+ENGINE_EXTRA := $(if $(filter spark,$(AW_ENGINE)),--extra spark)
+RUN_ON_ENGINE := $(UV) run $(ENGINE_EXTRA)
 SCALE ?= small
 SEED ?= 7
 # The demo's as_of; AW_AS_OF (an ISO date or date-time, or `now`) overrides it, as everywhere.
@@ -25,7 +29,7 @@ AW_CHROMIUM ?= /usr/bin/chromium
 HORIZON ?= 30,90
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
-.PHONY: help setup browser run test dev data lint format example-online-retail backtest previews purge-landing clean \
+.PHONY: help setup browser run test test-spark dev data lint format example-online-retail backtest previews purge-landing clean \
 	dbt segment segments query publish fake-esp consent-audit bench test-fast
 
 help:  ## List the targets
@@ -36,12 +40,12 @@ $(UV):
 	python3 -m pip install --user --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen $(ENGINE_EXTRA)
 	@touch $@
 
 target/manifest.json: .venv/.synced $(DBT_SOURCES)
 	@$(UV) run python -m warehouse.dependencies refresh --quiet
-	$(UV) run dbt parse --quiet
+	$(RUN_ON_ENGINE) dbt parse --quiet
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
@@ -57,8 +61,8 @@ data: .venv/.synced  ## Generate demo data (SCALE=tiny|small|medium|large) unles
 		$(UV) run python -m datagen --scale $(SCALE) --seed $(SEED) --as-of $(AS_OF) --out $(LANDING); \
 	fi
 
-run: setup data  ## Run the whole pipeline through Dagster on the embedded DuckDB warehouse
-	$(UV) run python -m orchestration.run_pipeline --as-of $(AS_OF) $(if $(V),-v)
+run: setup data  ## Run the whole pipeline through Dagster on the embedded DuckDB warehouse (AW_ENGINE=spark: on Spark)
+	$(RUN_ON_ENGINE) python -m orchestration.run_pipeline --as-of $(AS_OF) $(if $(V),-v)
 
 browser:  ## Install Debian's chromium for the Dagster UI test when it is missing (apt-get, as root or sudo)
 	@if [ -x "$(AW_CHROMIUM)" ]; then :; \
@@ -82,7 +86,10 @@ bench: setup  ## The pipeline through Dagster, full then a ~1 % increment: SCALE
 	$(UV) run python bench/bench_pipeline.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
 
 test-fast: setup  ## The unit tests only: no warehouse builds, no dbt runs (tests marked slow are left out)
-	$(UV) run pytest -m "not slow" -q
+	$(UV) run pytest -m "not slow and not spark" -q
+
+test-spark: setup  ## Build the tiny demo on DuckDB and on a local Spark session and compare the marts (installs the spark extra; Java 17)
+	$(UV) run --extra spark pytest -m spark tests/spark
 
 dev: setup  ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent DAGSTER_HOME under data/
 	AW_AS_OF=$${AW_AS_OF:-$(AS_OF)} $(UV) run dagster dev -h 127.0.0.1 -p 3000
@@ -113,8 +120,8 @@ purge-landing: .venv/.synced  ## Rewrite the landing files without erased people
 
 dbt: setup  ## Run dbt the project's way: ARGS="build -s my_segment+" (registers the landing files first)
 	@$(UV) run python -m warehouse.dependencies refresh --quiet
-	@$(UV) run python -m landing --quiet
-	$(UV) run dbt $(ARGS)
+	@$(RUN_ON_ENGINE) python -m landing --quiet
+	$(RUN_ON_ENGINE) dbt $(ARGS)
 
 segment: .venv/.synced  ## Scaffold a segment: NAME=big_spenders [OWNER=... PRIORITY=... GROUP=... OFFER="..."]
 	@test -n "$(NAME)" || { echo "usage: make segment NAME=<segment_name>"; exit 2; }

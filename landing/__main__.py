@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from landing.files import LandingError
-from landing.register import register_landing
+from landing.register import register_for_engine
 from warehouse.context import landing_dir, warehouse_path
 
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print only warnings and errors")
     args = parser.parse_args(argv)
     try:
-        report = register_landing(args.warehouse, args.landing_dir)
+        report = register_for_engine(args.warehouse, args.landing_dir)
     except LandingError as error:
         print(error, file=sys.stderr)
         return 1

@@ -41,7 +41,7 @@ from landing.files import (
     read_csv_header,
     unclaimed_files,
 )
-from warehouse.context import connect
+from warehouse.context import connect, engine
 
 JSON_LINE_DELIMITER = chr(30)  # a control character valid JSON never holds raw: one line = one value
 FILES_TABLE = "landing_files"
@@ -562,3 +562,14 @@ def _write(con, report: LandingReport, view_sql: dict[LandingTable, str], reject
     except Exception:
         con.execute("rollback")
         raise
+
+
+def register_for_engine(
+    warehouse_path: Path, landing_dir: Path, tables: list[LandingTable] | None = None
+) -> LandingReport:
+    """register_landing on the engine AW_ENGINE names: the DuckDB file, or Spark's catalog."""
+    if engine() == "spark":
+        from landing.spark import register_landing_on_spark
+
+        return register_landing_on_spark(landing_dir, tables)
+    return register_landing(warehouse_path, landing_dir, tables)

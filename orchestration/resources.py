@@ -13,6 +13,7 @@ import pandas as pd
 
 from warehouse import context
 from warehouse.context import warehouse_pool as context_pool
+from warehouse.engine import connected, pandas_like_duckdb
 
 # Every step and asset check that opens the warehouse, reading or writing, is in this pool (limit 1,
 # orchestration/dagster.yaml): DuckDB takes one writer and a reader blocks it. The name is the
@@ -20,11 +21,21 @@ from warehouse.context import warehouse_pool as context_pool
 DUCKDB_POOL = context.warehouse_pool()
 
 
+def _refuse_writes_on_spark(schema: str) -> None:
+    if context.engine() == "spark":
+        raise dg.Failure(
+            f"writing {schema} tables from Python is not ported to Spark yet: on AW_ENGINE=spark, "
+            "`make run` builds landing and dbt only (README: Running at cluster scale)"
+        )
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file and the landing folder; empty means AW_WAREHOUSE_PATH /
     AW_LANDING_DIR, else data/warehouse.duckdb and data/landing (read when used, not at import).
     Connections are opened per use and closed at once: DuckDB takes one writer at a time, so no
-    step may hold one across steps."""
+    step may hold one across steps. With AW_ENGINE=spark reads go to Spark's catalog
+    (warehouse/engine.py), a session per call: a local session's metastore admits one process, and
+    the dbt step runs in another; writes are refused there (not ported yet)."""
 
     warehouse_path: str = ""
     landing_dir: str = ""
@@ -53,10 +64,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def frame(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         """The result of a query, from a read-only connection closed before returning."""
+        if context.engine() == "spark":
+            with connected() as engine:
+                return pandas_like_duckdb(engine.read_arrow(sql, parameters))
         with context.connect(self.path, read_only=True) as con:
             return con.execute(sql, parameters or []).df()
 
     def table_exists(self, schema: str, table: str) -> bool:
+        if context.engine() == "spark":
+            with connected() as engine:
+                return engine.table_exists(schema, table)
         with context.connect(self.path, read_only=True) as con:
             found = con.execute(
                 "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
@@ -67,6 +84,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def replace_tables(self, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
         """Write DataFrames as tables of `schema`, all in one transaction (a reader sees all or
         none of them), and return their row counts."""
+        _refuse_writes_on_spark(schema)
         counts = {}
         with context.connect(self.path) as con:
             con.execute("begin transaction")
@@ -81,6 +99,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def append_rows(self, schema: str, table: str, rows: pd.DataFrame) -> None:
         """Add rows to a log table, creating it from the first rows' columns."""
+        _refuse_writes_on_spark(schema)
         with context.connect(self.path) as con:
             con.execute(f'create schema if not exists "{schema}"')
             con.register("incoming", rows)

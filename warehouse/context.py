@@ -37,12 +37,18 @@ TEMP_DIR_ENV = "AW_DUCKDB_TEMP_DIR"
 # Share of the machine's memory DuckDB may take when AW_DUCKDB_MEMORY_LIMIT is not set: its own
 # default (80 %) let one dbt build take 19.7 GB and starve the step beside it.
 DEFAULT_MEMORY_SHARE = 0.5
+ENGINE_ENV = "AW_ENGINE"
+SPARK_DIR_ENV = "AW_SPARK_DIR"
+SPARK_MASTER_ENV = "AW_SPARK_MASTER"
+SPARK_PARTITIONS_ENV = "AW_SPARK_SHUFFLE_PARTITIONS"
+ENGINES = ("duckdb", "spark")
 
 DEFAULTS = {
     WAREHOUSE_ENV: "data/warehouse.duckdb",
     LANDING_ENV: "data/landing",
     MODELS_ENV: "data/models",
     ACTIVATION_FILES_ENV: "data/activation",
+    SPARK_DIR_ENV: "data/spark",
 }
 
 
@@ -123,9 +129,68 @@ def connect(warehouse: Path | None = None, read_only: bool = False) -> duckdb.Du
     return con
 
 
-def warehouse_pool(warehouse: Path | None = None) -> str:
-    """The Dagster concurrency pool of one warehouse file: every step that opens it, reading or
-    writing, takes this pool's single slot, and two warehouses never wait for each other."""
+def engine() -> str:
+    """The engine the warehouse lives on: AW_ENGINE=duckdb (the default) or spark. It selects the
+    dbt target and how Python steps read and write tables (warehouse/engine.py)."""
+    value = os.environ.get(ENGINE_ENV, "").strip().lower() or "duckdb"
+    if value not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}; got {value!r}")
+    return value
+
+
+def dbt_target() -> str:
+    """The dbt target of the engine (profiles.yml)."""
+    return "spark" if engine() == "spark" else "local"
+
+
+def spark_dir() -> Path:
+    """Where a local Spark session keeps its Parquet tables and embedded metastore."""
+    return _setting(SPARK_DIR_ENV)
+
+
+def spark_master() -> str:
+    return os.environ.get(SPARK_MASTER_ENV, "").strip() or "local[2]"
+
+
+def spark_is_local() -> bool:
+    """A local session keeps its catalog in an embedded Derby metastore, which one process opens at
+    a time: like DuckDB, its steps are serialized. A cluster's metastore takes concurrent steps."""
+    return spark_master().startswith("local")
+
+
+def spark_settings() -> dict[str, str]:
+    """The Spark session's settings, the same as profiles.yml's spark target, so that dbt, the
+    landing step and the Python steps open one catalog (and dbt's output is not drowned in Spark's
+    warnings about reusing that session). ANSI mode is off: a cast that fails or a
+    division by zero is null, as in DuckDB, rather than an error."""
+    home = spark_dir()
+    return {
+        "spark.master": spark_master(),
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "false",
+        "spark.sql.shuffle.partitions": os.environ.get(SPARK_PARTITIONS_ENV, "").strip() or "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "ERROR",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+    }
+
+
+def warehouse_pool(warehouse: Path | None = None) -> str | None:
+    """The Dagster concurrency pool of one warehouse: every step that opens it, reading or writing,
+    takes this pool's single slot, and two warehouses never wait for each other. DuckDB (one writer
+    per file) and a local Spark session (one process per embedded metastore) have one; a Spark
+    cluster has none: its steps run side by side."""
+    if engine() == "spark":
+        if not spark_is_local():
+            return None
+        home = spark_dir().resolve()
+        return f"spark-{home.name}-{hashlib.sha256(str(home).encode()).hexdigest()[:8]}"
     warehouse = (warehouse or warehouse_path()).resolve()
     digest = hashlib.sha256(str(warehouse).encode()).hexdigest()[:8]
     return f"duckdb-{warehouse.stem}-{digest}"

@@ -12,6 +12,11 @@
     extract(dow from {{ expression }})
 {%- endmacro %}
 
+{#- Spark counts Sunday as 1. -#}
+{% macro spark__day_of_week(expression) -%}
+    (dayofweek({{ expression }}) - 1)
+{%- endmacro %}
+
 {% macro duckdb__day_of_week(expression) -%}
     dayofweek({{ expression }})
 {%- endmacro %}

@@ -30,6 +30,29 @@
     end)
 {%- endmacro %}
 
+{#- The same forms on Spark: ISO text through a cast (an offset converts to UTC, the session's zone),
+    slash and dot dates through patterns that reject impossible dates, as DuckDB's strptime does. -#}
+{% macro spark__parse_timestamp(expression) -%}
+    {%- set text = trim_blanks(expression) -%}
+    {%- set year = "(19|20)[0-9]{2}" -%}
+    (case
+        when {{ regexp_full_match(text, '1[0-9]{9}') }}
+            then timestamp_seconds(cast({{ text }} as bigint))
+        when {{ regexp_full_match(
+            text, year ~ '-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?'
+        ) }}
+            then try_cast({{ text }} as timestamp)
+        when {{ regexp_full_match(text, '[0-9]{2}/[0-9]{2}/' ~ year ~ ' [0-9]{2}:[0-9]{2}:[0-9]{2}') }}
+            then try_to_timestamp({{ text }}, 'dd/MM/yyyy HH:mm:ss')
+        when {{ regexp_full_match(text, '[0-9]{2}/[0-9]{2}/' ~ year ~ ' [0-9]{2}:[0-9]{2}') }}
+            then try_to_timestamp({{ text }}, 'dd/MM/yyyy HH:mm')
+        when {{ regexp_full_match(text, '[0-9]{2}/[0-9]{2}/' ~ year) }}
+            then try_to_timestamp({{ text }}, 'dd/MM/yyyy')
+        when {{ regexp_full_match(text, '[0-9]{2}\\.[0-9]{2}\\.' ~ year) }}
+            then try_to_timestamp({{ text }}, 'dd.MM.yyyy')
+    end)
+{%- endmacro %}
+
 {#- A timestamp that is also believable: null when it does not parse or lies beyond
     latest_plausible_time() (a 2099 opt-in is an export error, never a fact that wins). -#}
 {% macro plausible_timestamp(expression) -%}

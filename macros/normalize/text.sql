@@ -19,6 +19,15 @@
     regexp_replace({{ expression }}, '{{ pattern | replace("'", "''") }}', '{{ replacement | replace("'", "''") }}')
 {%- endmacro %}
 
+{% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, {{ spark_string(pattern) }}, {{ spark_string(replacement) }})
+{%- endmacro %}
+
+{#- A Spark SQL string literal: a backslash escapes there (DuckDB's literals keep it as is). -#}
+{% macro spark_string(text) -%}
+    '{{ text | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
 {% macro duckdb__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, '{{ pattern | replace("'", "''") }}', '{{ replacement | replace("'", "''") }}', 'g')
 {%- endmacro %}
@@ -48,6 +57,10 @@
     regexp_like({{ expression }}, '^({{ pattern | replace("'", "''") }})$')
 {%- endmacro %}
 
+{% macro spark__regexp_full_match(expression, pattern) -%}
+    regexp_like({{ expression }}, {{ spark_string('^(' ~ pattern ~ ')$') }})
+{%- endmacro %}
+
 {% macro duckdb__regexp_full_match(expression, pattern) -%}
     regexp_full_match({{ expression }}, '{{ pattern | replace("'", "''") }}')
 {%- endmacro %}
@@ -59,6 +72,10 @@
 
 {% macro default__regexp_contains(expression, pattern) -%}
     regexp_like({{ expression }}, '{{ pattern | replace("'", "''") }}')
+{%- endmacro %}
+
+{% macro spark__regexp_contains(expression, pattern) -%}
+    regexp_like({{ expression }}, {{ spark_string(pattern) }})
 {%- endmacro %}
 
 {% macro duckdb__regexp_contains(expression, pattern) -%}

@@ -38,7 +38,7 @@
         table_name,
         landing_file,
         landing_row,
-        explode(regexp_extract_all(line_text, '({{ var("valid_email_pattern") | replace("'", "\\'") }})', 1)) as email
+        explode(regexp_extract_all(line_text, {{ spark_string('(' ~ var("valid_email_pattern") ~ ')') }}, 1)) as email
     from ({{ rejected_consent_lines(every_line_of, consent_lines_of) }}) as lines
 {%- endmacro %}
 

@@ -33,6 +33,13 @@
     select 1
 {%- endmacro %}
 
+{#- Spark 4's SQL functions are the equivalent of DuckDB's macros. -#}
+{% macro spark__install_erasure_hash_function(salt_relation) -%}
+    create or replace function {{ salt_relation.schema }}.erasure_hash(identifier_type string, identifier_value string)
+    returns string
+    return {{ erasure_hash_expression('identifier_type', 'identifier_value', salt_relation) }}
+{%- endmacro %}
+
 {% macro duckdb__install_erasure_hash_function(salt_relation) -%}
     create or replace macro {{ salt_relation.schema }}.erasure_hash(identifier_type, identifier_value) as
     {{ erasure_hash_expression('identifier_type', 'identifier_value', salt_relation) }}
@@ -120,7 +127,7 @@
         from (
             select
                 *,
-                {{ landed_row_json() }} as landed_row
+                {{ landed_row_json(source(source_name, table_name)) }} as landed_row
             from {{ source(source_name, table_name) }}
         ) as unhashed
     ) as landed
@@ -147,7 +154,7 @@
     select
         file_path,
         line_number,
-        explode(split(raw_line, '[^A-Za-z0-9._%+@\'-]+')) as token
+        explode(split(raw_line, {{ spark_string("[^A-Za-z0-9._%+@'-]+") }})) as token
     from {{ source('landing_audit', 'rejected_lines') }}
     where raw_line is not null
 {%- endmacro %}

@@ -58,8 +58,9 @@
         {{ return('') }}
     {%- endif -%}
     {%- set found = run_query(
-        "select as_of from (select cast(as_of as varchar) as as_of, 0 as preference from " ~ relation
-        ~ " where invocation_id = '" ~ invocation_id ~ "' union all select * from (select cast(as_of as varchar), 1"
+        "select as_of from (select cast(as_of as " ~ dbt.type_string() ~ ") as as_of, 0 as preference from " ~ relation
+        ~ " where invocation_id = '" ~ invocation_id ~ "' union all select * from (select cast(as_of as "
+        ~ dbt.type_string() ~ "), 1"
         ~ " from " ~ relation ~ " where succeeded order by finished_at desc limit 1)) as candidates"
         ~ " order by preference limit 1"
     ) -%}
@@ -69,23 +70,45 @@
 {#- audit.run_context when it exists, asked of the warehouse itself: dbt's relation cache does not
     know a table its own hook created during the invocation. -#}
 {% macro run_context_relation() -%}
+    {%- if not run_context_exists() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(run_context_table()) }}
+{%- endmacro %}
+
+{#- Spark's target has no database (a schema is a database there): none, as dbt-spark expects. -#}
+{% macro run_context_table() -%}
+    {{ return(api.Relation.create(database=target.get('database'), schema='audit', identifier='run_context')) }}
+{%- endmacro %}
+
+{% macro run_context_exists() -%}
+    {{ return(adapter.dispatch('run_context_exists', 'audience_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__run_context_exists() -%}
     {%- set found = run_query(
         "select count(*) from information_schema.tables where table_schema = 'audit' and table_name = 'run_context'"
     ) -%}
-    {%- if found.columns[0].values()[0] == 0 -%}
-        {{ return(none) }}
+    {{ return(found.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- Spark has no information_schema: its catalog answers SHOW TABLES. -#}
+{% macro spark__run_context_exists() -%}
+    {%- if run_query("show databases like 'audit'").rows | length == 0 -%}
+        {{ return(false) }}
     {%- endif -%}
-    {{ return(api.Relation.create(database=target.database, schema='audit', identifier='run_context')) }}
+    {{ return(run_query("show tables in audit like 'run_context'").rows | length > 0) }}
 {%- endmacro %}
 
 {#- on-run-start: decide this invocation's as_of and record it (audit.run_context). -#}
 {% macro start_run_context() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set relation = api.Relation.create(database=target.database, schema='audit', identifier='run_context') -%}
+    {%- set relation = run_context_table() -%}
     {%- do adapter.create_schema(relation) -%}
+    {%- set text = dbt.type_string() -%}
     {%- do run_query(
-        "create table if not exists " ~ relation ~ " (invocation_id varchar, as_of timestamp, as_of_source varchar,"
-        ~ " command varchar, started_at timestamp, finished_at timestamp, succeeded boolean)"
+        "create table if not exists " ~ relation ~ " (invocation_id " ~ text ~ ", as_of timestamp, as_of_source " ~ text
+        ~ ", command " ~ text ~ ", started_at timestamp, finished_at timestamp, succeeded boolean)"
     ) -%}
     {%- set explicit = explicit_as_of() -%}
     {%- if explicit -%}
@@ -112,10 +135,28 @@
     {%- set relation = run_context_relation() -%}
     {%- if relation is none -%}{{ return('') }}{%- endif -%}
     {%- set broken = results | map(attribute='status') | map('string') | select('in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
-    {%- do run_query(
-        "update " ~ relation ~ " set finished_at = cast('" ~ modules.datetime.datetime.now(modules.pytz.utc).strftime('%Y-%m-%d %H:%M:%S')
-        ~ "' as timestamp), succeeded = " ~ ('false' if broken else 'true') ~ " where invocation_id = '" ~ invocation_id ~ "'"
-    ) -%}
+    {%- set finished = modules.datetime.datetime.now(modules.pytz.utc).strftime('%Y-%m-%d %H:%M:%S') -%}
+    {%- do run_query(record_run_finished(relation, finished, not broken)) -%}
+{%- endmacro %}
+
+{#- The statement that marks this invocation finished: an update of its row, or on Spark (Parquet
+    tables cannot be updated) a second row with the same invocation id, finished_at and succeeded;
+    readers look for `succeeded` rows only, so both read the same. -#}
+{% macro record_run_finished(relation, finished, succeeded) -%}
+    {{ return(adapter.dispatch('record_run_finished', 'audience_warehouse')(relation, finished, succeeded)) }}
+{%- endmacro %}
+
+{% macro default__record_run_finished(relation, finished, succeeded) -%}
+    update {{ relation }} set finished_at = cast('{{ finished }}' as timestamp), succeeded = {{ 'true' if succeeded else 'false' }}
+    where invocation_id = '{{ invocation_id }}'
+{%- endmacro %}
+
+{% macro spark__record_run_finished(relation, finished, succeeded) -%}
+    insert into {{ relation }}
+    select invocation_id, as_of, as_of_source, command, started_at, cast('{{ finished }}' as timestamp),
+        {{ 'true' if succeeded else 'false' }}
+    from {{ relation }}
+    where invocation_id = '{{ invocation_id }}' and finished_at is null
 {%- endmacro %}
 
 {#- The latest time a landed date may carry and still be believed: var plausible_future_days after
@@ -131,6 +172,9 @@
     intervals closed after it are reopened), so a build at `to` may follow. On purpose only: the
     history is otherwise append-only. -#}
 {% macro rewind_membership_history(to) -%}
+    {%- if target.type == 'spark' -%}
+        {{ exceptions.raise_compiler_error("rewind_membership_history updates rows in place, which Parquet tables on Spark cannot: use a Delta or Iceberg table format, or rebuild the history in another warehouse") }}
+    {%- endif -%}
     {%- set at = parse_as_of(to | string) -%}
     {%- set history = ref('segment_membership_history') -%}
     {%- do run_query("delete from " ~ history ~ " where entered_at > cast('" ~ at ~ "' as timestamp)") -%}

@@ -8,7 +8,7 @@
         {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.identifier) is none -%}
             {%- set columns = [] -%}
             {%- for column in node.columns.values() -%}
-                {%- do columns.append(adapter.quote(column.name) ~ ' ' ~ column.data_type) -%}
+                {%- do columns.append(adapter.quote(column.name) ~ ' ' ~ ('string' if target.type == 'spark' and column.data_type | lower == 'varchar' else column.data_type)) -%}
             {%- endfor -%}
             {%- do adapter.create_schema(relation) -%}
             {%- do run_query('create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')') -%}

@@ -14,9 +14,10 @@
 {%- endmacro %}
 
 {#- Weight of something that happened on `event_date`, seen from `at`: halves every
-    var behaviour_half_life_days days. -#}
+    var behaviour_half_life_days days. In double precision on every engine: Spark divides by a
+    literal such as 14.0 as a decimal rounded to 6 places (DuckDB divides in double). -#}
 {% macro decay_weight(event_date, at) -%}
-    power(0.5, {{ dbt.datediff(event_date, at, 'day') }} / {{ var('behaviour_half_life_days') }}.0)
+    power(0.5, cast({{ dbt.datediff(event_date, at, 'day') }} as double) / {{ var('behaviour_half_life_days') }})
 {%- endmacro %}
 
 {#- Whole calendar days from `earlier` to `later`. -#}
@@ -39,5 +40,5 @@
 
 {#- Hours (with fractions) from `earlier` to `later`. -#}
 {% macro hours_between(earlier, later) -%}
-    {{ dbt.datediff(earlier, later, 'second') }} / 3600.0
+    cast({{ dbt.datediff(earlier, later, 'second') }} as double) / 3600
 {%- endmacro %}

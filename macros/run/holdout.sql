@@ -15,6 +15,12 @@
     {{ exceptions.raise_compiler_error("holdout_bucket has no implementation for adapter " ~ adapter.type()) }}
 {%- endmacro %}
 
+{% macro spark__holdout_bucket(campaign_key, customer_key) -%}
+    cast(conv(
+        substr(md5(concat('{{ var("holdout_salt") }}', ':', {{ campaign_key }}, ':', {{ customer_key }})), 1, 8), 16, 10
+    ) as double) / 4294967296.0
+{%- endmacro %}
+
 {% macro duckdb__holdout_bucket(campaign_key, customer_key) -%}
     cast(
         ('0x' || substr(md5('{{ var("holdout_salt") }}' || ':' || {{ campaign_key }} || ':' || {{ customer_key }}), 1, 8))
@@ -52,6 +58,21 @@
 
 {% macro default__json_array_agg(fields, order_by) -%}
     {{ exceptions.raise_compiler_error("json_array_agg has no implementation for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{#- Spark's collect_list has no order: each element carries its sort key, sorted, then dropped. -#}
+{% macro spark__json_array_agg(fields, order_by) -%}
+    to_json(transform(
+        array_sort(collect_list(named_struct(
+            '_aw_order', {{ order_by }},
+            '_aw_value', named_struct(
+                {%- for name, expression in fields.items() %}
+                '{{ name }}', {{ expression }}{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+        ))),
+        item -> item._aw_value
+    ), map('ignoreNullFields', 'false'))
 {%- endmacro %}
 
 {% macro duckdb__json_array_agg(fields, order_by) -%}

@@ -53,14 +53,14 @@ landing_rejects as (
         source as source_name,
         table_name,
         'landing' as rejected_at,
-        file_path || ':' || coalesce(cast(line_number as varchar), '?') as row_key,
+        file_path || ':' || coalesce(cast(line_number as {{ dbt.type_string() }}), '?') as row_key,
         'malformed_line' as rejection_rule,
         case
             when is_erased_person then 'line of an erased person: text removed'
             else error_type || ': ' || error_message
         end as rejection_detail,
         file_path as landing_file,
-        {{ dbt.hash("file_path || ':' || coalesce(cast(line_number as varchar), '') || coalesce(kept_line, '')") }}
+        {{ dbt.hash("file_path || ':' || coalesce(cast(line_number as " ~ dbt.type_string() ~ "), '') || coalesce(kept_line, '')") }}
             as landing_row_hash,
         kept_line as landed_row
     from rejected_lines
@@ -76,7 +76,7 @@ select
     {{ dbt.hash(dbt.concat([
         "source_name", "'|'", "table_name", "'|'", "rejected_at", "'|'", "landing_row_hash", "'|'",
         "cast(row_number() over (partition by source_name, table_name, rejected_at, landing_row_hash "
-        ~ "order by landing_file, row_key) as varchar)"
+        ~ "order by landing_file, row_key) as " ~ dbt.type_string() ~ ")"
     ])) }} as quarantine_key,
     source_name,
     table_name,

@@ -6,7 +6,7 @@
     state, so the warehouse stores none of them; once the landing files are purged and the state
     forgotten, it is empty. -#}
 {%- set sync_state = adapter.get_relation(
-    database=target.database, schema='activation', identifier='sync_state'
+    database=target.get('database'), schema='activation', identifier='sync_state'
 ) if execute else none %}
 
 with landed_addresses as (

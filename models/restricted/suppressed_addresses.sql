@@ -31,7 +31,7 @@ reconsented as (
 addresses as (
     select
         consent_events.email,
-        cast(null as varchar) as customer_key,
+        cast(null as {{ dbt.type_string() }}) as customer_key,
         case
             when consent_events.is_suppressed_on_doubt then 'suppressed_on_doubt'
             when consent_events.consent_source = 'esp_unsubscribe' then 'unsubscribed'

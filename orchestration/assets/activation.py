@@ -93,8 +93,8 @@ matches as (
 )
 select destination, list_key, reason, count(distinct customer_key) as members
 from matches
-group by all
-order by all
+group by destination, list_key, reason
+order by destination, list_key, reason
 """
 
 

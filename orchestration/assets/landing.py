@@ -5,7 +5,7 @@ import dagster as dg
 
 from landing.contract import load_contract
 from landing.files import LandingError
-from landing.register import register_landing
+from landing.register import register_for_engine
 from orchestration.resources import DUCKDB_POOL, WarehouseResource
 from orchestration.translator import landing_asset_key
 
@@ -67,7 +67,7 @@ def _table_specs() -> list[dg.AssetSpec]:
 )
 def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     try:
-        report = register_landing(warehouse.path, warehouse.landing, LANDING_TABLES)
+        report = register_for_engine(warehouse.path, warehouse.landing, LANDING_TABLES)
     except LandingError as error:
         raise dg.Failure(description=str(error)) from error
 

@@ -65,9 +65,9 @@ crm_opt_ins as (
             else valid_from
         end as effective_at,
         false as is_suppressed_on_doubt,
-        cast(null as varchar) as doubt_reason,
+        cast(null as {{ dbt.type_string() }}) as doubt_reason,
         'crm' as source_name,
-        cast(null as varchar) as landing_file,
+        cast(null as {{ dbt.type_string() }}) as landing_file,
         cast(null as bigint) as landing_row
     from crm_version_changes
     where says_opted_in and not coalesce(said_opted_in_before, false)
@@ -81,9 +81,9 @@ crm_opt_outs as (
         'crm_not_opted_in' as consent_source,
         valid_from as effective_at,
         false as is_suppressed_on_doubt,
-        cast(null as varchar) as doubt_reason,
+        cast(null as {{ dbt.type_string() }}) as doubt_reason,
         'crm' as source_name,
-        cast(null as varchar) as landing_file,
+        cast(null as {{ dbt.type_string() }}) as landing_file,
         cast(null as bigint) as landing_row
     from crm_version_changes
     where not says_opted_in
@@ -169,7 +169,7 @@ unreadable_lines as (
 
 line_doubts as (
     select
-        cast(null as varchar) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
         email,
         'opt_out' as consent_effect,
         'unreadable_' || source_name || '_line' as consent_source,

@@ -38,7 +38,7 @@ union all
 select
     customer_key,
     'guest' as customer_type,
-    cast(null as varchar) as contact_id,
+    cast(null as {{ dbt.type_string() }}) as contact_id,
     email,
     0 as merged_contacts
 from guest_customers

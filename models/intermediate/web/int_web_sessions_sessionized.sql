@@ -33,7 +33,7 @@ numbered as (
 )
 
 select
-    {{ dbt.hash("visitor_id || '#' || cast(session_number as varchar)") }} as session_key,
+    {{ dbt.hash("visitor_id || '#' || cast(session_number as " ~ dbt.type_string() ~ ")") }} as session_key,
     visitor_id,
     session_number,
     max(customer_key) as customer_key,

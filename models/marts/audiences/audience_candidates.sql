@@ -22,8 +22,8 @@ with segment_destinations as (
         {% if not loop.last %}union all{% endif %}
     {% else %}
         select
-            cast(null as varchar) as segment_name,
-            cast(null as varchar) as destination
+            cast(null as {{ dbt.type_string() }}) as segment_name,
+            cast(null as {{ dbt.type_string() }}) as destination
         where false
     {% endfor %}
 ),

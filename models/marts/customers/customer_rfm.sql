@@ -66,7 +66,9 @@ select
     with_fm.f_score,
     with_fm.m_score,
     with_fm.fm_score,
-    cast(with_fm.r_score as varchar) || cast(with_fm.f_score as varchar) || cast(with_fm.m_score as varchar)
+    cast(with_fm.r_score as {{ dbt.type_string() }})
+    || cast(with_fm.f_score as {{ dbt.type_string() }})
+    || cast(with_fm.m_score as {{ dbt.type_string() }})
         as rfm_cell,
     case
         when with_fm.r_score is null then 'No Purchases Yet'

@@ -20,7 +20,7 @@ with members as (
     {% for segment in segments %}
         select distinct
             {{ sql_text(segment.name) }} as segment_name,
-            cast(customer_key as varchar) as customer_key
+            cast(customer_key as {{ dbt.type_string() }}) as customer_key
         from {{ ref(segment.name) }}
         where customer_key is not null
         {% if not loop.last %}union all{% endif %}

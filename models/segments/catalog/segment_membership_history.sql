@@ -15,7 +15,7 @@
     this model). A build at an earlier as_of is refused with a message, never half-applied: see
     the rewind_membership_history operation to go back on purpose. -#}
 {%- if is_incremental() and execute %}
-    {%- set held = run_query("select cast(max(last_evaluated_at) as varchar) from " ~ this).columns[0].values()[0] -%}
+    {%- set held = run_query("select cast(max(last_evaluated_at) as " ~ dbt.type_string() ~ ") from " ~ this).columns[0].values()[0] -%}
     {%- if held and held[:19] > as_of_text() -%}
         {{ exceptions.raise_compiler_error(
             this ~ " already records segment membership up to as_of " ~ held[:19] ~ ", and this build's as_of is "
@@ -116,7 +116,9 @@ with current_members as (
 
 new_intervals as (
     select
-        {{ dbt.hash("segment_name || '|' || customer_key || '|' || cast(" ~ as_of() ~ " as varchar)") }}
+        {{ dbt.hash(
+            "segment_name || '|' || customer_key || '|' || cast(" ~ as_of() ~ " as " ~ dbt.type_string() ~ ")"
+        ) }}
             as membership_interval_key,
         segment_name,
         customer_key,

@@ -12,7 +12,7 @@ with catalog as (
             cast({{ meta.priority }} as integer) as priority,
             {{ sql_text(meta.target_list) }} as target_list,
             {{ sql_text(meta.campaign_group) }} as campaign_group,
-            {% if meta.offer %}{{ sql_text(meta.offer) }}{% else %}cast(null as varchar){% endif %} as offer,
+            {% if meta.offer %}{{ sql_text(meta.offer) }}{% else %}cast(null as {{ dbt.type_string() }}){% endif %} as offer,
             {{ sql_text(segment.original_file_path) }} as defined_in
         {% if not loop.last %}union all{% endif %}
     {% else %}

@@ -46,8 +46,8 @@ checked as (
         *,
         cast(unit_price * rate_to_reporting as decimal(18, 4)) as unit_price_reporting,
         cast(quantity * unit_price * rate_to_reporting as decimal(18, 2)) as line_total_reporting,
-        order_id || '#' || coalesce(cast(line_number as varchar), landing_row_hash) as order_line_key,
-        coalesce(order_id || '#' || cast(line_number as varchar), landing_row_hash) as row_key,
+        order_id || '#' || coalesce(cast(line_number as {{ dbt.type_string() }}), landing_row_hash) as order_line_key,
+        coalesce(order_id || '#' || cast(line_number as {{ dbt.type_string() }}), landing_row_hash) as row_key,
         case
             when order_id is null then 'missing_order_id'
             when product_id is null then 'missing_product_id'

@@ -36,7 +36,7 @@ converted as (
         parsed.*,
         order_rates.currency_code is not null as has_order_rate,
         reporting_rates.currency_code is not null as has_reporting_rate,
-        order_rates.usd_per_unit / reporting_rates.usd_per_unit as rate_to_reporting,
+        cast(order_rates.usd_per_unit / reporting_rates.usd_per_unit as double) as rate_to_reporting,
         statuses.order_status is not null as is_known_status,
         coalesce(statuses.is_purchase, false) as is_purchase,
         statuses.status_precedence
@@ -103,7 +103,7 @@ select
         when 'unknown_status' then order_status
         when 'unparseable_total' then total_text
         when 'unknown_currency' then currency_code
-        when 'no_exchange_rate' then currency_code || ' on ' || cast(ordered_at as varchar)
+        when 'no_exchange_rate' then currency_code || ' on ' || cast(ordered_at as {{ dbt.type_string() }})
         when 'negative_total' then total_text
         when 'implausible_total' then total_text
     end as rejection_detail

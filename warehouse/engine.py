@@ -1,0 +1,207 @@
+"""One small interface to the warehouse for the Python steps, with a DuckDB and a Spark
+implementation, so that ML and activation read the marts and write their tables the same way on
+either engine (AW_ENGINE, warehouse/context.py):
+
+- read_batches(sql) -> Iterator[pyarrow.RecordBatch]
+- read_arrow(sql) -> pyarrow.Table (the batches, gathered)
+- write_table(schema, name, arrow table or batches, mode="replace" | "append")
+- execute(sql), table_exists(schema, name), close()
+
+Why Arrow: it is what both engines hand over without a copy per row (DuckDB's record batches,
+Spark's toArrow / createDataFrame from Arrow), and a caller that needs pandas converts only what it
+reads. Connections and sessions are opened per use and closed at once: DuckDB admits one writer per
+file, and a local Spark session's embedded metastore one process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from warehouse import context
+
+BATCH_ROWS = 100_000
+
+
+def pandas_like_duckdb(table: pa.Table):
+    """A pandas frame of an Arrow result with DuckDB's conversions (its `.df()`): decimals as
+    float64, timestamps as naive UTC. Spark hands decimals as Decimal objects and timestamps in the
+    session's zone, which the Python steps would otherwise meet only on Spark."""
+    columns = []
+    for field in table.schema:
+        column = table.column(field.name)
+        if pa.types.is_decimal(field.type):
+            column = column.cast(pa.float64())
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            column = column.cast(pa.timestamp(field.type.unit, tz="UTC")).cast(pa.timestamp(field.type.unit))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).to_pandas()
+
+
+def _quoted(name: str, quote: str) -> str:
+    return quote + name.replace(quote, quote * 2) + quote
+
+
+def _as_reader(data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]) -> pa.RecordBatchReader:
+    if isinstance(data, pa.Table):
+        return data.to_reader()
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    batches = iter(data)
+    first = next(batches, None)
+    if first is None:
+        raise ValueError("write_table needs an Arrow table or at least one record batch (for the schema)")
+    return pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+class DuckDBEngine:
+    """The warehouse file; a read-only connection for reads, so a reader never takes the lock."""
+
+    name = "duckdb"
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else context.warehouse_path()
+
+    def read_batches(self, sql: str, parameters: list | None = None) -> Iterator[pa.RecordBatch]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            yield from con.execute(sql, parameters or []).fetch_record_batch(BATCH_ROWS)
+
+    def read_arrow(self, sql: str, parameters: list | None = None) -> pa.Table:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(sql, parameters or []).fetch_arrow_table()
+
+    def write_table(self, schema: str, name: str, data, mode: str = "replace") -> int:
+        """Create or replace (or append to) schema.name from Arrow data, in one transaction;
+        returns the rows written."""
+        reader = _as_reader(data)
+        target = f"{_quoted(schema, chr(34))}.{_quoted(name, chr(34))}"
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("begin transaction")
+            con.execute(f"create schema if not exists {_quoted(schema, chr(34))}")
+            con.register("incoming", reader)
+            if mode == "append":
+                con.execute(f"create table if not exists {target} as select * from incoming where false")
+                written = con.execute(f"insert into {target} by name select * from incoming").fetchone()[0]
+            else:
+                con.execute(f"create or replace table {target} as select * from incoming")
+                written = con.execute(f"select count(*) from {target}").fetchone()[0]
+            con.unregister("incoming")
+            con.execute("commit")
+        return int(written)
+
+    def execute(self, sql: str, parameters: list | None = None) -> None:
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(sql, parameters or [])
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        if not self.path.exists():
+            return False
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            found = con.execute(
+                "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                [schema, name],
+            ).fetchone()[0]
+        return found > 0
+
+    def close(self) -> None:
+        """Nothing held between calls."""
+
+
+def spark_session():
+    """The Spark session of context.spark_settings(), with the Hive catalog dbt-spark uses (its
+    `session` method builds the same one from profiles.yml)."""
+    from pyspark.sql import SparkSession
+
+    context.spark_dir().mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.appName("audience-warehouse").enableHiveSupport()
+    for key, value in context.spark_settings().items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def stop_spark(session) -> None:
+    """Stop the session and the JVM behind it: the embedded metastore is released only when that
+    process ends, and the next step (a dbt subprocess, say) must be able to open it."""
+    from pyspark import SparkContext
+
+    session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    if process is not None:
+        process.stdin.close()
+        process.wait(timeout=120)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
+class SparkEngine:
+    """Tables of the Spark catalog, Parquet. The session starts at the first call and stops at
+    close(); a result is gathered on the driver as Arrow and handed over in batches."""
+
+    name = "spark"
+
+    def __init__(self, session=None):
+        self._session = session
+        self._owned = session is None
+
+    @property
+    def spark(self):
+        if self._session is None:
+            self._session = spark_session()
+        return self._session
+
+    def read_arrow(self, sql: str, parameters: list | None = None) -> pa.Table:
+        frame = self.spark.sql(sql, args=parameters) if parameters else self.spark.sql(sql)
+        return frame.toArrow()
+
+    def read_batches(self, sql: str, parameters: list | None = None) -> Iterator[pa.RecordBatch]:
+        yield from self.read_arrow(sql, parameters).to_batches(BATCH_ROWS)
+
+    def write_table(self, schema: str, name: str, data, mode: str = "replace") -> int:
+        table = data if isinstance(data, pa.Table) else _as_reader(data).read_all()
+        self.spark.sql(f"create database if not exists {_quoted(schema, '`')}")
+        frame = self.spark.createDataFrame(table)
+        target = f"{_quoted(schema, '`')}.{_quoted(name, '`')}"
+        if mode == "append" and self.table_exists(schema, name):
+            frame.write.insertInto(target)
+        else:
+            frame.write.format("parquet").mode("overwrite").saveAsTable(target)
+        return table.num_rows
+
+    def execute(self, sql: str, parameters: list | None = None) -> None:
+        self.spark.sql(sql, args=parameters) if parameters else self.spark.sql(sql)
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        return bool(self.spark.catalog.tableExists(f"{schema}.{name}"))
+
+    def close(self) -> None:
+        if self._session is not None and self._owned:
+            stop_spark(self._session)
+        self._session = None
+
+
+def open_engine(warehouse: Path | None = None) -> DuckDBEngine | SparkEngine:
+    """The engine AW_ENGINE names; `warehouse` is the DuckDB file (ignored on Spark)."""
+    return SparkEngine() if context.engine() == "spark" else DuckDBEngine(warehouse)
+
+
+@contextmanager
+def connected(warehouse: Path | None = None) -> Iterator[DuckDBEngine | SparkEngine]:
+    engine = open_engine(warehouse)
+    try:
+        yield engine
+    finally:
+        engine.close()
