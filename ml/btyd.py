@@ -22,9 +22,14 @@ month m's expected purchases are divided by (1 + d)^m.
 Fallback: the fitted models are used only when there are at least `min_repeat_customers`
 (default 200) repeat customers, both fits converge, parameters are finite and away from the
 search box, the implied mean purchase rate is plausible (< 1 purchase day per day), q > 1 (so
-expected spend exists) and the implied mean spend is within a factor 10 of the observed one.
-Otherwise every customer gets the documented RFM heuristic (`rfm_heuristic`), and
-`clv_method_reason` says why. Customers without any purchase before as_of are not modelled
+expected spend exists), the implied mean spend is within a factor 10 of the observed one, the
+BG/NBD fit is not degenerate (ml.btyd_checks: somebody drops out, P(alive) has a spread), and,
+on the fold (the same fit made `holdout_days` before as_of, judged on the window after it), churn
+risk beats days since the last purchase and predicted value beats historic spend by the margins
+of ml.gates. Otherwise every customer gets the documented RFM heuristic (`rfm_heuristic`, the
+BTYD's baseline), and `clv_method_reason` says why. When only churn risk loses its gate, the
+value stays the model's and churn risk (with probability_alive) comes from the heuristic:
+`churn_method` says which. Customers without any purchase before as_of are not modelled
 (clv_method 'no_purchase_history', values NULL).
 """
 
@@ -36,6 +41,15 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ml.btyd_checks import (
+    CHURN_BASELINE,
+    VALUE_BASELINE,
+    BaselineCalibration,
+    degeneracy_problems,
+    fit_baseline_calibration,
+    fold_metrics,
+    fold_outcomes,
+)
 from ml.btyd_likelihoods import (
     LOG_BOUND,
     BGNBDParams,
@@ -48,6 +62,7 @@ from ml.btyd_likelihoods import (
     gamma_gamma_expected_spend,
 )
 from ml.features import KEY
+from ml.gates import MAX_DEGENERATE_CHURN_AUC, GateSettings, decide
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +71,8 @@ MIN_REPEAT_CUSTOMERS = 200
 METHOD_MODEL = "bgnbd_gamma_gamma"
 METHOD_HEURISTIC = "rfm_heuristic"
 METHOD_NONE = "no_purchase_history"
+CHURN_BASELINE_METHOD = f"baseline_{CHURN_BASELINE}"
+VALUE_BASELINE_METHOD = f"baseline_{VALUE_BASELINE}"
 
 
 @dataclass
@@ -70,16 +87,27 @@ class BTYDModel:
     monthly_discount_rate: float
     population_gap_days: float
     diagnostics: dict = field(default_factory=dict)
+    churn_method: str | None = None  # what churn risk comes from; None: the same as `method`
+    churn_reason: str = ""
+    baseline: BaselineCalibration | None = None  # the naive baselines' scale, fit on the fold
+
+    @property
+    def served_churn_method(self) -> str:
+        """A model saved before churn had its own gate has no churn_method: it is `method`."""
+        return getattr(self, "churn_method", None) or self.method
 
     def to_dict(self) -> dict:
         return {
             "method": self.method,
             "reason": self.reason,
+            "churn_method": self.served_churn_method,
+            "churn_reason": getattr(self, "churn_reason", "") or self.reason,
             "bgnbd": asdict(self.bgnbd) if self.bgnbd else None,
             "gamma_gamma": asdict(self.gamma_gamma) if self.gamma_gamma else None,
             "horizon_days": self.horizon_days,
             "monthly_discount_rate": self.monthly_discount_rate,
             "population_gap_days": self.population_gap_days,
+            "baseline": asdict(self.baseline) if getattr(self, "baseline", None) else None,
             "time_unit": TIME_UNIT,
             "diagnostics": self.diagnostics,
         }
@@ -91,6 +119,7 @@ class BTYDResult:
     scores: pd.DataFrame
     summary: pd.DataFrame
     report: dict
+    fold_model: BTYDModel | None = None  # the model as it was fit holdout_days before as_of
 
 
 # --- RFM summary -------------------------------------------------------------------------------
@@ -173,6 +202,43 @@ def _check_gamma_gamma(fit: FitResult, observed_mean: float) -> str | None:
     return None
 
 
+def _fit_checked(
+    summary: pd.DataFrame, diagnostics: dict, *, min_repeat_customers, maxiter, fit_sample, random_state
+):
+    """(BG/NBD, Gamma-Gamma, '') when both fits on `summary` converge, are plausible and not
+    degenerate; (None, None, why not) otherwise. Fills `diagnostics` with the fits."""
+    repeat = summary[summary["frequency"] > 0]
+    diagnostics.update({"n_customers": len(summary), "n_repeat_customers": len(repeat)})
+    if len(repeat) < min_repeat_customers:
+        return None, None, f"thin data: {len(repeat)} repeat customers < {min_repeat_customers}"
+    fit_rows = summary
+    if len(summary) > fit_sample:
+        fit_rows = summary.sample(n=fit_sample, random_state=random_state)
+    bg_fit = fit_bgnbd(fit_rows["frequency"], fit_rows["recency"], fit_rows["T"], maxiter=maxiter)
+    rep = fit_rows[(fit_rows["frequency"] > 0) & (fit_rows["monetary_value"] > 0)]
+    gg_fit = fit_gamma_gamma(rep["frequency"], rep["monetary_value"], maxiter=maxiter)
+    diagnostics["bgnbd_fit"] = _fit_dict(bg_fit)
+    diagnostics["gamma_gamma_fit"] = _fit_dict(gg_fit)
+    problems = [
+        m
+        for m in (_check_bgnbd(bg_fit), _check_gamma_gamma(gg_fit, float(rep["monetary_value"].mean())))
+        if m
+    ]
+    if not problems:
+        degenerate = degeneracy_problems(bg_fit.params, summary)
+        diagnostics["degeneracy"] = degenerate
+        problems += degenerate
+    if problems:
+        return None, None, "; ".join(problems)
+    diagnostics["spend_value_correlation"] = float(np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1])
+    return bg_fit.params, gg_fit.params, ""
+
+
+def _population_gap(summary: pd.DataFrame) -> float:
+    repeat = summary[summary["frequency"] > 0]
+    return float(np.median(repeat["recency"] / repeat["frequency"])) if len(repeat) else 90.0
+
+
 def fit_btyd(
     transactions: pd.DataFrame,
     as_of,
@@ -183,48 +249,153 @@ def fit_btyd(
     maxiter: int = 2000,
     fit_sample: int = 1_000_000,
     random_state: int = 42,
+    holdout_days: int | None = 90,
+    gates: GateSettings | None = None,
 ) -> BTYDResult:
     """Fit BG/NBD + Gamma-Gamma on transactions up to as_of, or fall back to the heuristic;
     score every customer with a purchase. Above `fit_sample` customers the likelihoods are fit
-    on a seeded random sample of that size (parameters are population-level)."""
+    on a seeded random sample of that size (parameters are population-level).
+
+    With `holdout_days`, each score (churn risk, value) is served by the fit only if the same fit
+    made `holdout_days` before as_of is not degenerate on the window after it and beats the naive
+    baseline there by the margin of `gates` (ml.btyd_checks, ml.gates); else by the heuristic if
+    it beats the baseline so; else by the baseline itself. `fold_model` is what is served, as fit
+    at the fold's start, for the champion/challenger holdout."""
+    gates = gates or GateSettings()
+    fit_options = {
+        "min_repeat_customers": min_repeat_customers,
+        "maxiter": maxiter,
+        "fit_sample": fit_sample,
+        "random_state": random_state,
+    }
     summary = rfm_summary(transactions, as_of)
-    repeat = summary[summary["frequency"] > 0]
-    gap_pop = float(np.median(repeat["recency"] / repeat["frequency"])) if len(repeat) else 90.0
-    diagnostics: dict = {"n_customers": len(summary), "n_repeat_customers": len(repeat)}
-    reason = ""
-    bg = gg = None
-    if len(repeat) < min_repeat_customers:
-        reason = f"thin data: {len(repeat)} repeat customers < {min_repeat_customers}"
-    else:
-        fit_rows = summary
-        if len(summary) > fit_sample:
-            fit_rows = summary.sample(n=fit_sample, random_state=random_state)
-        bg_fit = fit_bgnbd(fit_rows["frequency"], fit_rows["recency"], fit_rows["T"], maxiter=maxiter)
-        rep = fit_rows[(fit_rows["frequency"] > 0) & (fit_rows["monetary_value"] > 0)]
-        gg_fit = fit_gamma_gamma(rep["frequency"], rep["monetary_value"], maxiter=maxiter)
-        diagnostics["bgnbd_fit"] = _fit_dict(bg_fit)
-        diagnostics["gamma_gamma_fit"] = _fit_dict(gg_fit)
-        problems = [
-            m
-            for m in (_check_bgnbd(bg_fit), _check_gamma_gamma(gg_fit, float(rep["monetary_value"].mean())))
-            if m
-        ]
-        if problems:
-            reason = "; ".join(problems)
-        else:
-            bg, gg = bg_fit.params, gg_fit.params
-            diagnostics["spend_value_correlation"] = float(
-                np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1]
-            )
-    method = METHOD_MODEL if bg is not None else METHOD_HEURISTIC
-    if method == METHOD_HEURISTIC:
-        log.warning("BTYD falls back to the RFM heuristic: %s", reason)
-    else:
-        reason = "fits converged and passed the plausibility checks"
-    model = BTYDModel(method, reason, bg, gg, horizon_days, monthly_discount_rate, gap_pop, diagnostics)
+    diagnostics: dict = {}
+    bg, gg, reason = _fit_checked(summary, diagnostics, **fit_options)
+    method = churn_method = METHOD_MODEL if bg is not None else METHOD_HEURISTIC
+    churn_reason, calibration, fold = "", None, None
+    if holdout_days:
+        fold = _judge_on_fold(
+            transactions, as_of, holdout_days, fitted=bg is not None, gates=gates, **fit_options
+        )
+        diagnostics["fold"] = fold.report
+        diagnostics["degeneracy"] = [*diagnostics.get("degeneracy", []), *fold.degenerate]
+        calibration = fold.calibration
+        method, value_reason = fold.served["predicted_clv"]
+        churn_method, churn_reason = fold.served["churn_risk"]
+        reason = "; ".join(r for r in (reason, value_reason) if r)
+        if METHOD_MODEL not in (method, churn_method):
+            bg = gg = None
+    elif bg is not None:
+        reason = "fits converged and passed the plausibility and degeneracy checks (no fold: not gated)"
+    if method != METHOD_MODEL:
+        log.warning("BTYD value served by %s: %s", method, reason)
+    if churn_method != METHOD_MODEL:
+        log.warning("BTYD churn risk served by %s: %s", churn_method, churn_reason or reason)
+    model = BTYDModel(
+        method,
+        reason,
+        bg,
+        gg,
+        horizon_days,
+        monthly_discount_rate,
+        _population_gap(summary),
+        diagnostics,
+        churn_method,
+        churn_reason,
+        calibration,
+    )
     scores = score_btyd(model, summary)
     report = {**model.to_dict(), "clv_summary": scores[f"predicted_clv_{horizon_days}d"].describe().to_dict()}
-    return BTYDResult(model, scores, summary, report)
+    fold_model = None
+    if fold is not None:
+        fold_model = replace(
+            model,
+            bgnbd=fold.model.bgnbd if fold.model else None,
+            gamma_gamma=fold.model.gamma_gamma if fold.model else None,
+            population_gap_days=fold.heuristic.population_gap_days,
+        )
+    return BTYDResult(model, scores, summary, report, fold_model)
+
+
+@dataclass
+class FoldJudgement:
+    """The fit made at the fold's start and what the fold said about it and the alternatives."""
+
+    model: BTYDModel | None  # the fitted model at the fold's start, None when it was not usable
+    heuristic: BTYDModel  # the heuristic at the fold's start
+    calibration: BaselineCalibration  # the naive baselines' scale, fit on the fold
+    degenerate: list[str]
+    model_unusable: list[str]  # why the model cannot be considered at all (unusable or degenerate)
+    served: dict[str, tuple[str, str]]  # score -> (what is served, why)
+    report: dict
+
+
+def _judge_on_fold(
+    transactions: pd.DataFrame, as_of, holdout_days: int, *, fitted: bool, gates: GateSettings, **fit_options
+) -> FoldJudgement:
+    """Fit at as_of - holdout_days, score churn and value over the holdout window and compare the
+    model, the heuristic and the naive baselines on what happened (ml.btyd_checks). Per score, the
+    first of (model, heuristic) that beats the naive baseline by the margin is served; the naive
+    baseline itself when neither does."""
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=holdout_days)
+    summary = rfm_summary(transactions, start)
+    outcome = fold_outcomes(transactions, summary, start, as_of)
+    clv = f"predicted_clv_{holdout_days}d"
+    gap = _population_gap(summary)
+    heuristic = BTYDModel(METHOD_HEURISTIC, "heuristic at the fold start", None, None, holdout_days, 0.0, gap)
+    calibration = fit_baseline_calibration(summary, outcome, holdout_days)
+    report: dict = {
+        "start": str(start),
+        "end": str(pd.Timestamp(as_of)),
+        "calibration": asdict(calibration),
+        METHOD_HEURISTIC: fold_metrics(score_btyd(heuristic, summary), summary, outcome, clv),
+    }
+    options = {METHOD_HEURISTIC: report[METHOD_HEURISTIC]}
+    model, degenerate, unusable = None, [], []
+    if fitted:
+        fold_diagnostics: dict = {}
+        bg, gg, why = _fit_checked(summary, fold_diagnostics, **fit_options)
+        report["fit"] = fold_diagnostics
+        if bg is None:
+            degenerate = list(fold_diagnostics.get("degeneracy", []))
+            unusable.append(f"the same fit made at the fold start {start.date()} was not usable: {why}")
+        else:
+            model = BTYDModel(METHOD_MODEL, "fit at the fold start", bg, gg, holdout_days, 0.0, gap)
+            metrics = fold_metrics(score_btyd(model, summary), summary, outcome, clv)
+            report[METHOD_MODEL] = metrics
+            if not metrics["churn_roc_auc"] > MAX_DEGENERATE_CHURN_AUC:
+                degenerate.append(
+                    f"BG/NBD degenerate: churn ROC AUC {metrics['churn_roc_auc']:.3f} <= "
+                    f"{MAX_DEGENERATE_CHURN_AUC} on the {holdout_days} days after {start.date()}"
+                )
+                unusable.extend(degenerate)
+            else:
+                options = {METHOD_MODEL: metrics, **options}
+    served, decisions = {}, []
+    for score, metric, key, margin, baseline in (
+        ("churn_risk", "roc_auc", "churn_roc_auc", gates.churn_margin, CHURN_BASELINE_METHOD),
+        ("predicted_clv", "spearman", "value_spearman", gates.clv_margin, VALUE_BASELINE_METHOD),
+    ):
+        served[score], reasons = (baseline, ""), list(unusable)
+        for name, metrics in options.items():
+            decision = decide(
+                score,
+                metric=metric,
+                margin=margin,
+                model=name,
+                model_value=metrics[key],
+                baselines=metrics["baselines"][key],
+                fallback=baseline,
+            )
+            decisions.append(decision)
+            reasons.append(decision.reason)
+            if decision.passed:
+                served[score] = (name, "")
+                break
+        served[score] = (served[score][0], "; ".join(reasons))
+    report["gates"] = [d.to_dict() for d in decisions]
+    report["served"] = {score: name for score, (name, _) in served.items()}
+    return FoldJudgement(model, heuristic, calibration, degenerate, unusable, served, report)
 
 
 def _fit_dict(fit: FitResult) -> dict:
@@ -245,37 +416,47 @@ def _month_edges(horizon_days: int) -> np.ndarray:
 
 def score_btyd(model: BTYDModel, summary: pd.DataFrame, customers: pd.Series | None = None) -> pd.DataFrame:
     """Per customer: probability_alive, churn_risk, expected_purchases_<h>d, expected_spend,
-    predicted_clv_<h>d, clv_method, clv_method_reason. `summary` comes from rfm_summary;
-    `customers` (optional) adds customers without purchases as 'no_purchase_history'."""
+    predicted_clv_<h>d, clv_method (what the value and expected purchases come from),
+    clv_method_reason, churn_method (what probability_alive and churn_risk come from): the model,
+    the heuristic, or the naive baseline, per the gates of fit_btyd. `summary` comes from
+    rfm_summary; `customers` (optional) adds customers without purchases as 'no_purchase_history'."""
     h = model.horizon_days
-    x = summary["frequency"].to_numpy(dtype=float)
     tx = summary["recency"].to_numpy(dtype=float)
     T = summary["T"].to_numpy(dtype=float)
     m = summary["monetary_value"].to_numpy(dtype=float)
     edges = _month_edges(h)
     disc = (1 + model.monthly_discount_rate) ** -np.arange(1, len(edges))
-    method = np.full(len(x), model.method, dtype=object)
-    reason = np.full(len(x), model.reason, dtype=object)
-    if model.method == METHOD_MODEL:
-        alive = bgnbd_probability_alive(model.bgnbd, x, tx, T)
-        if model.monthly_discount_rate > 0:
-            cum = np.vstack([bgnbd_expected_purchases(model.bgnbd, t, x, tx, T) for t in edges[1:]])
-            per_month = np.diff(np.vstack([np.zeros(len(x)), cum]), axis=0)
-            expected = cum[-1]
-            discounted = (per_month * disc[:, None]).sum(axis=0)
-        else:
-            expected = bgnbd_expected_purchases(model.bgnbd, h, x, tx, T)
-            discounted = expected.copy()
-        spend = gamma_gamma_expected_spend(model.gamma_gamma, x, m)
-        bad = ~(np.isfinite(expected) & np.isfinite(alive) & np.isfinite(spend) & (expected >= 0))
+    method = np.full(len(tx), model.method, dtype=object)
+    reason = np.full(len(tx), model.reason, dtype=object)
+    churn_method = np.full(len(tx), model.served_churn_method, dtype=object)
+    components: dict[str, tuple] = {}
+
+    def parts(kind: str) -> tuple:
+        if kind not in components:
+            if kind == METHOD_MODEL:
+                components[kind] = _model_parts(model, summary, edges, disc)
+            elif kind in (CHURN_BASELINE_METHOD, VALUE_BASELINE_METHOD):
+                components[kind] = _baseline_parts(model, summary, disc)
+            else:
+                components[kind] = _heuristic(model, summary, edges, disc)
+        return components[kind]
+
+    _, expected, discounted, spend = (a.copy() for a in parts(model.method))
+    alive = parts(model.served_churn_method)[0].copy()
+    if METHOD_MODEL in components:
+        bad = ~np.all([np.isfinite(a) for a in components[METHOD_MODEL]], axis=0) | ~(
+            components[METHOD_MODEL][1] >= 0
+        )
         if bad.any():
             log.warning("%d customers have non-finite BTYD values; heuristic used for them", bad.sum())
-            ha, he, hd, hs = _heuristic(model, summary.loc[bad], edges, disc)
-            alive[bad], expected[bad], discounted[bad], spend[bad] = ha, he, hd, hs
-            method[bad] = METHOD_HEURISTIC
-            reason[bad] = "non-finite model value for this customer"
-    else:
-        alive, expected, discounted, spend = _heuristic(model, summary, edges, disc)
+            ha, he, hd, hs = (a[bad] for a in parts(METHOD_HEURISTIC))
+            if model.method == METHOD_MODEL:
+                expected[bad], discounted[bad], spend[bad] = he, hd, hs
+                method[bad] = METHOD_HEURISTIC
+                reason[bad] = "non-finite model value for this customer"
+            if model.served_churn_method == METHOD_MODEL:
+                alive[bad] = ha
+                churn_method[bad] = METHOD_HEURISTIC
     out = pd.DataFrame(
         {
             KEY: summary[KEY].to_numpy(),
@@ -290,16 +471,53 @@ def score_btyd(model: BTYDModel, summary: pd.DataFrame, customers: pd.Series | N
             f"predicted_clv_{h}d": discounted * spend,
             "clv_method": pd.array(method, dtype="str"),
             "clv_method_reason": pd.array(reason, dtype="str"),
+            "churn_method": pd.array(churn_method, dtype="str"),
         }
     )
     if customers is not None:
         missing = pd.Index(pd.unique(customers.astype(str))).difference(out[KEY].astype(str))
         if len(missing):
             extra = pd.DataFrame({KEY: pd.array(missing, dtype="str")})
-            extra["clv_method"] = METHOD_NONE
+            extra["clv_method"] = extra["churn_method"] = METHOD_NONE
             extra["clv_method_reason"] = "no purchase before as_of"
             out = pd.concat([out, extra], ignore_index=True)
     return out.sort_values(KEY, kind="mergesort").reset_index(drop=True)
+
+
+def _model_parts(model: BTYDModel, summary: pd.DataFrame, edges: np.ndarray, disc: np.ndarray):
+    """BG/NBD probability alive and expected purchases (discounted per month when asked),
+    Gamma-Gamma expected spend."""
+    x = summary["frequency"].to_numpy(dtype=float)
+    tx = summary["recency"].to_numpy(dtype=float)
+    T = summary["T"].to_numpy(dtype=float)
+    alive = bgnbd_probability_alive(model.bgnbd, x, tx, T)
+    if model.monthly_discount_rate > 0:
+        cum = np.vstack([bgnbd_expected_purchases(model.bgnbd, t, x, tx, T) for t in edges[1:]])
+        per_month = np.diff(np.vstack([np.zeros(len(x)), cum]), axis=0)
+        expected = cum[-1]
+        discounted = (per_month * disc[:, None]).sum(axis=0)
+    else:
+        expected = bgnbd_expected_purchases(model.bgnbd, model.horizon_days, x, tx, T)
+        discounted = expected.copy()
+    spend = gamma_gamma_expected_spend(model.gamma_gamma, x, summary["monetary_value"].to_numpy(dtype=float))
+    return alive, expected, discounted, spend
+
+
+def _baseline_parts(model: BTYDModel, summary: pd.DataFrame, disc: np.ndarray):
+    """The naive baselines in the scores' units (ml.btyd_checks.BaselineCalibration): probability
+    alive from days since the last purchase; expected purchases and value proportional to purchase
+    days and spend so far, so the ranking is the baseline's own."""
+    cal = model.baseline
+    if cal is None:
+        raise ValueError("a BTYD model that serves a naive baseline needs its calibration")
+    alive = 1.0 - cal.churn_risk((summary["T"] - summary["recency"]).to_numpy(dtype=float))
+    days = summary["n_purchase_days"].to_numpy(dtype=float)
+    expected = days * cal.purchases_per_purchase_day_day * model.horizon_days
+    value = np.clip(summary["total_revenue"].to_numpy(dtype=float), 0, None)
+    value = value * cal.revenue_per_spend_day * model.horizon_days * float(disc.mean())
+    discounted = expected * float(disc.mean())
+    spend = np.divide(value, discounted, out=np.zeros_like(value), where=discounted > 0)
+    return alive, expected, discounted, spend
 
 
 def _heuristic(model: BTYDModel, summary: pd.DataFrame, edges: np.ndarray, disc: np.ndarray):

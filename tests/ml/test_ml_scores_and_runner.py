@@ -15,7 +15,12 @@ from ml.scoring import SCORE_COLUMNS, assemble_customer_scores
 
 def test_assembly_has_the_contract_columns_and_marks_prospects():
     prop = pd.DataFrame(
-        {KEY: ["a", "b", "c"], "purchase_propensity": [0.9, 0.2, 0.1], "propensity_decile": [1, 5, 10]}
+        {
+            KEY: ["a", "b", "c"],
+            "purchase_propensity": [0.9, 0.2, 0.1],
+            "propensity_decile": [1, 5, 10],
+            "propensity_method": ["baseline_rfm_score"] * 3,
+        }
     )
     btyd = pd.DataFrame(
         {
@@ -25,6 +30,7 @@ def test_assembly_has_the_contract_columns_and_marks_prospects():
             "expected_purchases_365d": [4.0, 0.5],
             "predicted_clv_365d": [400.0, 20.0],
             "clv_method": ["bgnbd_gamma_gamma", "bgnbd_gamma_gamma"],
+            "churn_method": ["rfm_heuristic", "rfm_heuristic"],
         }
     )
     out = assemble_customer_scores(
@@ -40,6 +46,10 @@ def test_assembly_has_the_contract_columns_and_marks_prospects():
     row = out.set_index(KEY)
     assert row.loc["c", "clv_method"] == METHOD_NONE and np.isnan(row.loc["c", "predicted_clv_365d"])
     assert row.loc["d", "clv_method"] == METHOD_NONE and pd.isna(row.loc["d", "propensity_decile"])
+    assert row.loc["c", "churn_method"] == METHOD_NONE and row.loc["a", "churn_method"] == "rfm_heuristic"
+    assert row.loc["a", "propensity_method"] == "baseline_rfm_score" and pd.isna(
+        row.loc["d", "propensity_method"]
+    )
     assert (out["propensity_model_version"] == "p1").all() and (
         out["scored_at"] == pd.Timestamp("2026-01-01")
     ).all()
