@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from ml.btyd import fit_btyd, holdout_purchase_mae, rfm_summary, score_btyd
+from ml.btyd import holdout_purchase_mae, rfm_summary, score_btyd
+from ml.btyd_fit import fit_btyd
 from ml.cluster_report import cluster_profiles
 from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters, silhouette_in_space
 from ml.drift import psi_table, reference_profile

@@ -14,11 +14,11 @@ from ml.btyd import (
     METHOD_MODEL,
     METHOD_NONE,
     VALUE_BASELINE_METHOD,
-    fit_btyd,
     rfm_summary,
     score_btyd,
 )
 from ml.btyd_checks import degeneracy_problems
+from ml.btyd_fit import fit_btyd
 from ml.btyd_likelihoods import (
     BGNBDParams,
     GammaGammaParams,
