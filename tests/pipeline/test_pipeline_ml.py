@@ -75,9 +75,12 @@ def test_training_shows_metrics_and_plots_in_the_dagster_metadata(demo_run):
 def test_training_runs_the_baseline_gates_as_asset_checks_and_scores_name_what_is_served(demo_run):
     """The gates are shown on the training assets (they warn, never fail the run), and the scores
     table names what served each score, the same thing the gate check reports as served."""
-    evaluations = {
-        (e.asset_key.to_user_string(), e.check_name): e for e in demo_run.result.get_asset_check_evaluations()
-    }
+    with demo_run.instance() as instance:
+        records = instance.get_records_for_run(
+            demo_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    checks = [record.event_log_entry.dagster_event.event_specific_data for record in records]
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in checks}
     for key in ("ml/models/propensity", "ml/models/btyd"):
         gate = evaluations[(key, "served_score_beats_its_baseline")]
         assert gate.severity == dg.AssetCheckSeverity.WARN
