@@ -177,7 +177,8 @@ def child_stage(stage: str, data: Path) -> dict:
             out["quality"]["future_roc_auc"] = propensity_auc(scores, truth)["roc_auc"]
         out["n"] = int((feats["feature_as_of"] == as_of).sum())
     elif stage == "btyd":
-        from ml.btyd import fit_btyd, rfm_summary, score_btyd
+        from ml.btyd import rfm_summary, score_btyd
+        from ml.btyd_fit import fit_btyd
         from ml.evaluation import clv_rank_correlation
 
         tx = _read(data, "transactions")

@@ -13,19 +13,18 @@ Only transactions strictly before as_of count (the marts' convention for feature
 BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way") and Gamma-Gamma
 (Fader, Hardie & Lee 2005, "RFM and CLV") are fit by maximum likelihood over log-parameters with
 L-BFGS-B (Nelder-Mead retry), with log-space likelihoods (gammaln, betaln, logsumexp); the
-mathematics is in ml.btyd_likelihoods, this module decides whether to trust the fits and scores.
+mathematics is in ml.btyd_likelihoods.
 
 CLV over `horizon_days` (default 365) = expected purchase days x expected spend per purchase day,
 undiscounted by default; with `monthly_discount_rate` d > 0 the horizon is cut into months and
 month m's expected purchases are divided by (1 + d)^m.
 
-Fallback: the fitted models are used only when there are at least `min_repeat_customers`
-(default 200) repeat customers, both fits converge, parameters are finite and away from the
-search box, the implied mean purchase rate is plausible (< 1 purchase day per day), q > 1 (so
-expected spend exists) and the implied mean spend is within a factor 10 of the observed one.
-Otherwise every customer gets the documented RFM heuristic (`rfm_heuristic`), and
-`clv_method_reason` says why. Customers without any purchase before as_of are not modelled
-(clv_method 'no_purchase_history', values NULL).
+What is served: ml.btyd_fit fits and judges the models; this module holds the model object and
+scores it. Per score, `clv_method` (value and expected purchases) and `churn_method` (churn risk
+and probability alive) say what produced it: the fit (`bgnbd_gamma_gamma`), the RFM heuristic
+(`rfm_heuristic`) or the naive baseline (`baseline_historic_spend`,
+`baseline_days_since_last_purchase`). Customers without any purchase before as_of are not
+modelled (clv_method 'no_purchase_history', values NULL).
 """
 
 from __future__ import annotations
@@ -36,15 +35,12 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ml.btyd_checks import CHURN_BASELINE, VALUE_BASELINE, BaselineCalibration
 from ml.btyd_likelihoods import (
-    LOG_BOUND,
     BGNBDParams,
-    FitResult,
     GammaGammaParams,
     bgnbd_expected_purchases,
     bgnbd_probability_alive,
-    fit_bgnbd,
-    fit_gamma_gamma,
     gamma_gamma_expected_spend,
 )
 from ml.features import KEY
@@ -56,6 +52,8 @@ MIN_REPEAT_CUSTOMERS = 200
 METHOD_MODEL = "bgnbd_gamma_gamma"
 METHOD_HEURISTIC = "rfm_heuristic"
 METHOD_NONE = "no_purchase_history"
+CHURN_BASELINE_METHOD = f"baseline_{CHURN_BASELINE}"
+VALUE_BASELINE_METHOD = f"baseline_{VALUE_BASELINE}"
 
 
 @dataclass
@@ -70,27 +68,30 @@ class BTYDModel:
     monthly_discount_rate: float
     population_gap_days: float
     diagnostics: dict = field(default_factory=dict)
+    churn_method: str | None = None  # what churn risk comes from; None: the same as `method`
+    churn_reason: str = ""
+    baseline: BaselineCalibration | None = None  # the naive baselines' scale, fit on the fold
+
+    @property
+    def served_churn_method(self) -> str:
+        """A model saved before churn had its own gate has no churn_method: it is `method`."""
+        return getattr(self, "churn_method", None) or self.method
 
     def to_dict(self) -> dict:
         return {
             "method": self.method,
             "reason": self.reason,
+            "churn_method": self.served_churn_method,
+            "churn_reason": getattr(self, "churn_reason", "") or self.reason,
             "bgnbd": asdict(self.bgnbd) if self.bgnbd else None,
             "gamma_gamma": asdict(self.gamma_gamma) if self.gamma_gamma else None,
             "horizon_days": self.horizon_days,
             "monthly_discount_rate": self.monthly_discount_rate,
             "population_gap_days": self.population_gap_days,
+            "baseline": asdict(self.baseline) if getattr(self, "baseline", None) else None,
             "time_unit": TIME_UNIT,
             "diagnostics": self.diagnostics,
         }
-
-
-@dataclass
-class BTYDResult:
-    model: BTYDModel
-    scores: pd.DataFrame
-    summary: pd.DataFrame
-    report: dict
 
 
 # --- RFM summary -------------------------------------------------------------------------------
@@ -139,105 +140,6 @@ def rfm_summary(transactions: pd.DataFrame, as_of) -> pd.DataFrame:
     )
 
 
-# --- model, checks and fallback ----------------------------------------------------------------
-
-
-def _check_bgnbd(fit: FitResult) -> str | None:
-    if not fit.converged:
-        return f"BG/NBD did not converge ({fit.message})"
-    p = fit.params
-    vals = np.array([p.r, p.alpha, p.a, p.b])
-    if not np.all(np.isfinite(vals)):
-        return "BG/NBD parameters not finite"
-    if np.any(np.abs(np.log(vals)) > LOG_BOUND - 0.05):
-        return f"BG/NBD parameter at the search bound: {asdict(p)}"
-    if not 1e-6 < p.r / p.alpha < 1.0:
-        return f"BG/NBD implies an absurd purchase rate r/alpha={p.r / p.alpha:.3g} per day"
-    return None
-
-
-def _check_gamma_gamma(fit: FitResult, observed_mean: float) -> str | None:
-    if fit.params is None or not fit.converged:
-        return f"Gamma-Gamma did not converge ({fit.message})"
-    p = fit.params
-    vals = np.array([p.p, p.q, p.v])
-    if not np.all(np.isfinite(vals)):
-        return "Gamma-Gamma parameters not finite"
-    if np.any(np.abs(np.log(vals)) > LOG_BOUND - 0.05):
-        return f"Gamma-Gamma parameter at the search bound: {asdict(p)}"
-    if p.q <= 1:
-        return f"Gamma-Gamma q={p.q:.3g} <= 1: expected spend undefined"
-    implied = p.p * p.v / (p.q - 1)
-    if not (observed_mean / 10 <= implied <= observed_mean * 10):
-        return f"Gamma-Gamma implied mean spend {implied:.3g} far from observed {observed_mean:.3g}"
-    return None
-
-
-def fit_btyd(
-    transactions: pd.DataFrame,
-    as_of,
-    *,
-    horizon_days: int = 365,
-    monthly_discount_rate: float = 0.0,
-    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
-    maxiter: int = 2000,
-    fit_sample: int = 1_000_000,
-    random_state: int = 42,
-) -> BTYDResult:
-    """Fit BG/NBD + Gamma-Gamma on transactions up to as_of, or fall back to the heuristic;
-    score every customer with a purchase. Above `fit_sample` customers the likelihoods are fit
-    on a seeded random sample of that size (parameters are population-level)."""
-    summary = rfm_summary(transactions, as_of)
-    repeat = summary[summary["frequency"] > 0]
-    gap_pop = float(np.median(repeat["recency"] / repeat["frequency"])) if len(repeat) else 90.0
-    diagnostics: dict = {"n_customers": len(summary), "n_repeat_customers": len(repeat)}
-    reason = ""
-    bg = gg = None
-    if len(repeat) < min_repeat_customers:
-        reason = f"thin data: {len(repeat)} repeat customers < {min_repeat_customers}"
-    else:
-        fit_rows = summary
-        if len(summary) > fit_sample:
-            fit_rows = summary.sample(n=fit_sample, random_state=random_state)
-        bg_fit = fit_bgnbd(fit_rows["frequency"], fit_rows["recency"], fit_rows["T"], maxiter=maxiter)
-        rep = fit_rows[(fit_rows["frequency"] > 0) & (fit_rows["monetary_value"] > 0)]
-        gg_fit = fit_gamma_gamma(rep["frequency"], rep["monetary_value"], maxiter=maxiter)
-        diagnostics["bgnbd_fit"] = _fit_dict(bg_fit)
-        diagnostics["gamma_gamma_fit"] = _fit_dict(gg_fit)
-        problems = [
-            m
-            for m in (_check_bgnbd(bg_fit), _check_gamma_gamma(gg_fit, float(rep["monetary_value"].mean())))
-            if m
-        ]
-        if problems:
-            reason = "; ".join(problems)
-        else:
-            bg, gg = bg_fit.params, gg_fit.params
-            diagnostics["spend_value_correlation"] = float(
-                np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1]
-            )
-    method = METHOD_MODEL if bg is not None else METHOD_HEURISTIC
-    if method == METHOD_HEURISTIC:
-        log.warning("BTYD falls back to the RFM heuristic: %s", reason)
-    else:
-        reason = "fits converged and passed the plausibility checks"
-    model = BTYDModel(method, reason, bg, gg, horizon_days, monthly_discount_rate, gap_pop, diagnostics)
-    scores = score_btyd(model, summary)
-    report = {**model.to_dict(), "clv_summary": scores[f"predicted_clv_{horizon_days}d"].describe().to_dict()}
-    return BTYDResult(model, scores, summary, report)
-
-
-def _fit_dict(fit: FitResult) -> dict:
-    return {
-        "params": asdict(fit.params) if fit.params else None,
-        "converged": fit.converged,
-        "message": fit.message,
-        "neg_log_likelihood": fit.neg_log_likelihood,
-        "n": fit.n,
-        "iterations": fit.iterations,
-    }
-
-
 def _month_edges(horizon_days: int) -> np.ndarray:
     months = max(1, round(horizon_days / (365.25 / 12)))
     return np.linspace(0, horizon_days, months + 1)
@@ -245,37 +147,47 @@ def _month_edges(horizon_days: int) -> np.ndarray:
 
 def score_btyd(model: BTYDModel, summary: pd.DataFrame, customers: pd.Series | None = None) -> pd.DataFrame:
     """Per customer: probability_alive, churn_risk, expected_purchases_<h>d, expected_spend,
-    predicted_clv_<h>d, clv_method, clv_method_reason. `summary` comes from rfm_summary;
-    `customers` (optional) adds customers without purchases as 'no_purchase_history'."""
+    predicted_clv_<h>d, clv_method (what the value and expected purchases come from),
+    clv_method_reason, churn_method (what probability_alive and churn_risk come from): the model,
+    the heuristic, or the naive baseline, per the gates of ml.btyd_fit. `summary` comes from
+    rfm_summary; `customers` (optional) adds customers without purchases as 'no_purchase_history'."""
     h = model.horizon_days
-    x = summary["frequency"].to_numpy(dtype=float)
     tx = summary["recency"].to_numpy(dtype=float)
     T = summary["T"].to_numpy(dtype=float)
     m = summary["monetary_value"].to_numpy(dtype=float)
     edges = _month_edges(h)
     disc = (1 + model.monthly_discount_rate) ** -np.arange(1, len(edges))
-    method = np.full(len(x), model.method, dtype=object)
-    reason = np.full(len(x), model.reason, dtype=object)
-    if model.method == METHOD_MODEL:
-        alive = bgnbd_probability_alive(model.bgnbd, x, tx, T)
-        if model.monthly_discount_rate > 0:
-            cum = np.vstack([bgnbd_expected_purchases(model.bgnbd, t, x, tx, T) for t in edges[1:]])
-            per_month = np.diff(np.vstack([np.zeros(len(x)), cum]), axis=0)
-            expected = cum[-1]
-            discounted = (per_month * disc[:, None]).sum(axis=0)
-        else:
-            expected = bgnbd_expected_purchases(model.bgnbd, h, x, tx, T)
-            discounted = expected.copy()
-        spend = gamma_gamma_expected_spend(model.gamma_gamma, x, m)
-        bad = ~(np.isfinite(expected) & np.isfinite(alive) & np.isfinite(spend) & (expected >= 0))
+    method = np.full(len(tx), model.method, dtype=object)
+    reason = np.full(len(tx), model.reason, dtype=object)
+    churn_method = np.full(len(tx), model.served_churn_method, dtype=object)
+    components: dict[str, tuple] = {}
+
+    def parts(kind: str) -> tuple:
+        if kind not in components:
+            if kind == METHOD_MODEL:
+                components[kind] = _model_parts(model, summary, edges, disc)
+            elif kind in (CHURN_BASELINE_METHOD, VALUE_BASELINE_METHOD):
+                components[kind] = _baseline_parts(model, summary, disc)
+            else:
+                components[kind] = _heuristic(model, summary, edges, disc)
+        return components[kind]
+
+    _, expected, discounted, spend = (a.copy() for a in parts(model.method))
+    alive = parts(model.served_churn_method)[0].copy()
+    if METHOD_MODEL in components:
+        bad = ~np.all([np.isfinite(a) for a in components[METHOD_MODEL]], axis=0) | ~(
+            components[METHOD_MODEL][1] >= 0
+        )
         if bad.any():
             log.warning("%d customers have non-finite BTYD values; heuristic used for them", bad.sum())
-            ha, he, hd, hs = _heuristic(model, summary.loc[bad], edges, disc)
-            alive[bad], expected[bad], discounted[bad], spend[bad] = ha, he, hd, hs
-            method[bad] = METHOD_HEURISTIC
-            reason[bad] = "non-finite model value for this customer"
-    else:
-        alive, expected, discounted, spend = _heuristic(model, summary, edges, disc)
+            ha, he, hd, hs = (a[bad] for a in parts(METHOD_HEURISTIC))
+            if model.method == METHOD_MODEL:
+                expected[bad], discounted[bad], spend[bad] = he, hd, hs
+                method[bad] = METHOD_HEURISTIC
+                reason[bad] = "non-finite model value for this customer"
+            if model.served_churn_method == METHOD_MODEL:
+                alive[bad] = ha
+                churn_method[bad] = METHOD_HEURISTIC
     out = pd.DataFrame(
         {
             KEY: summary[KEY].to_numpy(),
@@ -290,16 +202,53 @@ def score_btyd(model: BTYDModel, summary: pd.DataFrame, customers: pd.Series | N
             f"predicted_clv_{h}d": discounted * spend,
             "clv_method": pd.array(method, dtype="str"),
             "clv_method_reason": pd.array(reason, dtype="str"),
+            "churn_method": pd.array(churn_method, dtype="str"),
         }
     )
     if customers is not None:
         missing = pd.Index(pd.unique(customers.astype(str))).difference(out[KEY].astype(str))
         if len(missing):
             extra = pd.DataFrame({KEY: pd.array(missing, dtype="str")})
-            extra["clv_method"] = METHOD_NONE
+            extra["clv_method"] = extra["churn_method"] = METHOD_NONE
             extra["clv_method_reason"] = "no purchase before as_of"
             out = pd.concat([out, extra], ignore_index=True)
     return out.sort_values(KEY, kind="mergesort").reset_index(drop=True)
+
+
+def _model_parts(model: BTYDModel, summary: pd.DataFrame, edges: np.ndarray, disc: np.ndarray):
+    """BG/NBD probability alive and expected purchases (discounted per month when asked),
+    Gamma-Gamma expected spend."""
+    x = summary["frequency"].to_numpy(dtype=float)
+    tx = summary["recency"].to_numpy(dtype=float)
+    T = summary["T"].to_numpy(dtype=float)
+    alive = bgnbd_probability_alive(model.bgnbd, x, tx, T)
+    if model.monthly_discount_rate > 0:
+        cum = np.vstack([bgnbd_expected_purchases(model.bgnbd, t, x, tx, T) for t in edges[1:]])
+        per_month = np.diff(np.vstack([np.zeros(len(x)), cum]), axis=0)
+        expected = cum[-1]
+        discounted = (per_month * disc[:, None]).sum(axis=0)
+    else:
+        expected = bgnbd_expected_purchases(model.bgnbd, model.horizon_days, x, tx, T)
+        discounted = expected.copy()
+    spend = gamma_gamma_expected_spend(model.gamma_gamma, x, summary["monetary_value"].to_numpy(dtype=float))
+    return alive, expected, discounted, spend
+
+
+def _baseline_parts(model: BTYDModel, summary: pd.DataFrame, disc: np.ndarray):
+    """The naive baselines in the scores' units (ml.btyd_checks.BaselineCalibration): probability
+    alive from days since the last purchase; expected purchases and value proportional to purchase
+    days and spend so far, so the ranking is the baseline's own."""
+    cal = model.baseline
+    if cal is None:
+        raise ValueError("a BTYD model that serves a naive baseline needs its calibration")
+    alive = 1.0 - cal.churn_risk((summary["T"] - summary["recency"]).to_numpy(dtype=float))
+    days = summary["n_purchase_days"].to_numpy(dtype=float)
+    expected = days * cal.purchases_per_purchase_day_day * model.horizon_days
+    value = np.clip(summary["total_revenue"].to_numpy(dtype=float), 0, None)
+    value = value * cal.revenue_per_spend_day * model.horizon_days * float(disc.mean())
+    discounted = expected * float(disc.mean())
+    spend = np.divide(value, discounted, out=np.zeros_like(value), where=discounted > 0)
+    return alive, expected, discounted, spend
 
 
 def _heuristic(model: BTYDModel, summary: pd.DataFrame, edges: np.ndarray, disc: np.ndarray):

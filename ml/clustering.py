@@ -1,15 +1,21 @@
 """Micro-segments: behavioural clustering of customers with model selection, stability and names.
 
 Procedure (all seeded, all on rows sorted by customer_key so input order cannot matter):
+0. Prospects by rule: customers with no completed order before the cutoff form the "Prospects"
+   group (the id after the last cluster) and are not clustered: never buying is known, not found,
+   and as a clustering axis it splits buyers from non-buyers and nothing else. The buyers are
+   clustered, and names compare their clusters with the buyers' population.
 1. Preprocess (signed log1p for skewed columns, median imputation with missing indicators,
    StandardScaler, one-hot for any categoricals) and optionally PCA keeping `pca_variance`.
 2. Two hash-based samples of customers: the selection sample (k-means per k, GMM) and the
    smaller evaluation sample (silhouette for every candidate; Ward and HDBSCAN fitted there).
-3. Select (ml.cluster_selection): k-means for each k in `k_values` (default 4..10): inertia
+3. Select (ml.cluster_selection): k-means for each k in `k_values` (default 3..8): inertia
    (elbow) and silhouette; k = best silhouette among solutions whose smallest cluster holds at
-   least `min_cluster_share` of the evaluation sample. On continuous behavioural data silhouette
-   almost always falls with k (the best split is buyers vs never-buyers), so the lower end of the
-   range is a product decision: the fewest segments worth a distinct message. The final k-means
+   least `min_cluster_share` (default 5 %) of the evaluation sample. On continuous behavioural
+   data silhouette almost always falls with k, so the lower end of the range is a product
+   decision: three segments is the fewest worth a distinct message. When no k of the range gives
+   clusters that large, the best k is kept and the report says the data did not support it
+   (`supported: false`). The final k-means
    is refit on all rows (MiniBatchKMeans above `minibatch_threshold`) from the sample centres.
    Challengers on the same evaluation sample: Ward (each k), GaussianMixture (each k), HDBSCAN
    (finds its own k; noise points join the nearest cluster mean since everyone needs a segment).
@@ -23,7 +29,8 @@ Procedure (all seeded, all on rows sorted by customer_key so input order cannot 
    resamples of the evaluation sample, compared on the resampled points.
 7. Difference tests: Kruskal-Wallis per numeric feature and chi-square per categorical across
    clusters, with effect sizes.
-8. Names from the clusters' trait z-scores (ml.cluster_names), unique by construction.
+8. Names from the clusters' medians against the buyers' (ml.cluster_names): every word of a
+   name is true of the cluster's medians (name_claims), and names are unique by construction.
 9. Report (ml.cluster_report): customer_clusters, cluster_profiles, the JSON report and plots.
 """
 
@@ -39,7 +46,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances
 from sklearn.pipeline import Pipeline
 
-from ml.cluster_names import name_clusters
+from ml.cluster_names import PROSPECTS, is_buyer, name_clusters
 from ml.cluster_report import cluster_profiles, clustering_plots, clustering_report, customer_clusters_table
 from ml.cluster_selection import (
     assigning_estimator,
@@ -71,13 +78,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ClusteringConfig:
-    k_values: Sequence[int] = tuple(range(4, 11))
+    k_values: Sequence[int] = tuple(range(3, 9))
     selection_sample: int = 50_000
     gmm_sample: int = 8_000
     eval_sample: int = 4_000
     minibatch_threshold: int = 200_000
     pca_variance: float | None = 0.95
-    min_cluster_share: float = 0.02
+    min_cluster_share: float = 0.05
     max_noise_share: float = 0.25
     simplicity_margin: float = 0.01
     algorithms: Sequence[str] = ("kmeans", "ward", "gmm", "hdbscan")
@@ -100,16 +107,23 @@ class ClusterModel:
     algorithm: str
     k: int
     random_state: int
+    prospect_id: int | None = None  # the prospects group (no order yet), assigned by rule
 
     @property
     def pipeline(self) -> Pipeline:
         return Pipeline([*self.transform.steps, ("cluster", self.estimator)])
 
     def predict(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(cluster_id, distance to the cluster centre in the transformed space) per row."""
+        """(cluster_id, distance to the cluster centre in the transformed space) per row; a
+        prospect (no order yet) gets the prospects group and no distance."""
         z = self.transform.transform(align_columns(features, self.spec))
         ids = relabel(self.label_map, self.estimator.predict(z))
         dist = np.linalg.norm(z - self.centres[ids], axis=1)
+        prospect_id = getattr(self, "prospect_id", None)  # None: a model saved before the rule
+        if prospect_id is not None:
+            prospect = ~is_buyer(features)
+            ids = np.where(prospect, prospect_id, ids)
+            dist = np.where(prospect, np.nan, dist)
         return ids, dist
 
 
@@ -126,7 +140,8 @@ class ClusteringResult:
 class ClusteringSpace:
     """The latest customers in the transformed feature space, with the two hash samples."""
 
-    customers: pd.DataFrame
+    customers: pd.DataFrame  # the buyers: the rows that are clustered
+    everyone: pd.DataFrame  # every latest customer, prospects included
     spec: FeatureSpec
     transform: Pipeline
     k_values: list[int]
@@ -153,7 +168,8 @@ def prepare_space(
     skewed: Sequence[str] | None,
     as_of,
 ) -> ClusteringSpace:
-    df = latest_cutoff(features, as_of)
+    everyone = latest_cutoff(features, as_of).reset_index(drop=True)
+    df = everyone[is_buyer(everyone)].reset_index(drop=True)
     spec = resolve_features(
         df,
         CLUSTER_FEATURES if numeric is None else numeric,
@@ -164,7 +180,7 @@ def prepare_space(
     n = len(X)
     k_values = [k for k in cfg.k_values if 2 <= k <= max(2, n // 20)]
     if not k_values:
-        raise ValueError(f"too few customers ({n}) to cluster")
+        raise ValueError(f"too few buyers ({n} of {len(everyone)} customers) to cluster")
     steps = [("prep", build_preprocessor(spec))]
     if cfg.pca_variance:
         steps.append(
@@ -176,6 +192,7 @@ def prepare_space(
     evaluation = Z[hash_sample(df[KEY], min(n, cfg.eval_sample), cfg.random_state)]
     return ClusteringSpace(
         customers=df,
+        everyone=everyone,
         spec=spec,
         transform=transform,
         k_values=k_values,
@@ -205,8 +222,9 @@ def _select(space: ClusteringSpace, cfg: ClusteringConfig) -> tuple[dict, list[d
 
 
 def _fit_winner(space: ClusteringSpace, winner: dict, random_state: int) -> tuple[ClusterModel, np.ndarray]:
-    """The winner assigns every customer; ids ordered by size; names from traits. Returns the
-    model and each customer's cluster id."""
+    """The winner assigns every buyer; ids ordered by size; names from the clusters' medians
+    against the buyers'; prospects are the group after the last cluster. Returns the model and
+    each buyer's cluster id."""
     Z = space.Z
     estimator = assigning_estimator(winner, space.evaluation)
     raw = estimator.predict(Z)
@@ -219,11 +237,12 @@ def _fit_winner(space: ClusteringSpace, winner: dict, random_state: int) -> tupl
         estimator=estimator,
         centres=centres,
         label_map=label_map,
-        names=name_clusters(space.customers, ids, space.spec),
+        names={**name_clusters(space.customers, ids, space.spec), k: PROSPECTS},
         spec=space.spec,
         algorithm=winner["algorithm"],
         k=k,
         random_state=random_state,
+        prospect_id=k,
     )
     return model, ids
 
@@ -249,7 +268,7 @@ def fit_clusters(
     Z, Ze = space.Z, space.evaluation
     winner, candidates, curve, k_best = _select(space, cfg)
     model, ids = _fit_winner(space, winner, rs)
-    k, names, centres = model.k, model.names, model.centres
+    k, names = model.k, model.names
 
     reference = relabel(model.label_map, model.estimator.predict(Ze))
     stability = bootstrap_stability(
@@ -264,6 +283,8 @@ def fit_clusters(
     tests = cluster_difference_tests(
         space.customers, ids, space.spec, sample=cfg.test_sample, random_state=rs
     )
+    everyone_ids, everyone_dist = model.predict(space.everyone)
+    profiles = cluster_profiles(space.everyone, everyone_ids, names)
 
     report = clustering_report(
         winner=winner,
@@ -279,13 +300,15 @@ def fit_clusters(
         stability=stability,
         tests=tests,
         names=names,
+        profiles=profiles,
+        n_prospects=int((everyone_ids == model.prospect_id).sum()),
     )
     return ClusteringResult(
         model,
-        customer_clusters_table(space.customers[KEY], ids, names, np.linalg.norm(Z - centres[ids], axis=1)),
-        cluster_profiles(space.customers, ids, names),
+        customer_clusters_table(space.everyone[KEY], everyone_ids, names, everyone_dist),
+        profiles,
         report,
-        clustering_plots(curve, k_best, Ze, reference, names, rs),
+        clustering_plots(curve, k_best, Ze, reference, names, rs, profiles),
     )
 
 
@@ -303,6 +326,7 @@ def silhouette_in_space(
     transformed feature space (the challenger's), on a hash sample of the latest customers, so a
     champion and a challenger are compared on the same points in the same geometry."""
     df = latest_cutoff(features, as_of)
+    df = df[is_buyer(df)].reset_index(drop=True)
     df = df.iloc[hash_sample(df[KEY], sample, space.random_state)]
     Z = space.transform.transform(align_columns(df, space.spec))
     ids, _ = model.predict(df)

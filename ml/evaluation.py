@@ -8,14 +8,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import (
     adjusted_rand_score,
     average_precision_score,
     normalized_mutual_info_score,
     roc_auc_score,
 )
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
 
-from ml.features import KEY
+from ml.features import CLUSTER_FEATURES, KEY, build_preprocessor, latest_cutoff, resolve_features
 
 
 def _join(left: pd.DataFrame, right: pd.DataFrame, cols_left, cols_right) -> pd.DataFrame:
@@ -78,3 +81,41 @@ def clv_rank_correlation(
     m = _join(customer_scores, outcomes, [score_col], [outcome_col]).dropna()
     rho = spearmanr(m[score_col], m[outcome_col]).statistic
     return {"spearman": float(rho), "n": len(m)}
+
+
+def persona_recovery(
+    customer_clusters: pd.DataFrame,
+    features: pd.DataFrame,
+    personas: pd.DataFrame,
+    *,
+    numeric=CLUSTER_FEATURES,
+    persona_col: str = "persona",
+    folds: int = 5,
+    random_state: int = 0,
+) -> dict:
+    """The clusters' ARI with the hidden persona next to the supervised ceiling: the ARI of a
+    classifier that is told the personas, predicting them out of fold from the same features
+    (latest cutoff). A low ceiling means the personas are not visible in the features and no
+    clustering can recover them; a low ARI under a high ceiling means the clustering falls short."""
+    latest = latest_cutoff(features)
+    spec = resolve_features(latest, numeric, ())
+    m = _join(customer_clusters, personas, ["cluster_id"], [persona_col]).dropna(subset=[persona_col])
+    m = m.merge(latest[[KEY, *spec.columns]].assign(**{KEY: latest[KEY].astype(str)}), on=KEY)
+    if m[persona_col].nunique() < 2:
+        raise ValueError("persona recovery needs at least two personas among the clustered customers")
+    classifier = Pipeline(
+        [
+            ("prep", build_preprocessor(spec)),
+            ("model", HistGradientBoostingClassifier(max_iter=200, random_state=random_state)),
+        ]
+    )
+    smallest = int(m[persona_col].value_counts().min())
+    split = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=random_state)
+    predicted = cross_val_predict(classifier, m[list(spec.columns)], m[persona_col], cv=split)
+    return {
+        "ari": float(adjusted_rand_score(m[persona_col], m["cluster_id"])),
+        "supervised_ceiling_ari": float(adjusted_rand_score(m[persona_col], predicted)),
+        "supervised_accuracy": float(np.mean(predicted == m[persona_col].to_numpy())),
+        "features": list(spec.columns),
+        "n": len(m),
+    }

@@ -78,3 +78,23 @@ def calibration_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> byte
     ax.set_title("Calibration, out-of-time validation")
     ax.legend(loc="upper left")
     return _png(fig)
+
+
+def cluster_profile_png(
+    names: Sequence[str], shares: Sequence[float], traits: Sequence[str], scores
+) -> bytes:
+    """The picture a marketer reads: one row per segment (with its share of customers), one column
+    per trait, coloured by how far the segment's median is above (blue) or below (red) the median
+    buyer's, in interquartile ranges."""
+    scores = np.asarray(scores, dtype=float)
+    fig = Figure(figsize=(1.1 * max(len(traits), 4) + 3, 0.55 * max(len(names), 3) + 1.5))
+    ax = fig.add_subplot(1, 1, 1)
+    limit = max(1.0, float(np.nanmax(np.abs(scores))) if scores.size else 1.0)
+    image = ax.imshow(scores, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(traits)), labels=list(traits), rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), labels=[f"{n} ({s:.0%})" for n, s in zip(names, shares, strict=True)])
+    for (i, j), value in np.ndenumerate(scores):
+        ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax, label="median vs the median buyer (IQR)")
+    ax.set_title("Segments: how each differs from the median buyer")
+    return _png(fig)

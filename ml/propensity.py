@@ -2,18 +2,25 @@
 
 Training is point-in-time: features at each labelled cutoff, label from the window after it
 (see ml.point_in_time). Candidates (logistic regression, random forest, histogram gradient
-boosting) are compared with expanding-window cross-validation over cutoffs: each fold validates
-on one cutoff and trains only on cutoffs whose label windows ended by then. Selection
-(ml.propensity_selection): the best mean validation PR AUC (the metric that matters when 10-30 %
-of customers buy and marketing targets the top of the ranking) among candidates that pass the
-recency monotonicity check (ml.propensity_validation): a customer who bought more recently, all
-else equal, must never score lower. Gradient boosting enforces this with a monotonic constraint;
-the other candidates are checked on a grid and are not eligible if they break it (a random forest
-usually does). The winner is refit on all labelled cutoffs and scores the latest cutoff.
+boosting) and the naive baselines of ml.baselines (order count, recency, RFM score) are compared
+with expanding-window cross-validation over cutoffs: each fold validates on one cutoff and trains
+only on cutoffs whose label windows ended by then.
+
+Selection (ml.propensity_selection) looks only at the folds before the latest: the best mean PR
+AUC there (the metric that matters when 10-30 % of customers buy and marketing targets the top of
+the ranking) among candidates that pass the recency monotonicity check (ml.propensity_validation):
+a customer who bought more recently, all else equal, must never score lower. Gradient boosting
+enforces this with a monotonic constraint; the other candidates are checked on a grid and are not
+eligible if they break it (a random forest usually does).
+
+Gate (ml.gates): the chosen model is served only if, on the latest fold, its ROC AUC beats every
+baseline's by `gates.propensity_margin`; otherwise the baseline chosen on the earlier folds is
+served, and its name is what `customer_scores.propensity_method` shows. The served one is refit on
+all labelled cutoffs and scores the latest cutoff.
 
 Threshold: maximizes F1 on the validation folds before the last one, and is then reported on the
-last fold, so the reported F1 is not tuned on the data it is measured on. The report and plots
-are built in ml.propensity_report.
+last fold, so neither the choice nor the F1 is tuned on the data they are reported on. The report
+and plots are built in ml.propensity_report.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 
+from ml.baselines import available_baselines
 from ml.features import (
     CATEGORICAL_FEATURES,
     CUTOFF,
@@ -37,10 +45,17 @@ from ml.features import (
     resolve_features,
     stable_unit_hash,
 )
+from ml.gates import GateSettings
 from ml.point_in_time import LABEL, build_training_set, cutoff_folds, iter_fold_indices
 from ml.propensity_metrics import deciles
 from ml.propensity_report import importance_table, propensity_plots, propensity_report, validation_curves
-from ml.propensity_selection import choose_candidate, evaluate_candidates, make_candidate
+from ml.propensity_selection import (
+    choose_candidate,
+    evaluate_candidates,
+    gate_on_latest_fold,
+    make_candidate,
+    selection_folds,
+)
 from ml.propensity_validation import require_two_classes, threshold_and_holdout_metrics
 
 CANDIDATES = ("logistic_regression", "random_forest", "hist_gradient_boosting")
@@ -60,6 +75,7 @@ class PropensityConfig:
     importance_repeats: int = 3
     random_state: int = 42
     n_jobs: int = 2
+    gates: GateSettings = field(default_factory=GateSettings)
 
 
 @dataclass
@@ -189,8 +205,14 @@ def train_propensity(
     )
     data = prepare_training_data(features, labels, spec, cfg, as_of=as_of, transactions=transactions)
 
-    results, oof, last_models = evaluate_candidates(data, spec, cfg)
-    best = choose_candidate(results, cfg.candidates)
+    baselines = available_baselines(spec.columns)
+    results, oof, last_models = evaluate_candidates(data, spec, cfg, [*cfg.candidates, *baselines])
+    folds = selection_folds(len(data.splits))
+    model_choice = choose_candidate(results, cfg.candidates, folds)
+    gate, _ = gate_on_latest_fold(
+        results, model_choice, baselines, cfg.gates.propensity_metric, cfg.gates.propensity_margin
+    )
+    best = gate.served
     threshold, holdout_metrics = threshold_and_holdout_metrics(
         data.y_cv, oof[best], data.valid_rows, data.last_valid
     )
@@ -213,6 +235,9 @@ def train_propensity(
     }
     report = propensity_report(
         chosen=best,
+        model_choice=model_choice,
+        gate=gate,
+        selection=folds,
         data=data,
         results=results,
         oof=oof,
@@ -238,11 +263,19 @@ def train_propensity(
 
 
 def score_propensity(model: PropensityModel, features: pd.DataFrame, as_of=None) -> pd.DataFrame:
-    """Score the latest cutoff (or `as_of`): customer_key, purchase_propensity, propensity_decile."""
+    """Score the latest cutoff (or `as_of`): customer_key, purchase_propensity, propensity_decile,
+    propensity_method (the served algorithm, `baseline_*` when a naive baseline is served)."""
     df = latest_cutoff(features, as_of)
     p = model.predict_proba(df)
     keys = df[KEY].astype(str).to_numpy()
-    return pd.DataFrame({KEY: keys, "purchase_propensity": p, "propensity_decile": deciles(p, keys)})
+    return pd.DataFrame(
+        {
+            KEY: keys,
+            "purchase_propensity": p,
+            "propensity_decile": deciles(p, keys),
+            "propensity_method": pd.array([model.algorithm] * len(keys), dtype="str"),
+        }
+    )
 
 
 def holdout_pr_auc(model: PropensityModel, holdout: pd.DataFrame) -> float:

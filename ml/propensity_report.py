@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.pipeline import Pipeline
 
 from ml.features import CUTOFF, KEY, FeatureSpec
+from ml.gates import GateDecision
 from ml.plots import calibration_png, roc_png
 from ml.propensity_metrics import lift_table
 
@@ -66,6 +67,9 @@ def importance_table(
 def propensity_report(
     *,
     chosen: str,
+    model_choice: str,
+    gate: GateDecision,
+    selection: list[int],
     data: TrainingData,
     results: dict[str, dict],
     oof: dict[str, np.ndarray],
@@ -77,7 +81,8 @@ def propensity_report(
     spec: FeatureSpec,
     cfg: PropensityConfig,
 ) -> dict:
-    """The JSON-able report stored with the model and shown in the UI."""
+    """The JSON-able report stored with the model and shown in the UI. `chosen` is what is served
+    (the model, or a baseline when the model did not pass the gate)."""
     rows = data.valid_rows
     cv = data.cv
     lift = lift_table(
@@ -85,7 +90,16 @@ def propensity_report(
     )
     return {
         "chosen": chosen,
-        "selection": "max mean validation PR AUC among candidates passing the recency monotonicity check",
+        "served_kind": "model" if chosen == model_choice else "baseline",
+        "model_choice": model_choice,
+        "gate": gate.to_dict(),
+        "selection": (
+            "max mean PR AUC on the selection folds among candidates passing the recency monotonicity "
+            "check; the model is served only if it beats every baseline on the latest fold by the margin"
+        ),
+        "selection_folds": [data.fold_names[i] for i in selection],
+        "report_fold": data.fold_names[-1],
+        "selection_saw_report_fold": len(data.fold_names) - 1 in selection,
         "cv_scheme": data.scheme,
         "folds": data.fold_names,
         "candidates": results,

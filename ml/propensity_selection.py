@@ -1,8 +1,11 @@
-"""Candidate selection for purchase propensity: build each candidate, cross-validate it out of
-time, and choose the best mean validation PR AUC among candidates that pass validation.
+"""Candidate selection for purchase propensity: build each candidate and each naive baseline,
+cross-validate them out of time, choose on the earlier folds and gate on the latest.
 
 Each candidate is a Pipeline with its own preprocessing, fitted per fold on training cutoffs only,
-so nothing is learned from the validation cutoff.
+so nothing is learned from the validation cutoff. Selection never looks at the latest fold: the
+best model and the best baseline are those with the best mean PR AUC on the folds before it, and
+the latest fold is where the served one's metrics are reported and where the model must beat
+every baseline by the margin of ml.gates to be served.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from ml.baselines import BASELINES, baseline_pipeline
 from ml.features import FeatureSpec, build_preprocessor
+from ml.gates import GateDecision, decide
 from ml.propensity_metrics import classification_metrics
 from ml.propensity_validation import monotonic_checks
 
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 def make_candidate(name: str, spec: FeatureSpec, cfg: PropensityConfig) -> Pipeline:
     """One candidate as a Pipeline with its own preprocessing (fit per fold, never on validation)."""
     rs = cfg.random_state
+    if name in BASELINES:
+        return baseline_pipeline(name)
     if name == "logistic_regression":
         return Pipeline(
             [
@@ -68,15 +75,15 @@ def _transformed_name(spec: FeatureSpec, col: str) -> str:
 
 
 def evaluate_candidates(
-    data: TrainingData, spec: FeatureSpec, cfg: PropensityConfig
+    data: TrainingData, spec: FeatureSpec, cfg: PropensityConfig, names
 ) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, Pipeline]]:
-    """Per candidate: fold metrics, means and the monotonicity checks (eligibility); its
-    out-of-fold predictions; and the model fitted for the last fold (the holdout model)."""
+    """Per candidate (models and baselines alike): fold metrics, means and the monotonicity checks
+    (eligibility); its out-of-fold predictions; and the model fitted for the last fold."""
     X, y = data.X_cv, data.y_cv
     results: dict[str, dict] = {}
     oof: dict[str, np.ndarray] = {}
     last_models: dict[str, Pipeline] = {}
-    for name in cfg.candidates:
+    for name in names:
         pred = np.full(len(X), np.nan)
         folds_metrics = []
         try:
@@ -104,13 +111,49 @@ def evaluate_candidates(
     return results, oof, last_models
 
 
-def choose_candidate(results: dict[str, dict], candidates) -> str:
-    """Best mean validation PR AUC among eligible candidates (earlier in `candidates` on ties);
-    among all that fitted if none is eligible."""
-    ok = [n for n, r in results.items() if r.get("eligible")]
+def selection_folds(n_folds: int) -> list[int]:
+    """Indices of the folds selection may look at: every fold before the latest; the latest
+    itself only when it is the only one (the report then says selection saw it)."""
+    return list(range(n_folds - 1)) if n_folds >= 2 else [0]
+
+
+def selection_score(result: dict, folds: list[int], metric: str = "pr_auc") -> float:
+    values = [result["folds"][i][metric] for i in folds]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def choose_candidate(results: dict[str, dict], candidates, folds: list[int]) -> str:
+    """Best mean PR AUC on the selection folds among eligible `candidates` (earlier in the list on
+    ties); among all that fitted if none is eligible."""
+    candidates = [n for n in candidates if n in results]
+    ok = [n for n in candidates if results[n].get("eligible")]
     if not ok:
-        ok = [n for n, r in results.items() if "error" not in r]
-        log.warning("no candidate passes the monotonicity check; choosing among all")
+        ok = [n for n in candidates if "error" not in results[n]]
+        if ok:
+            log.warning("no candidate passes the monotonicity check; choosing among all")
     if not ok:
         raise RuntimeError("every propensity candidate failed to fit")
-    return max(ok, key=lambda n: (results[n]["mean_pr_auc"], -list(candidates).index(n)))
+    return max(
+        ok, key=lambda n: (np.nan_to_num(selection_score(results[n], folds), nan=-1), -candidates.index(n))
+    )
+
+
+def gate_on_latest_fold(
+    results: dict[str, dict], model: str, baselines, metric: str, margin: float
+) -> tuple[GateDecision, str | None]:
+    """(the gate, the baseline that would be served): the model is served only when its `metric`
+    on the latest fold beats every baseline's by `margin`; otherwise the baseline chosen on the
+    earlier folds is served."""
+    fitted = [b for b in baselines if b in results and "error" not in results[b]]
+    folds = selection_folds(len(results[model]["folds"]))
+    fallback = choose_candidate(results, fitted, folds) if fitted else None
+    decision = decide(
+        "purchase_propensity",
+        metric=metric,
+        margin=margin,
+        model=model,
+        model_value=results[model]["folds"][-1][metric],
+        baselines={b: results[b]["folds"][-1][metric] for b in fitted},
+        fallback=fallback or model,
+    )
+    return decision, fallback

@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from ml.btyd import fit_btyd, holdout_purchase_mae, rfm_summary, score_btyd
+from ml.btyd import holdout_purchase_mae, rfm_summary, score_btyd
+from ml.btyd_fit import fit_btyd
 from ml.cluster_report import cluster_profiles
 from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters, silhouette_in_space
 from ml.drift import psi_table, reference_profile
 from ml.features import KEY, latest_customers, latest_cutoff
+from ml.gates import GateSettings
 from ml.lifecycle import ModelRegistry, register_model
 from ml.propensity import PropensityConfig, holdout_pr_auc, score_propensity, train_propensity
 from ml.recommend import fit_item_cf, hit_rate, recommend
@@ -135,7 +137,12 @@ def run_propensity(
         training_frame=res.training_frame,
         training_window=res.training_window,
         features=spec.to_dict(),
-        metrics={"chosen": res.report["chosen"], **res.report["holdout_metrics"]},
+        metrics={
+            "chosen": res.report["chosen"],
+            "served_kind": res.report["served_kind"],
+            "gate": res.report["gate"],
+            **res.report["holdout_metrics"],
+        },
         random_state=res.report["random_state"],
         trained_at=_now(trained_at),
         extra_metadata={"reference_profile": profile, "report": res.report},
@@ -157,16 +164,22 @@ def run_btyd(
     monthly_discount_rate: float = 0.0,
     holdout_days: int = 90,
     tolerance: float = 0.02,
+    gates: GateSettings | None = None,
     trained_at: datetime | None = None,
 ) -> StageOutput:
-    """Tables: btyd_scores (probability_alive, churn_risk, expected purchases, CLV, clv_method).
-    Holdout metric: MAE of expected purchase days over the last `holdout_days` (lower is better),
-    the challenger refit on the history before them."""
+    """Tables: btyd_scores (probability_alive, churn_risk, expected purchases, CLV, clv_method,
+    churn_method). Holdout metric: MAE of expected purchase days over the last `holdout_days`
+    (lower is better), the challenger as fit on the history before them (the fold that also
+    gated it: ml.btyd_checks)."""
     res = fit_btyd(
-        transactions, as_of, horizon_days=horizon_days, monthly_discount_rate=monthly_discount_rate
+        transactions,
+        as_of,
+        horizon_days=horizon_days,
+        monthly_discount_rate=monthly_discount_rate,
+        holdout_days=holdout_days,
+        gates=gates,
     )
-    cal_end = pd.Timestamp(as_of) - pd.Timedelta(days=holdout_days)
-    hold = fit_btyd(transactions, cal_end, horizon_days=horizon_days).model
+    hold = res.fold_model
     run = register_model(
         registry,
         "btyd",
@@ -179,7 +192,12 @@ def run_btyd(
         training_frame=res.summary,
         training_window={"end": str(pd.Timestamp(as_of))},
         features={"time_unit": "days"},
-        metrics={"method": res.model.method, "reason": res.model.reason, **res.model.diagnostics},
+        metrics={
+            "method": res.model.method,
+            "reason": res.model.reason,
+            "churn_method": res.model.served_churn_method,
+            **res.model.diagnostics,
+        },
         trained_at=_now(trained_at),
         extra_metadata={"report": res.report},
     )

@@ -12,8 +12,10 @@ SCORE_COLUMNS = (
     KEY,
     "purchase_propensity",
     "propensity_decile",
+    "propensity_method",
     "churn_risk",
     "probability_alive",
+    "churn_method",
     "expected_purchases_365d",
     "predicted_clv_365d",
     "clv_method",
@@ -41,7 +43,7 @@ def assemble_customer_scores(
     is only when horizon_days is 365; otherwise the columns keep their own horizon suffix.
     """
     suffix = f"{horizon_days}d"
-    p = propensity_scores[[KEY, "purchase_propensity", "propensity_decile"]].copy()
+    p = propensity_scores[[KEY, "purchase_propensity", "propensity_decile", "propensity_method"]].copy()
     b = btyd_scores[
         [
             KEY,
@@ -50,6 +52,7 @@ def assemble_customer_scores(
             f"expected_purchases_{suffix}",
             f"predicted_clv_{suffix}",
             "clv_method",
+            "churn_method",
         ]
     ].copy()
     for f in (p, b):
@@ -58,12 +61,14 @@ def assemble_customer_scores(
     if customers is not None:
         extra = pd.DataFrame({KEY: pd.unique(customers.astype(str).to_numpy())})
         out = out.merge(extra, on=KEY, how="outer")
-    out["clv_method"] = out["clv_method"].astype(object).where(out["clv_method"].notna(), METHOD_NONE)
+    for col in ("clv_method", "churn_method"):
+        out[col] = out[col].astype(object).where(out[col].notna(), METHOD_NONE)
     out["propensity_decile"] = out["propensity_decile"].astype("Int64")
     out["propensity_model_version"] = propensity_model_version
     out["clv_model_version"] = clv_model_version
     out["scored_at"] = pd.Timestamp(scored_at)
-    for col in ("clv_method", "propensity_model_version", "clv_model_version", KEY):
+    methods = ("clv_method", "churn_method", "propensity_method")
+    for col in (*methods, "propensity_model_version", "clv_model_version", KEY):
         out[col] = pd.array(out[col].astype(object).where(out[col].notna(), None), dtype="str")
     cols = [c.replace("365d", suffix) for c in SCORE_COLUMNS]
     out = out[cols].sort_values(KEY, kind="mergesort").reset_index(drop=True)

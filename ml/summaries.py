@@ -28,10 +28,13 @@ def cluster_summary(customer_clusters: pd.DataFrame) -> dict:
 
 
 def score_summary(customer_scores: pd.DataFrame) -> dict:
-    """The mean propensity (moves when the model or the customers change) and how many customers
-    got each CLV method (a jump in the RFM fallback means the BTYD fit was rejected)."""
+    """The mean propensity (moves when the model or the customers change), what served each score
+    (a `baseline_*` propensity or an `rfm_heuristic` churn or CLV means the model lost its gate
+    or its fit was rejected) and for how many customers."""
     return {
         "mean_purchase_propensity": float(customer_scores["purchase_propensity"].mean()),
+        "propensity_methods": customer_scores["propensity_method"].value_counts().to_dict(),
+        "churn_methods": customer_scores["churn_method"].value_counts().to_dict(),
         "clv_methods": customer_scores["clv_method"].value_counts().to_dict(),
     }
 

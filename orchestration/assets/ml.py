@@ -11,6 +11,7 @@ import pandas as pd
 from ml.champion import NoChampionError, score_clusters, score_customers, score_recommendations
 from ml.drift import PSI_FAIL, PSI_WARN, check_drift
 from ml.features import latest_customers
+from ml.gates import BEATS_BASELINE_CHECK, NOT_DEGENERATE_CHECK, training_verdicts
 from ml.lifecycle import ModelRegistry, model_runs_frame, save_plots
 from ml.runner import run_btyd, run_clustering, run_propensity, run_recommendations
 from ml.summaries import cluster_summary, recommendation_summary, score_summary, training_summary
@@ -78,9 +79,29 @@ TRAINERS = {
 }
 
 
+GATE_CHECKS = {
+    "propensity": {
+        BEATS_BASELINE_CHECK: "The chosen model beat every naive baseline on the latest fold by the "
+        "margin of ml.gates; warns when a baseline is served instead.",
+    },
+    "btyd": {
+        BEATS_BASELINE_CHECK: "BG/NBD churn risk and Gamma-Gamma value beat days since the last "
+        "purchase and historic spend on the holdout fold; warns when the RFM heuristic is served.",
+        NOT_DEGENERATE_CHECK: "The BG/NBD fit is not degenerate (somebody drops out, P(alive) has a "
+        "spread, churn AUC above 0.5 on the fold); warns when it is and the heuristic takes over.",
+    },
+}
+
+
 def _training_asset(model_name: str) -> dg.AssetsDefinition:
+    key = ["ml", "models", model_name]
+
     @dg.asset(
-        key=["ml", "models", model_name],
+        key=key,
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, description=description)
+            for name, description in GATE_CHECKS.get(model_name, {}).items()
+        ],
         deps=[FEATURES, LABELS, TRANSACTIONS, INTERACTIONS, PRODUCTS],
         group_name="ml_training",
         pool=DUCKDB_POOL,
@@ -107,7 +128,16 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
             "report": dg.MetadataValue.json(stage.report),
             **_inline_plots(stage.plots),
         }
-        return dg.MaterializeResult(metadata=metadata)
+        checks = [
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=verdict.passed,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"summary": dg.MetadataValue.json(verdict.summary())},
+            )
+            for name, verdict in training_verdicts(model_name, stage.report).items()
+        ]
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return train
 

@@ -1,10 +1,24 @@
-"""BG/NBD and Gamma-Gamma: definitions, parameter recovery, predictions, fallback."""
+"""BG/NBD and Gamma-Gamma: definitions, parameter recovery, predictions, fallback, degeneracy and
+the baseline gates on the fold."""
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
-from ml.btyd import METHOD_HEURISTIC, METHOD_MODEL, METHOD_NONE, fit_btyd, rfm_summary, score_btyd
+from ml.btyd import (
+    CHURN_BASELINE_METHOD,
+    METHOD_HEURISTIC,
+    METHOD_MODEL,
+    METHOD_NONE,
+    VALUE_BASELINE_METHOD,
+    rfm_summary,
+    score_btyd,
+)
+from ml.btyd_checks import degeneracy_problems
+from ml.btyd_fit import fit_btyd
 from ml.btyd_likelihoods import (
     BGNBDParams,
     GammaGammaParams,
@@ -16,6 +30,7 @@ from ml.btyd_likelihoods import (
     simulate_gamma_gamma,
 )
 from ml.features import KEY
+from ml.gates import GateSettings
 
 # Known parameters (CDNOW-like, rates per day) and the tolerances the recovery must meet with
 # 20,000 simulated customers. Over 10 seeds the worst relative errors were 4/9/9/12 % (r, alpha,
@@ -163,3 +178,114 @@ def test_btyd_is_deterministic(data):
     a = fit_btyd(data.transactions, data.as_of).scores
     b = fit_btyd(data.transactions.sample(frac=1.0, random_state=3), data.as_of).scores
     pd.testing.assert_frame_equal(a, b)
+
+
+AS_OF = pd.Timestamp("2026-01-01")
+
+
+def _buyer(rows, rng, key: str, start, stop, gap_days: float) -> None:
+    """Purchases every ~gap_days from start to stop, spend around the customer's own mean."""
+    t, mean = start, rng.lognormal(3.5, 0.5)
+    while t < stop:
+        rows.append((key, t, mean * rng.gamma(4) / 4))
+        t += pd.Timedelta(days=gap_days * rng.uniform(0.5, 1.5))
+
+
+def _frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[KEY, "ordered_at", "revenue"])
+
+
+def test_a_fit_that_says_nobody_drops_out_is_degenerate_and_not_served():
+    """The Online Retail failure (a ~ 0.001, b in the hundreds, P(alive) ~ 1 for everyone): the
+    fit converges inside the search box and passed the old plausibility checks; now it is caught
+    by its mean dropout and its P(alive) spread, and the fit serves neither churn nor value."""
+    rng = np.random.default_rng(0)
+    rows: list = []
+    for i in range(600):
+        start = AS_OF - pd.Timedelta(days=rng.uniform(200, 400))
+        _buyer(rows, rng, f"c{i}", start, AS_OF, rng.uniform(10, 60))
+    res = fit_btyd(_frame(rows), AS_OF)
+    params = res.model.diagnostics["bgnbd_fit"]["params"]
+    assert params["a"] / (params["a"] + params["b"]) < 1e-3
+    assert METHOD_MODEL not in (res.model.method, res.model.served_churn_method)
+    assert res.model.bgnbd is None
+    degeneracy = res.model.diagnostics["degeneracy"]
+    assert any("nobody drops out" in d for d in degeneracy)
+    assert any("P(alive)" in d and "spread" in d for d in degeneracy)
+    assert not (res.scores["churn_method"] == METHOD_MODEL).any()
+
+
+def test_a_healthy_looking_fit_whose_churn_ranking_is_worse_than_a_coin_is_degenerate():
+    """Parameters well inside the box and a real dropout rate, but one-time buyers (whom BG/NBD
+    holds alive with probability 1) never come back: churn AUC on the fold <= 0.5 is caught."""
+    rng = np.random.default_rng(0)
+    rows: list = []
+    for i in range(300):  # still buying
+        _buyer(
+            rows, rng, f"a{i}", AS_OF - pd.Timedelta(days=rng.uniform(300, 400)), AS_OF, rng.uniform(15, 40)
+        )
+    for i in range(200):  # repeat buyers who stopped long ago
+        start = AS_OF - pd.Timedelta(days=rng.uniform(300, 400))
+        _buyer(
+            rows, rng, f"b{i}", start, start + pd.Timedelta(days=rng.uniform(60, 120)), rng.uniform(15, 40)
+        )
+    for i in range(700):  # one purchase, never again
+        rows.append((f"c{i}", AS_OF - pd.Timedelta(days=rng.uniform(100, 400)), rng.lognormal(3.5, 0.5)))
+    res = fit_btyd(_frame(rows), AS_OF)
+    params = res.model.diagnostics["bgnbd_fit"]["params"]
+    assert 0.01 < params["a"] / (params["a"] + params["b"]) < 0.5
+    fold = res.model.diagnostics["fold"]
+    assert fold[METHOD_MODEL]["churn_roc_auc"] <= 0.5
+    assert METHOD_MODEL not in (res.model.method, res.model.served_churn_method)
+    assert "churn ROC AUC" in res.model.reason and "degenerate" in res.model.reason
+    assert fold[METHOD_HEURISTIC]["churn_roc_auc"] > 0.5
+
+
+def test_degeneracy_rules_pass_a_healthy_fit_and_flag_a_degenerate_one():
+    summary = simulate_bgnbd(BG_TRUE, np.full(2000, 270.0), seed=4)
+    assert degeneracy_problems(BG_TRUE, summary) == []
+    problems = degeneracy_problems(BGNBDParams(r=0.2, alpha=4.0, a=0.001, b=355.0), summary)
+    assert len(problems) == 2
+
+
+def test_churn_risk_that_loses_to_days_since_last_purchase_is_replaced_and_named(data):
+    """On the synthetic data BG/NBD value beats historic spend on the fold, but neither its churn
+    risk nor the heuristic's beats days since the last purchase by the margin: value stays the
+    model's, churn risk is the calibrated baseline (ranked exactly by days since the last
+    purchase), and the scores and the report say so."""
+    res = fit_btyd(data.transactions, data.as_of)
+    gates = res.model.diagnostics["fold"]["gates"]
+    churn = {g["model"]: g for g in gates if g["score"] == "churn_risk"}
+    value = [g for g in gates if g["score"] == "predicted_clv"]
+    assert value[0]["model"] == METHOD_MODEL and value[0]["passed"] and res.model.method == METHOD_MODEL
+    assert not churn[METHOD_MODEL]["passed"] and not churn[METHOD_HEURISTIC]["passed"], churn
+    assert res.model.served_churn_method == CHURN_BASELINE_METHOD
+    assert (res.scores["churn_method"] == CHURN_BASELINE_METHOD).all()
+    assert res.report["churn_method"] == CHURN_BASELINE_METHOD
+    assert "does not beat" in res.report["churn_reason"]
+    silent = res.summary["T"] - res.summary["recency"]
+    rho = spearmanr(silent, res.scores.set_index(KEY).loc[res.summary[KEY], "churn_risk"]).statistic
+    assert rho == pytest.approx(1.0)
+    heuristic = score_btyd(replace(res.model, method=METHOD_HEURISTIC), res.summary)
+    assert not np.allclose(res.scores["predicted_clv_365d"], heuristic["predicted_clv_365d"])
+
+
+def test_a_value_no_better_than_historic_spend_is_replaced_by_historic_spend(data):
+    """With a margin nothing can reach, both scores are the naive baselines, in the scores' units:
+    value ranked exactly by historic spend, expected purchases by purchase days so far."""
+    res = fit_btyd(data.transactions, data.as_of, gates=GateSettings(clv_margin=2.0, churn_margin=2.0))
+    assert res.model.method == VALUE_BASELINE_METHOD and res.model.bgnbd is None
+    s = res.scores.set_index(KEY).loc[res.summary[KEY]]
+    assert spearmanr(res.summary["total_revenue"], s["predicted_clv_365d"]).statistic == pytest.approx(1.0)
+    assert spearmanr(res.summary["n_purchase_days"], s["expected_purchases_365d"]).statistic == pytest.approx(
+        1.0
+    )
+    np.testing.assert_allclose(s["predicted_clv_365d"], s["expected_purchases_365d"] * s["expected_spend"])
+    assert (s["clv_method"] == VALUE_BASELINE_METHOD).all() and s["predicted_clv_365d"].gt(0).all()
+    assert res.fold_model.method == VALUE_BASELINE_METHOD
+
+
+def test_without_a_fold_the_gates_are_not_run(data):
+    res = fit_btyd(data.transactions, data.as_of, holdout_days=None)
+    assert res.model.method == METHOD_MODEL and res.model.served_churn_method == METHOD_MODEL
+    assert "fold" not in res.model.diagnostics and res.fold_model is None

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from ml.cluster_names import name_clusters
+from ml.cluster_names import PROSPECTS, TRAITS, is_buyer, name_claims, name_clusters
 from ml.clustering import ClusteringConfig, assign_clusters, fit_clusters
 from ml.features import KEY
 from tests.ml.sim import skewed_blobs
@@ -57,12 +57,15 @@ def test_outputs_and_report(data, lean_clustering):
     latest = data.customer_features[data.customer_features["feature_as_of"] == data.as_of]
     assert list(cc.columns) == [KEY, "cluster_id", "cluster_name", "distance_to_centre"]
     assert len(cc) == len(latest) and cc[KEY].is_unique
-    assert (cc["distance_to_centre"] >= 0).all()
-    assert len(prof) == rep["k"] == cc["cluster_id"].nunique()
+    prospects = cc["cluster_name"] == PROSPECTS
+    assert (cc.loc[~prospects, "distance_to_centre"] >= 0).all()
+    assert cc.loc[prospects, "distance_to_centre"].isna().all()
+    assert len(prof) == cc["cluster_id"].nunique() == rep["k"] + bool(prospects.any())
     assert prof["share"].sum() == pytest.approx(1.0)
     assert prof["cluster_name"].is_unique
     assert set(prof["cluster_name"]) == set(cc["cluster_name"])
-    assert prof["size"].is_monotonic_decreasing  # ids ordered by size
+    buyers = prof[prof["cluster_name"] != PROSPECTS]
+    assert buyers["size"].is_monotonic_decreasing  # ids ordered by size
     algos = {row["algorithm"] for row in rep["comparison"]}
     assert {"kmeans", "ward", "gmm", "hdbscan"} <= algos
     assert rep["algorithm"] in algos and -1 <= rep["silhouette"] <= 1
@@ -153,3 +156,63 @@ def test_names_are_unique_even_when_archetypes_repeat():
     assert len(set(names.values())) == len(names) == 10
     assert _named(clusters) == names  # deterministic
     assert sum(v.startswith("Bargain Hunters") for v in names.values()) >= 2
+
+
+@pytest.fixture(scope="module")
+def demo_fit(data, lean_clustering):
+    return fit_clusters(data.customer_features, config=lean_clustering)
+
+
+def _latest(data) -> pd.DataFrame:
+    return data.customer_features[data.customer_features["feature_as_of"] == data.as_of]
+
+
+def test_prospects_are_a_group_by_rule_not_a_clustering_axis(data, demo_fit):
+    """Every customer without an order is a prospect, every buyer is in a behavioural cluster."""
+    latest = _latest(data).merge(demo_fit.customer_clusters, on=KEY)
+    never_bought = ~is_buyer(latest)
+    assert never_bought.any() and (~never_bought).any()
+    assert (latest.loc[never_bought, "cluster_name"] == PROSPECTS).all()
+    assert (latest.loc[~never_bought, "cluster_name"] != PROSPECTS).all()
+    assert demo_fit.report["n_prospects"] == never_bought.sum()
+    assert demo_fit.model.prospect_id == demo_fit.report["k"]
+
+
+def test_buyers_get_at_least_three_clusters_of_five_percent(data, demo_fit):
+    latest = _latest(data).merge(demo_fit.customer_clusters, on=KEY)
+    buyers = latest[is_buyer(latest)]
+    shares = buyers["cluster_id"].value_counts(normalize=True)
+    assert demo_fit.report["supported"] and demo_fit.report["k"] >= 3
+    assert len(shares) >= 3 and shares.min() >= 0.05 * 0.8  # the share is judged on a sample
+    assert demo_fit.report["stability_ari_mean"] > 0.5
+    assert set(demo_fit.plots) >= {"segment_profiles.png"}
+
+
+def _claims_hold(frame: pd.DataFrame, clusters: pd.DataFrame) -> list[str]:
+    """Every claim of every buyer cluster's name, checked on raw medians against the buyers'."""
+    merged = frame.merge(clusters, on=KEY)
+    buyers = merged[merged["cluster_name"] != PROSPECTS]
+    broken = []
+    for name, group in buyers.groupby("cluster_name"):
+        for trait, direction in name_claims(name).items():
+            feature, sign = TRAITS[trait]
+            inside, population = group[feature].median(), buyers[feature].median()
+            if not sign * direction * (inside - population) > 0:
+                broken.append(f"{name}: {trait} ({feature}) median {inside} vs the buyers' {population}")
+    return broken
+
+
+def test_every_cluster_name_is_true_of_its_medians_against_the_buyers(data, demo_fit, blobs, blob_fit):
+    assert _claims_hold(_latest(data), demo_fit.customer_clusters) == []
+    assert any(name_claims(n) for n in demo_fit.customer_clusters["cluster_name"].unique())
+    frame, _ = blobs
+    assert _claims_hold(frame, blob_fit.customer_clusters) == []
+
+
+def test_a_cluster_at_the_population_median_is_not_called_lapsed_or_recent():
+    """The Online Retail failure: one cluster holding every buyer was named 'Lapsed Buyers'
+    although its median recency was the population's."""
+    names = _named({0: BASE, 1: BASE, 2: {**BASE, "discount_order_share": 0.9}})
+    for name in names.values():
+        assert "recent" not in name_claims(name), names
+    assert names[2] == "Bargain Hunters"

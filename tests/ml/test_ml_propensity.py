@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml.baselines import BASELINES
 from ml.features import CUTOFF, KEY
 from ml.propensity import PropensityConfig, score_propensity, train_propensity
 from ml.propensity_metrics import deciles
@@ -25,7 +26,8 @@ def result(data, lean_propensity):
 def test_candidates_are_compared_out_of_time(result, data):
     rep = result.report
     assert rep["cv_scheme"] == "expanding_window_by_cutoff"
-    assert set(rep["candidates"]) == {"logistic_regression", "random_forest", "hist_gradient_boosting"}
+    models = {"logistic_regression", "random_forest", "hist_gradient_boosting"}
+    assert set(rep["candidates"]) == models | set(BASELINES)
     labelled = sorted(pd.to_datetime(data.customer_labels[CUTOFF]).unique())
     for fold_name in rep["folds"]:
         valid = pd.Timestamp(fold_name)
@@ -33,10 +35,20 @@ def test_candidates_are_compared_out_of_time(result, data):
     for name, cand in rep["candidates"].items():
         for fold in cand["folds"]:
             assert 0.5 < fold["roc_auc"] <= 1.0, name
-    chosen = rep["candidates"][rep["chosen"]]
-    eligible = [n for n, c in rep["candidates"].items() if c["eligible"]]
-    assert rep["chosen"] in eligible
-    assert chosen["mean_pr_auc"] == max(rep["candidates"][n]["mean_pr_auc"] for n in eligible)
+    # chosen on the folds before the latest, among eligible models (baselines are not candidates)
+    chosen = rep["candidates"][rep["model_choice"]]
+    eligible = [n for n in models if rep["candidates"][n]["eligible"]]
+    assert rep["model_choice"] in eligible and not rep["selection_saw_report_fold"]
+    earlier = [rep["folds"].index(f) for f in rep["selection_folds"]]
+
+    def score(n):
+        return np.mean([rep["candidates"][n]["folds"][i]["pr_auc"] for i in earlier])
+
+    assert score(rep["model_choice"]) == max(score(n) for n in eligible)
+    # on this data the model beats every baseline on the latest fold and is served
+    assert rep["gate"]["passed"] and rep["chosen"] == rep["model_choice"], rep["gate"]
+    assert chosen["folds"][-1]["roc_auc"] >= max(rep["gate"]["baselines"].values()) + 0.01
+    assert (result.scores["propensity_method"] == rep["chosen"]).all()
 
 
 def test_reported_metrics_are_complete_and_sane(result):
@@ -97,7 +109,7 @@ def test_training_and_scoring_are_deterministic(data, lean_propensity):
 def test_scores_cover_latest_cutoff_with_deciles(result, data):
     s = result.scores
     latest = data.customer_features[data.customer_features[CUTOFF] == data.as_of]
-    assert list(s.columns) == [KEY, "purchase_propensity", "propensity_decile"]
+    assert list(s.columns) == [KEY, "purchase_propensity", "propensity_decile", "propensity_method"]
     assert len(s) == len(latest) and s[KEY].is_unique
     assert s["purchase_propensity"].between(0, 1).all()
     counts = s["propensity_decile"].value_counts().sort_index()
@@ -141,3 +153,4 @@ def test_single_labelled_cutoff_uses_a_flagged_customer_holdout(data):
         config=cfg,
     )
     assert res.report["cv_scheme"] == "single_cutoff_customer_holdout"
+    assert res.report["selection_saw_report_fold"]

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from ml.btyd import METHOD_NONE
-from ml.evaluation import cluster_persona_agreement, clv_rank_correlation, propensity_auc
+from ml.clustering import fit_clusters
+from ml.evaluation import cluster_persona_agreement, clv_rank_correlation, persona_recovery, propensity_auc
 from ml.features import KEY
 from ml.runner import run_ml
 from ml.scoring import SCORE_COLUMNS, assemble_customer_scores
@@ -15,7 +16,12 @@ from ml.scoring import SCORE_COLUMNS, assemble_customer_scores
 
 def test_assembly_has_the_contract_columns_and_marks_prospects():
     prop = pd.DataFrame(
-        {KEY: ["a", "b", "c"], "purchase_propensity": [0.9, 0.2, 0.1], "propensity_decile": [1, 5, 10]}
+        {
+            KEY: ["a", "b", "c"],
+            "purchase_propensity": [0.9, 0.2, 0.1],
+            "propensity_decile": [1, 5, 10],
+            "propensity_method": ["baseline_rfm_score"] * 3,
+        }
     )
     btyd = pd.DataFrame(
         {
@@ -25,6 +31,7 @@ def test_assembly_has_the_contract_columns_and_marks_prospects():
             "expected_purchases_365d": [4.0, 0.5],
             "predicted_clv_365d": [400.0, 20.0],
             "clv_method": ["bgnbd_gamma_gamma", "bgnbd_gamma_gamma"],
+            "churn_method": ["rfm_heuristic", "rfm_heuristic"],
         }
     )
     out = assemble_customer_scores(
@@ -40,6 +47,10 @@ def test_assembly_has_the_contract_columns_and_marks_prospects():
     row = out.set_index(KEY)
     assert row.loc["c", "clv_method"] == METHOD_NONE and np.isnan(row.loc["c", "predicted_clv_365d"])
     assert row.loc["d", "clv_method"] == METHOD_NONE and pd.isna(row.loc["d", "propensity_decile"])
+    assert row.loc["c", "churn_method"] == METHOD_NONE and row.loc["a", "churn_method"] == "rfm_heuristic"
+    assert row.loc["a", "propensity_method"] == "baseline_rfm_score" and pd.isna(
+        row.loc["d", "propensity_method"]
+    )
     assert (out["propensity_model_version"] == "p1").all() and (
         out["scored_at"] == pd.Timestamp("2026-01-01")
     ).all()
@@ -103,3 +114,15 @@ def test_a_run_twice_through_the_registry(data, lean_clustering, lean_propensity
     assert len(list(tmp_path.glob("*/champion.json"))) == 4
     assert propensity_auc(scores, data.truth)["roc_auc"] > 0.75
     assert cluster_persona_agreement(t2["customer_clusters"], data.truth)["ari"] > 0.1
+
+
+def test_persona_recovery_is_reported_next_to_a_supervised_ceiling(data, lean_clustering):
+    """The ceiling is what a classifier told the personas reaches on the same features: above
+    what clustering recovers here, and near zero once the personas are shuffled (nothing to see)."""
+    clusters = fit_clusters(data.customer_features, config=lean_clustering).customer_clusters
+    real = persona_recovery(clusters, data.customer_features, data.truth, folds=3)
+    assert real["n"] == len(clusters)
+    assert real["supervised_ceiling_ari"] > 0.3 and real["supervised_ceiling_ari"] >= real["ari"]
+    shuffled = data.truth.assign(persona=data.truth["persona"].sample(frac=1.0, random_state=1).to_numpy())
+    noise = persona_recovery(clusters, data.customer_features, shuffled, folds=3)
+    assert abs(noise["supervised_ceiling_ari"]) < 0.05 and abs(noise["ari"]) < 0.05

@@ -44,15 +44,19 @@ def test_cluster_sizes_are_counted_per_cluster_name():
     assert cluster_summary(clusters) == {"sizes": {"Prospects": 2, "Lapsed Buyers": 1}}
 
 
-def test_a_score_summary_shows_the_mean_propensity_and_the_clv_methods_used():
+def test_a_score_summary_shows_the_mean_propensity_and_what_served_each_score():
     scores = pd.DataFrame(
         {
             "purchase_propensity": [0.2, 0.4],
+            "propensity_method": ["baseline_rfm_score", "baseline_rfm_score"],
+            "churn_method": ["rfm_heuristic", "no_purchase_history"],
             "clv_method": ["bgnbd_gamma_gamma", "no_purchase_history"],
         }
     )
     summary = score_summary(scores)
     assert summary["mean_purchase_propensity"] == pytest.approx(0.3)
+    assert summary["propensity_methods"] == {"baseline_rfm_score": 2}
+    assert summary["churn_methods"] == {"rfm_heuristic": 1, "no_purchase_history": 1}
     assert summary["clv_methods"] == {"bgnbd_gamma_gamma": 1, "no_purchase_history": 1}
 
 

@@ -3,6 +3,7 @@ and plots in the Dagster metadata, and quality measured against the generator's 
 
 from __future__ import annotations
 
+import dagster as dg
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
@@ -69,6 +70,28 @@ def test_training_shows_metrics_and_plots_in_the_dagster_metadata(demo_run):
         images = [key for key in metadata if key.startswith("plot_")]
         assert len(images) >= plots, images
         assert all("data:image/png;base64," in metadata[key].value for key in images)
+
+
+def test_training_runs_the_baseline_gates_as_asset_checks_and_scores_name_what_is_served(demo_run):
+    """The gates are shown on the training assets (they warn, never fail the run), and the scores
+    table names what served each score, the same thing the gate check reports as served."""
+    with demo_run.instance() as instance:
+        records = instance.get_records_for_run(
+            demo_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    checks = [record.event_log_entry.dagster_event.event_specific_data for record in records]
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in checks}
+    for key in ("ml/models/propensity", "ml/models/btyd"):
+        gate = evaluations[(key, "served_score_beats_its_baseline")]
+        assert gate.severity == dg.AssetCheckSeverity.WARN
+    assert ("ml/models/btyd", "bgnbd_fit_is_not_degenerate") in evaluations
+    served = (
+        evaluations[("ml/models/propensity", "served_score_beats_its_baseline")].metadata["summary"].value
+    )
+    methods = query(demo_run.warehouse, "select distinct propensity_method from ml.customer_scores")
+    assert methods == [(served["served"]["purchase_propensity"],)]
+    churn = query(demo_run.warehouse, "select count(*) from ml.customer_scores where churn_method is null")
+    assert churn == [(0,)]
 
 
 def test_models_recover_the_hidden_truth_better_than_chance(demo_run):
