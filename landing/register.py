@@ -494,30 +494,34 @@ def register_landing(
     return report
 
 
+def file_account_rows(report: LandingReport, registered_at: datetime) -> list[tuple]:
+    """One row of landing.landing_files per file read: where it is, what it is, and its account
+    (data lines, rows parsed, lines rejected, how it was read), the same on every engine."""
+    return [
+        (
+            table_report.table.source,
+            table_report.table.table,
+            str(f.path),
+            f.format,
+            f.size_bytes,
+            datetime.fromtimestamp(f.modified_ns / 1e9, UTC).replace(tzinfo=None),
+            f.signature,
+            table_report.accounts[f.path].data_lines,
+            table_report.accounts[f.path].rows_parsed,
+            table_report.accounts[f.path].lines_rejected,
+            table_report.accounts[f.path].continuation_lines,
+            table_report.accounts[f.path].read_by,
+            registered_at,
+        )
+        for table_report in report.tables
+        for f in table_report.files
+    ]
+
+
 def _write(con, report: LandingReport, view_sql: dict[LandingTable, str], rejects: list[tuple]) -> None:
     """Swap in the views, the rows read line by line and the audit tables in one transaction."""
     registered_at = datetime.now(UTC).replace(tzinfo=None)
-    file_rows = []
-    for table_report in report.tables:
-        for f in table_report.files:
-            account = table_report.accounts[f.path]
-            file_rows.append(
-                (
-                    table_report.table.source,
-                    table_report.table.table,
-                    str(f.path),
-                    f.format,
-                    f.size_bytes,
-                    datetime.fromtimestamp(f.modified_ns / 1e9, UTC).replace(tzinfo=None),
-                    f.signature,
-                    account.data_lines,
-                    account.rows_parsed,
-                    account.lines_rejected,
-                    account.continuation_lines,
-                    account.read_by,
-                    registered_at,
-                )
-            )
+    file_rows = file_account_rows(report, registered_at)
     schemas = sorted({t.schema for t in view_sql})
     con.execute("begin transaction")
     try:

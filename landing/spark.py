@@ -38,6 +38,7 @@ from landing.register import (
     LandingReport,
     TableReport,
     _check_columns,
+    file_account_rows,
 )
 
 CORRUPT = "_aw_corrupt_record"
@@ -369,27 +370,7 @@ def _write(spark, report: LandingReport, frames: dict[LandingTable, list], rejec
         union = reduce(lambda left, right: left.unionByName(right), parts)
         union.write.format("parquet").mode("overwrite").saveAsTable(f"`{table.schema}`.`{table.identifier}`")
     registered_at = datetime.now(UTC).replace(tzinfo=None)
-    file_rows = []
-    for table_report in report.tables:
-        for f in table_report.files:
-            account = table_report.accounts[f.path]
-            file_rows.append(
-                (
-                    table_report.table.source,
-                    table_report.table.table,
-                    str(f.path),
-                    f.format,
-                    f.size_bytes,
-                    datetime.fromtimestamp(f.modified_ns / 1e9, UTC).replace(tzinfo=None),
-                    f.signature,
-                    account.data_lines,
-                    account.rows_parsed,
-                    account.lines_rejected,
-                    account.continuation_lines,
-                    account.read_by,
-                    registered_at,
-                )
-            )
+    file_rows = file_account_rows(report, registered_at)
     text, whole, moment = T.StringType(), T.LongType(), T.TimestampType()
     files_schema = T.StructType(
         [
