@@ -44,7 +44,10 @@ def _esp_members(fake: FakeESP, warehouse: Path) -> set[str]:
     for destination, name in lists:
         if destination in ESPS:
             members |= fake.list_members(destination, name)
-    subscribed = {email for email, member in fake.mc_members.items() if member.get("status") == "subscribed"}
+    # Mailchimp keeps members by subscriber hash: a subscribed member of the audience is mailable
+    # by any campaign sent to the whole audience, so it counts as exported.
+    audience = fake.mc_members.values()
+    subscribed = {member["email_address"].lower() for member in audience if member["status"] == "subscribed"}
     return members | subscribed
 
 

@@ -58,6 +58,11 @@ def letters(value) -> str:
     return re.sub(r"[^a-z]", "", str(value or "").lower())
 
 
+def says_yes(value) -> bool:
+    """An explicit yes in any of the contract's spellings (yes, y, true, t, 1), blanks ignored."""
+    return re.sub(r"[^a-z0-9]", "", str(value or "").lower()) in YES
+
+
 def parse_time(value) -> datetime | None:
     """The documented forms only (docs/conventions.md), as naive UTC; None when it is not one."""
     text = clean(value)
@@ -191,12 +196,12 @@ def _opt_in_acts(versions: list[tuple[datetime, bool, datetime | None]], signed_
     only if all do), at its opt_in_at when that lies after the previous version, not before sign-up
     and not after the version, else at the version's time."""
     by_time: dict[datetime, list[tuple[bool, datetime | None]]] = defaultdict(list)
-    for when, says_yes, opt_in_at in versions:
-        by_time[when].append((says_yes, opt_in_at))
+    for when, yes_then, opt_in_at in versions:
+        by_time[when].append((yes_then, opt_in_at))
     acts, previous, said_yes = [], None, False
     for when in sorted(by_time):
-        says_yes = all(yes for yes, _ in by_time[when])
-        if says_yes and not said_yes:
+        yes_then = all(yes for yes, _ in by_time[when])
+        if yes_then and not said_yes:
             stamps = [at for _, at in by_time[when] if at is not None]
             opt_in_at = max(stamps) if stamps else None
             plausible = (
@@ -206,7 +211,7 @@ def _opt_in_acts(versions: list[tuple[datetime, bool, datetime | None]], signed_
                 and (signed_up is None or opt_in_at >= signed_up)
             )
             acts.append(opt_in_at if plausible else when)
-        said_yes, previous = says_yes, when
+        said_yes, previous = yes_then, when
     return acts
 
 
@@ -240,9 +245,9 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
                 continue
             contact = clean(row.get("contact_id"))
             address = normal_address(row.get("email"))
-            says_yes = letters(row.get("email_opt_in")) in YES
+            opted_in = says_yes(row.get("email_opt_in"))
             if contact is None:
-                if not says_yes:
+                if not opted_in:
                     forbid(address, "CRM row without contact id that does not say yes")
                 continue
             if address:
@@ -252,7 +257,7 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
                 signed_up[contact] = min(signup, signed_up.get(contact, signup))
             when = parse_time(row.get("updated_at"))
             if when is None or when > not_yet_until:
-                if not says_yes:
+                if not opted_in:
                     facts.append(
                         _Fact(contact, None, None, False, False, "CRM version that cannot be placed in time")
                     )
@@ -261,7 +266,7 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
                 continue
             opt_in_at = parse_time(row.get("opt_in_at"))
             opt_in_at = opt_in_at if opt_in_at is not None and opt_in_at <= not_yet_until else None
-            versions[contact].append((when, says_yes, opt_in_at))
+            versions[contact].append((when, opted_in, opt_in_at))
             if contact not in current or when >= current[contact][0]:
                 current[contact] = (when, address)
 

@@ -399,6 +399,16 @@ def test_the_oracle_is_not_fooled_by_its_own_reading(tmp_path):
     assert verdict.violations({"b@x.co"}) == {"b@x.co": {"no explicit opt-in in the latest CRM version"}}
 
 
+@pytest.mark.parametrize("spelling", ["yes", " Y ", "TRUE", "t", "1", "1\t"])
+def test_the_oracle_reads_every_spelling_of_an_explicit_yes(tmp_path, spelling):
+    """The contract spells yes as yes/y/true/t/1: a flag of 1 is an opt-in (the oracle once read only
+    letters, so every contact flagged 1 looked forbidden and the small-scale audit cried wolf)."""
+    row = {"contact_id": "C1", "email": "a@x.co", "email_opt_in": spelling, "updated_at": "2026-01-01"}
+    write_csv(tmp_path / "crm" / "contacts.csv", CONTACT_HEADER, [[row.get(c, "") for c in CONTACT_HEADER]])
+    verdict = must_not_mail(tmp_path, pd.Timestamp("2026-06-30").to_pydatetime())
+    assert verdict.violations({"a@x.co"}) == {}
+
+
 def test_purge_landing_removes_the_erased_person_from_the_files_and_nothing_else(adversarial_run, tmp_path):
     from landing.purge import purge_landing
 
