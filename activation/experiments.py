@@ -82,12 +82,13 @@ def holdout_assignments(rows: pd.DataFrame) -> pd.DataFrame:
 def _interleaved(assignments: pd.DataFrame) -> pd.Series:
     """Rows of an arm whose buckets are not one run on its campaign's bucket line: SQL gives each
     arm one range [bucket_from, bucket_to), so sorted by bucket a campaign's arms never alternate."""
-    ordered = assignments.sort_values(["campaign_key", "bucket", "arm"], kind="stable")
+    # by position, so a frame whose index repeats labels (several audiences concatenated) works too
+    ordered = assignments.reset_index(drop=True).sort_values(["campaign_key", "bucket", "arm"], kind="stable")
     new_run = (ordered["arm"] != ordered["arm"].shift()) | (
         ordered["campaign_key"] != ordered["campaign_key"].shift()
     )
     runs = new_run.cumsum().groupby([ordered["campaign_key"], ordered["arm"]]).transform("nunique")
-    return (runs > 1).reindex(assignments.index)
+    return pd.Series((runs > 1).sort_index().to_numpy(), index=assignments.index)
 
 
 def _refuse(assignments: pd.DataFrame, broken: pd.Series, rule: str) -> None:

@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from orchestration.automation import EVERY_RUN
 from orchestration.definitions import defs
 from orchestration.run_config import as_of_run_config
 
@@ -76,9 +77,10 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
 def materialize(
     groups: tuple[str, ...] | None = STAGING_GROUPS, as_of: str = AS_OF
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the real assets, checks and resources of orchestration.definitions (all of them
-    when groups is None) in process, against the places the environment names."""
-    selection = dg.AssetSelection.groups(*groups) if groups else dg.AssetSelection.all()
+    """Materialize the real assets, checks and resources of orchestration.definitions (what
+    full_pipeline runs when groups is None: never the backtest) in process, against the places the
+    environment names."""
+    selection = dg.AssetSelection.groups(*groups) if groups else EVERY_RUN
     job = dg.define_asset_job("test_job", selection=selection)
     definitions = dg.Definitions(
         assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=[job], resources=defs.resources
