@@ -9,7 +9,7 @@ with layouts as (
     select
         test_key,
         campaign_key,
-        {{ dbt.listagg(arm_layout, "','", "order by arm") }} as layout
+        {{ dbt.listagg(arm_layout, "','", "order by " ~ arm_layout) }} as layout
     from {{ ref('campaign_arms') }}
     group by test_key, campaign_key
 )
