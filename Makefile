@@ -76,11 +76,12 @@ browser:  ## Install Debian's chromium for the Dagster UI test when it is missin
 		echo "$(AW_CHROMIUM) not found and apt-get needs root: the Dagster UI test will be skipped"; \
 	fi
 
-test: setup browser  ## Lint and run every test (what CI runs)
+test: setup browser  ## Lint and run every test, the Spark equality test last (what CI runs)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run sqlfluff lint models --processes 2
 	$(UV) run pytest
+	$(MAKE) --no-print-directory test-spark
 
 bench: setup  ## The pipeline through Dagster, full then a ~1 % increment: SCALE=10k|100k|1M (default 10k)
 	$(UV) run python bench/bench_pipeline.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
