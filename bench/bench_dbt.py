@@ -15,7 +15,7 @@ a table and writes bench/results/dbt_<scale>.json (one entry per --label, e.g. b
 change) with the machine and the DuckDB settings the build used.
 
     uv run python bench/bench_dbt.py --scale small --label after
-    uv run python bench/bench_dbt.py --scale medium --landing /tmp/medium/landing --label after
+    uv run python bench/bench_dbt.py --scale medium --landing data/bench/medium/landing --label after
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import machine_facts, measured  # noqa: E402
+from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
 from landing.days import split_landing_by_day  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
@@ -42,21 +42,8 @@ BIN = Path(sys.executable).parent
 
 
 def duckdb_settings(env: dict[str, str]) -> dict:
-    """The engine settings the project resolves for this environment (warehouse/context.py), when
-    the helper exists (it does not before the engine settings were introduced)."""
-    try:
-        from warehouse import context
-    except ImportError:
-        return {}
-    if not hasattr(context, "engine_settings"):
-        return {"note": "no engine settings: DuckDB defaults (80 % of RAM, one thread per core)"}
-    saved = dict(os.environ)
-    try:
-        os.environ.update(env)
-        return context.engine_settings(Path(env["AW_WAREHOUSE_PATH"]))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """The engine settings the builds used (bench/measure.py engine_settings_for)."""
+    return engine_settings_for(env)
 
 
 def slowest_nodes(target: Path, count: int = 12) -> dict:
@@ -191,7 +178,7 @@ def main() -> None:
         "--full-only", action="store_true", help="only the full build, on the files as they are"
     )
     args = parser.parse_args()
-    work = args.work or Path("/tmp") / f"aw_bench_dbt_{args.scale}"
+    work = args.work or REPO / "data" / "bench" / f"dbt_{args.scale}"
     landing = args.landing or generate(args.scale, work / "generated")
     if args.full_only:
         figures = run_full_only(args.scale, landing, work, args.threads)

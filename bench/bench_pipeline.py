@@ -30,9 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import machine_facts, measured  # noqa: E402
+from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
 from landing.days import split_landing_by_day  # noqa: E402
-from warehouse.context import engine_settings  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
 # Scale name -> (the generator's scale, contacts).
@@ -92,13 +91,7 @@ def run(scale: str, work: Path, increment_days: int, save: Callable[[dict], None
     # more than the volume guard's 20 %: the guard would (rightly) stop a real sync; a benchmark of
     # the file destinations lets it pass. Consent removals are never held back either way.
     env["AW_ACTIVATION_MAX_SHRINK"] = "1"
-    saved_env = dict(os.environ)
-    try:
-        os.environ.update(env)
-        settings = engine_settings(Path(env["AW_WAREHOUSE_PATH"]))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
+    settings = engine_settings_for(env)
     figures = {
         "scale": scale,
         "contacts": SCALES[scale][1],

@@ -18,6 +18,28 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 
 
+def engine_settings_for(env: dict[str, str]) -> dict[str, str]:
+    """The DuckDB settings the project resolves for a run with this environment
+    (warehouse/context.py engine_settings), as a results file keeps them: the spill directory named
+    relative to the warehouse, never as a path of this machine."""
+    from warehouse import context
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        warehouse = Path(env["AW_WAREHOUSE_PATH"])
+        settings = dict(context.engine_settings(warehouse))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    temp = Path(settings["temp_directory"])
+    beside = temp.parent == warehouse.parent
+    settings["temp_directory"] = (
+        f"{temp.name} (beside the warehouse)" if beside else f"{temp.name} (AW_DUCKDB_TEMP_DIR)"
+    )
+    return settings
+
+
 def machine_facts() -> dict:
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
