@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import resource
 import shutil
 import socket
@@ -34,32 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from activation import ActivationConfig, sync_audiences  # noqa: E402
+from bench.measure import machine_facts, write_results  # noqa: E402
 from fake_esp import HUBSPOT_TOKEN, KLAVIYO_KEY, MAILCHIMP_KEY  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "activation.json"
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        model = platform.processor()
-    import duckdb
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "duckdb": duckdb.__version__,
-        "pandas": pd.__version__,
-        "httpx": httpx.__version__,
-    }
 
 
 def build_audience(destination: str, n: int) -> pd.DataFrame:
@@ -200,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "members": args.members,
         "change_share": args.change_share,
-        "machine": machine(),
+        "machine": machine_facts("pandas", "httpx"),
         "notes": [
             "fake ESP server in a separate process on 127.0.0.1, no rate limits; real APIs add their quotas",
             "requests = requests the fake server received (including retries, list lookups and job polls)",
@@ -240,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     report["client_peak_rss_mb"] = round(peak_rss_mb())
     report["fake_server_rss_mb_at_end"] = fake_rss
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print()
     print(
         f"{'esp':<10} {'step':<12} {'seconds':>9} {'requests':>9} {'creates':>9} {'updates':>8} "

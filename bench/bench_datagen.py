@@ -14,69 +14,25 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.measure import machine_facts, measured, write_results  # noqa: E402
+
 RESULTS = REPO / "bench" / "results" / "datagen.json"
-
-
-def machine_facts() -> dict:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    import duckdb
-    import numpy
-    import pyarrow
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "numpy": numpy.__version__,
-        "pyarrow": pyarrow.__version__,
-        "duckdb": duckdb.__version__,
-    }
 
 
 def run_scale(scale: str, seed: int, workdir: Path) -> dict:
     out = workdir / scale / "landing"
     command = [sys.executable, "-m", "datagen", "--scale", scale, "--seed", str(seed), "--out", str(out)]
     command.append("--quiet")
-    load_before = os.getloadavg()
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL)
-    watched = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [watched, *watched.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.2)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"datagen --scale {scale} failed with exit code {process.returncode}")
-    # ru_maxrss of children is in KiB on Linux: the largest child's peak, a check on the polling
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    children_peak = usage.ru_maxrss * 1024
-    cpu = (usage.ru_utime - cpu_before.ru_utime) + (usage.ru_stime - cpu_before.ru_stime)
+    workdir.mkdir(parents=True, exist_ok=True)
+    figures = measured(command, dict(os.environ), workdir / f"{scale}.log")
     meta = json.loads((out.parent / "ground_truth" / "meta.json").read_text())
     tables: dict[str, dict[str, int]] = {}
     for relative, stats in meta["files"].items():
@@ -90,11 +46,11 @@ def run_scale(scale: str, seed: int, workdir: Path) -> dict:
         "scale": scale,
         "seed": seed,
         "contacts": meta["n_contacts"],
-        "wall_seconds": round(wall, 1),
-        "cpu_seconds": round(cpu, 1),
-        "peak_rss_mb": round(max(peak, children_peak) / 2**20),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "wall_seconds": figures["wall_seconds"],
+        "cpu_seconds": figures["cpu_seconds"],
+        "peak_rss_mb": max(figures["peak_rss_process_tree_mb"], figures["peak_rss_largest_process_mb"]),
+        "load_average_before": figures["load_average_before"],
+        "load_average_after": figures["load_average_after"],
         "generator_timings_seconds": meta["timings_seconds"],
         "tables": tables,
         "files": meta["files"],
@@ -137,13 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "datagen",
         "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine_facts(),
+        "machine": machine_facts("numpy", "pyarrow"),
         "note": "load_average_* show other work sharing the machine during the run; cpu_seconds "
         "(user + system time of the generator) is the figure least affected by it",
         "results": results,
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.results, report)
     print(f"\nwritten {args.results}")
     return 0
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -53,26 +52,6 @@ WAREHOUSE_SQL = {
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def machine() -> dict:
-    import psutil
-
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 # --- children -----------------------------------------------------------------------------------
@@ -260,6 +239,9 @@ def _round(d):
 
 
 def main() -> None:
+    # Imported here, not above: the child processes measure their own memory without DuckDB in it.
+    from bench.measure import machine_facts, write_results
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
@@ -292,7 +274,7 @@ def main() -> None:
         return
 
     results = {
-        "machine": machine(),
+        "machine": machine_facts(),
         "input": "warehouse:" + a.warehouse if a.warehouse else "synthetic (ml.synthetic, contract columns)",
         "method": "one subprocess per stage; times inside it; peak RSS = ru_maxrss of that subprocess",
         "runs": [],
@@ -351,8 +333,7 @@ def main() -> None:
             f"{r['loadavg_before']:>9.1f}"
         )
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_results(out, results)
     print(f"\nwrote {out}")
 
 

@@ -5,6 +5,8 @@ wall time; CPU seconds are the figure least affected)."""
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -40,13 +42,15 @@ def engine_settings_for(env: dict[str, str]) -> dict[str, str]:
     return settings
 
 
-def machine_facts() -> dict:
+def machine_facts(*packages: str) -> dict:
+    """The machine a benchmark ran on and the versions of DuckDB and of the named packages, as every
+    results file records them."""
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
     model = next(
         (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown"
     )
-    return {
+    facts = {
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -54,6 +58,13 @@ def machine_facts() -> dict:
         "platform": platform.platform(),
         "duckdb": duckdb.__version__,
     }
+    return facts | {package: importlib.metadata.version(package) for package in packages}
+
+
+def write_results(path: Path, results: dict, indent: int = 2) -> None:
+    """Write a benchmark's results as JSON (its folder created), where the docs and README read them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=indent, default=str) + "\n")
 
 
 class TreeMemory(threading.Thread):
