@@ -85,6 +85,13 @@ class Api:
     members: Callable[[Any, str], set[str]]
     seed: Callable[..., None]
 
+    @classmethod
+    def of(cls, part: type, prefix: str, routes: list[tuple[str, str, str]], members: Callable) -> Api:
+        """The Api of an ESP part whose hooks follow the naming of every part: `_<prefix>_auth`,
+        `_<prefix>_env`, `_<prefix>_lists`, `_<prefix>_profiles` and `_<prefix>_seed`."""
+        hooks = {hook: getattr(part, f"_{prefix}_{hook}") for hook in ("env", "lists", "profiles", "seed")}
+        return cls(prefix, routes, getattr(part, f"_{prefix}_auth"), members=members, **hooks)
+
 
 class FakeServer:
     """The HTTP server, request log, counters and faults; the ESP parts are mixed in (APIS)."""

@@ -217,13 +217,4 @@ ROUTES = [
     ("POST", r"/communication-preferences/v4/statuses/([^/]+)/unsubscribe-all", "hs_unsubscribe_all"),
 ]
 
-API = Api(
-    prefix="hubspot",
-    routes=ROUTES,
-    check_auth=FakeHubSpot._hubspot_auth,
-    env=FakeHubSpot._hubspot_env,
-    lists=FakeHubSpot._hubspot_lists,
-    profiles=FakeHubSpot._hubspot_profiles,
-    members=FakeHubSpot.hubspot_list,
-    seed=FakeHubSpot._hubspot_seed,
-)
+API = Api.of(FakeHubSpot, "hubspot", ROUTES, members=FakeHubSpot.hubspot_list)

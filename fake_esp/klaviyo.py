@@ -359,13 +359,4 @@ ROUTES = [
     ("POST", r"/api/profile-suppression-bulk-create-jobs", "kl_suppress"),
 ]
 
-API = Api(
-    prefix="klaviyo",
-    routes=ROUTES,
-    check_auth=FakeKlaviyo._klaviyo_auth,
-    env=FakeKlaviyo._klaviyo_env,
-    lists=FakeKlaviyo._klaviyo_lists,
-    profiles=FakeKlaviyo._klaviyo_profiles,
-    members=FakeKlaviyo.klaviyo_list,
-    seed=FakeKlaviyo._klaviyo_seed,
-)
+API = Api.of(FakeKlaviyo, "klaviyo", ROUTES, members=FakeKlaviyo.klaviyo_list)

@@ -221,13 +221,4 @@ ROUTES = [
     ("PATCH", r"/3\.0/lists/([^/]+)/members/([0-9a-f]{32})", "mc_member_patch"),
 ]
 
-API = Api(
-    prefix="mailchimp",
-    routes=ROUTES,
-    check_auth=FakeMailchimp._mailchimp_auth,
-    env=FakeMailchimp._mailchimp_env,
-    lists=FakeMailchimp._mailchimp_lists,
-    profiles=FakeMailchimp._mailchimp_profiles,
-    members=FakeMailchimp.mailchimp_segment,
-    seed=FakeMailchimp._mailchimp_seed,
-)
+API = Api.of(FakeMailchimp, "mailchimp", ROUTES, members=FakeMailchimp.mailchimp_segment)
