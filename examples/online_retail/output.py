@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from examples.online_retail.mapping import to_pounds
+from examples.online_retail.lines import to_pounds
 from landing.contract import load_contract
 
 

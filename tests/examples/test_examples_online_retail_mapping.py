@@ -10,14 +10,8 @@ import pandas as pd
 import pytest
 
 from examples.online_retail.config import DEFAULT_MAPPING, MappingError, load_mapping, read_export
-from examples.online_retail.mapping import (
-    CodeKind,
-    LineCategory,
-    code_kind,
-    local_to_utc,
-    map_online_retail,
-    money,
-)
+from examples.online_retail.lines import CodeKind, LineCategory, code_kind, local_to_utc, money
+from examples.online_retail.mapping import map_online_retail
 from examples.online_retail.output import (
     contract_columns,
     header_matches_contract,
