@@ -1,6 +1,7 @@
 """The one-way import rules of docs/architecture.md, checked on every Python file: a layer never
 imports the layer above it, plain-Python packages never import Dagster, and nothing but the tests
-and the benchmarks import the test code or the generator."""
+and the benchmarks import the test code or the generator; and no module is too long to read whole
+without saying why (tests/module_size.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.module_size import MAX_LINES, REASON, long_modules_without_a_reason
 from warehouse.context import PROJECT_DIR
 
 DAGSTER = {"orchestration", "dagster", "dagster_dbt"}
@@ -56,6 +58,22 @@ def test_the_rules_cover_every_python_package_of_the_project():
         if not path.parent.name.startswith(".")
     }
     assert packages - set(FORBIDDEN) <= {"tests", "fake_esp"}, "a new package needs its import rules"
+
+
+@pytest.mark.parametrize("package", [*sorted(FORBIDDEN), "fake_esp", "bench"])
+def test_no_module_is_over_400_lines_without_saying_why(package):
+    assert long_modules_without_a_reason(PROJECT_DIR / package) == []
+
+
+def test_the_size_rule_finds_a_long_module_until_it_says_why(tmp_path):
+    """The size checker itself must be able to fail."""
+    package = tmp_path / "package"
+    package.mkdir()
+    body = "\n".join(f"x{n} = {n}" for n in range(MAX_LINES))
+    (package / "long.py").write_text(f'"""A long module."""\n{body}\n')
+    assert long_modules_without_a_reason(package) == [f"package/long.py: {MAX_LINES + 1} lines"]
+    (package / "long.py").write_text(f'"""A long module.\n\n{REASON} a reason."""\n{body}\n')
+    assert long_modules_without_a_reason(package) == []
 
 
 def test_the_import_reader_sees_nested_and_aliased_imports(tmp_path):
