@@ -59,29 +59,18 @@ CATEGORICAL_FEATURES: tuple[str, ...] = (
     "favourite_category",
 )
 
-# Heavy-tailed counts, money and durations: log1p makes them usable by distance-based and linear
-# models (a customer with 400 orders must not dominate a k-means centre).
-SKEWED_FEATURES: tuple[str, ...] = (
-    "tenure_days",
-    "recency_days",
-    "frequency_orders",
-    "monetary_total",
-    "avg_order_value",
-    "orders_30d",
-    "orders_90d",
-    "orders_365d",
-    "revenue_90d",
-    "revenue_365d",
-    "avg_days_between_orders",
-    "distinct_categories_bought",
-    "web_sessions_30d",
-    "product_views_30d",
-    "add_to_cart_30d",
-    "cart_abandons_30d",
-    "days_since_last_seen",
-    "email_delivered_90d",
-    "days_since_last_email_engagement",
+# Shares, rates, scores and age are bounded; every other numeric feature is a heavy-tailed count,
+# amount or duration, which log1p makes usable by distance-based and linear models (a customer with
+# 400 orders must not dominate a k-means centre).
+BOUNDED_FEATURES: tuple[str, ...] = (
+    "discount_order_share",
+    "refund_share",
+    "email_open_rate_90d",
+    "email_click_rate_90d",
+    "behaviour_score",
+    "age_years",
 )
+SKEWED_FEATURES: tuple[str, ...] = tuple(f for f in NUMERIC_FEATURES if f not in BOUNDED_FEATURES)
 
 # Behaviour only: demographics (country, age, income) would split customers by who they are rather
 # than by how they buy, which is what a marketer wants from a micro-segment.
