@@ -1,18 +1,10 @@
 {#- One row per campaign; when a campaign lands twice the latest send wins. -#}
-with valid_versions as (
-    select *
-    from {{ ref('base_email__campaigns') }}
-    where rejection_rule is null
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by campaign_id
-            order by sent_at desc nulls last, _landing_file desc, _landing_row desc
-        ) as version_rank
-    from valid_versions
+with latest_versions as (
+    {{ first_valid_rows(
+        ref('base_email__campaigns'),
+        key='campaign_id',
+        order_by='sent_at desc nulls last, _landing_file desc, _landing_row desc'
+    ) }}
 )
 
 select
@@ -22,5 +14,4 @@ select
     sent_at,
     segment_name,
     _landing_file as landing_file
-from ranked
-where version_rank = 1
+from latest_versions

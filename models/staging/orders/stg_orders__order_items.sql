@@ -1,18 +1,10 @@
 {#- One row per order line; a line landed twice (same order and line number) counts once. -#}
-with valid_lines as (
-    select *
-    from {{ ref('base_orders__order_items') }}
-    where rejection_rule is null
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by order_line_key
-            order by _landing_file desc, _landing_row desc
-        ) as version_rank
-    from valid_lines
+with latest_versions as (
+    {{ first_valid_rows(
+        ref('base_orders__order_items'),
+        key='order_line_key',
+        order_by='_landing_file desc, _landing_row desc'
+    ) }}
 )
 
 select
@@ -26,5 +18,4 @@ select
     line_total_reporting,
     invalid_value_columns,
     _landing_file as landing_file
-from ranked
-where version_rank = 1
+from latest_versions

@@ -3,26 +3,19 @@
     ordered_at) wins, and between versions of the same time the status of highest precedence
     (terminal statuses: refunded > cancelled > completed > pending, seeds/order_statuses.csv).
     What was in effect at an earlier time: int_order_versions_tracked. -#}
-with valid_versions as (
-    select *
-    from {{ ref('base_orders__orders') }}
-    where rejection_rule is null
-),
-
-ranked as (
-    select
-        *,
-        count(*) over (partition by order_id) as versions_landed,
-        row_number() over (
-            partition by order_id
-            order by
-                greatest(ordered_at, coalesce(updated_at, ordered_at)) desc,
-                status_precedence desc,
-                ordered_at desc,
-                _landing_file desc,
-                _landing_row desc
-        ) as version_rank
-    from valid_versions
+with latest_versions as (
+    {{ first_valid_rows(
+        ref('base_orders__orders'),
+        key='order_id',
+        order_by=[
+            'greatest(ordered_at, coalesce(updated_at, ordered_at)) desc',
+            'status_precedence desc',
+            'ordered_at desc',
+            '_landing_file desc',
+            '_landing_row desc',
+        ],
+        count_versions=true
+    ) }}
 )
 
 select
@@ -49,5 +42,4 @@ select
     versions_landed,
     invalid_value_columns,
     _landing_file as landing_file
-from ranked
-where version_rank = 1
+from latest_versions
