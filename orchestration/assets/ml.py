@@ -149,6 +149,13 @@ def _champions_or_fail(error: NoChampionError):
     raise dg.Failure(description=str(error)) from error
 
 
+def _scoring_spec(name: str, deps: list[dg.AssetKey], description: str) -> dg.AssetSpec:
+    """A table of the `ml` schema written by a daily scoring step."""
+    return dg.AssetSpec(
+        ["ml", name], group_name="ml", kinds={"python", "duckdb"}, deps=deps, description=description
+    )
+
+
 CLUSTERING_DEPS = [FEATURES, dg.AssetKey(["ml", "models", "clustering"])]
 SCORING_DEPS = [
     FEATURES,
@@ -160,19 +167,15 @@ SCORING_DEPS = [
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            ["ml", "customer_clusters"],
-            group_name="ml",
-            kinds={"python", "duckdb"},
-            deps=CLUSTERING_DEPS,
-            description="Each customer's micro-segment by the champion clustering.",
+        _scoring_spec(
+            "customer_clusters",
+            CLUSTERING_DEPS,
+            "Each customer's micro-segment by the champion clustering.",
         ),
-        dg.AssetSpec(
-            ["ml", "cluster_profiles"],
-            group_name="ml",
-            kinds={"python", "duckdb"},
-            deps=CLUSTERING_DEPS,
-            description="Size, name and feature profile of each cluster.",
+        _scoring_spec(
+            "cluster_profiles",
+            CLUSTERING_DEPS,
+            "Size, name and feature profile of each cluster.",
         ),
     ],
     pool=DUCKDB_POOL,
@@ -196,20 +199,16 @@ def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResou
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            ["ml", "customer_scores"],
-            group_name="ml",
-            kinds={"python", "duckdb"},
-            deps=SCORING_DEPS,
-            description="Purchase propensity and decile, churn risk, probability alive, expected "
+        _scoring_spec(
+            "customer_scores",
+            SCORING_DEPS,
+            "Purchase propensity and decile, churn risk, probability alive, expected "
             "purchases and predicted CLV over 365 days, with model versions.",
         ),
-        dg.AssetSpec(
-            ["ml", "score_drift"],
-            group_name="ml",
-            kinds={"python", "duckdb"},
-            deps=SCORING_DEPS,
-            description="Population stability index of every feature and of the score, the "
+        _scoring_spec(
+            "score_drift",
+            SCORING_DEPS,
+            "Population stability index of every feature and of the score, the "
             "champion's training population against today's.",
         ),
     ],
