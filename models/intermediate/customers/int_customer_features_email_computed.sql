@@ -6,44 +6,35 @@ with population as (
     select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
-email_features as (
+delivered_campaigns as (
     select
         population.customer_key,
         population.feature_as_of,
-        sum(
-            case
-                when campaigns.delivered_at >= {{ dbt.dateadd('day', -90, 'population.feature_as_of') }} then 1 else 0
-            end
-        )
-            as email_delivered_90d,
-        sum(
-            case
-                when
-                    campaigns.delivered_at >= {{ dbt.dateadd('day', -90, 'population.feature_as_of') }}
-                    and campaigns.first_human_open_at < population.feature_as_of
-                    then 1
-                else 0
-            end
-        ) as email_opened_90d,
-        sum(
-            case
-                when
-                    campaigns.delivered_at >= {{ dbt.dateadd('day', -90, 'population.feature_as_of') }}
-                    and campaigns.first_click_at < population.feature_as_of
-                    then 1
-                else 0
-            end
-        ) as email_clicked_90d,
-        max(
-            case
-                when campaigns.first_click_at < population.feature_as_of then campaigns.first_click_at
-                when campaigns.first_human_open_at < population.feature_as_of then campaigns.first_human_open_at
-            end
-        ) as last_email_engagement_at
+        campaigns.first_human_open_at,
+        campaigns.first_click_at,
+        campaigns.delivered_at >= {{ dbt.dateadd('day', -90, 'population.feature_as_of') }} as is_delivered_90d,
+        campaigns.first_human_open_at < population.feature_as_of as is_opened_by_cutoff,
+        campaigns.first_click_at < population.feature_as_of as is_clicked_by_cutoff
     from population
     inner join {{ ref('int_customer_campaign_engagement') }} as campaigns
         on population.customer_key = campaigns.customer_key and population.feature_as_of > campaigns.delivered_at
-    group by population.customer_key, population.feature_as_of
+),
+
+email_features as (
+    select
+        customer_key,
+        feature_as_of,
+        sum(case when is_delivered_90d then 1 else 0 end) as email_delivered_90d,
+        sum(case when is_delivered_90d and is_opened_by_cutoff then 1 else 0 end) as email_opened_90d,
+        sum(case when is_delivered_90d and is_clicked_by_cutoff then 1 else 0 end) as email_clicked_90d,
+        max(
+            case
+                when is_clicked_by_cutoff then first_click_at
+                when is_opened_by_cutoff then first_human_open_at
+            end
+        ) as last_email_engagement_at
+    from delivered_campaigns
+    group by customer_key, feature_as_of
 )
 
 select
