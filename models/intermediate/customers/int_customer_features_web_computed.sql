@@ -7,42 +7,32 @@ with population as (
     select * from {{ ref('int_customer_feature_cutoffs_joined') }}
 ),
 
-web_features as (
+activity_before_cutoff as (
     select
         population.customer_key,
         population.feature_as_of,
-        sum(
-            case
-                when web.activity_date >= {{ dbt.dateadd('day', -30, 'population.cutoff_date') }} then web.sessions else
-                    0
-            end
-        )
-            as web_sessions_30d,
-        sum(
-            case
-                when
-                    web.activity_date >= {{ dbt.dateadd('day', -30, 'population.cutoff_date') }}
-                    then web.product_views else
-                    0
-            end
-        )
-            as product_views_30d,
-        sum(
-            case
-                when
-                    web.activity_date >= {{ dbt.dateadd('day', -30, 'population.cutoff_date') }}
-                    then web.add_to_carts else
-                    0
-            end
-        )
-            as add_to_cart_30d,
-        max(web.last_event_at) as last_web_event_at,
-        round(sum(web.weighted_actions * {{ decay_weight('web.activity_date', 'population.cutoff_date') }}), 6)
-            as behaviour_score
+        web.sessions,
+        web.product_views,
+        web.add_to_carts,
+        web.last_event_at,
+        web.weighted_actions * {{ decay_weight('web.activity_date', 'population.cutoff_date') }} as decayed_actions,
+        web.activity_date >= {{ dbt.dateadd('day', -30, 'population.cutoff_date') }} as is_in_last_30d
     from population
     inner join {{ ref('int_customer_web_activity_daily') }} as web
         on population.customer_key = web.customer_key and population.cutoff_date > web.activity_date
-    group by population.customer_key, population.feature_as_of
+),
+
+web_features as (
+    select
+        customer_key,
+        feature_as_of,
+        sum(case when is_in_last_30d then sessions else 0 end) as web_sessions_30d,
+        sum(case when is_in_last_30d then product_views else 0 end) as product_views_30d,
+        sum(case when is_in_last_30d then add_to_carts else 0 end) as add_to_cart_30d,
+        max(last_event_at) as last_web_event_at,
+        round(sum(decayed_actions), 6) as behaviour_score
+    from activity_before_cutoff
+    group by customer_key, feature_as_of
 ),
 
 cart_features as (
