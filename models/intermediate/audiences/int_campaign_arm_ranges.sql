@@ -5,13 +5,7 @@
     campaign without rows here keeps its one arm, treatment. -#}
 with shares as (
     select
-        campaign_key,
-        test_key,
-        arm,
-        arm_order,
-        treatment_share,
-        is_baseline,
-        send_hour,
+        *,
         coalesce(
             sum(treatment_share) over (
                 partition by campaign_key order by arm_order rows between unbounded preceding and 1 preceding

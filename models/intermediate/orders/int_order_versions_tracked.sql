@@ -5,21 +5,8 @@
     versions known at the same moment the status of highest precedence wins, as in staging. -#}
 with versions as (
     select
-        order_id,
-        contact_id,
-        email,
-        ordered_at,
-        order_status,
-        is_purchase,
-        channel,
-        currency_code,
-        discount_reporting,
-        shipping_reporting,
-        total_reporting,
-        greatest(ordered_at, coalesce(updated_at, ordered_at)) as known_at,
-        status_precedence,
-        _landing_file,
-        _landing_row
+        *,
+        greatest(ordered_at, coalesce(updated_at, ordered_at)) as known_at
     from {{ ref('base_orders__orders') }}
     where rejection_rule is null
 ),
