@@ -30,7 +30,7 @@ HORIZON ?= 30,90
 DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
 
 .PHONY: help setup browser run test test-spark dev data lint format example-online-retail backtest previews purge-landing clean \
-	dbt segment segments query publish fake-esp consent-audit bench test-fast
+	dbt segment segments query publish fake-esp consent-audit bench bench-references test-fast
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ test: setup browser  ## Lint and run every test, the Spark equality test last (w
 
 bench: setup  ## The pipeline through Dagster, full then a ~1 % increment: SCALE=10k|100k|1M (default 10k)
 	$(UV) run python bench/bench_pipeline.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
+
+bench-references: setup  ## dbt vs the hand-written DuckDB floor vs pandas on the core marts, same clean files, agreement checked first: SCALE=tiny|small|medium
+	$(UV) run python bench/bench_references.py --scale $(SCALE)
 
 test-fast: setup  ## The unit tests only: no warehouse builds, no dbt runs (tests marked slow are left out)
 	$(UV) run pytest -m "not slow and not spark" -q

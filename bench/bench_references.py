@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_dbt import BIN, Project, slowest_nodes  # noqa: E402
 from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
-from bench.references.compare import compare, dbt_marts  # noqa: E402
+from bench.references.compare import Agreement, compare, dbt_marts  # noqa: E402
 from bench.references.floor import MARTS  # noqa: E402
 
 AS_OF = "2026-06-30T00:00:00Z"
@@ -53,6 +53,22 @@ def generate_clean(scale: str, landing: Path) -> Path:
         command = [sys.executable, "-m", "datagen", "--scale", scale, "--seed", "7", "--dirt", "none"]
         subprocess.run([*command, "--as-of", AS_OF, "--out", str(landing), "--quiet"], cwd=REPO, check=True)
     return landing
+
+
+def build_with_dbt(landing: Path, work: Path, threads: str | None = None) -> tuple[Project, dict]:
+    """A new warehouse under work/dbt built from the landing folder the way `make dbt` builds:
+    the landing step, then dbt build of DBT_SELECTION without tests, each step measured."""
+    project = Project(work, "dbt", threads)
+    project.add(landing)
+    project.parse()
+    return project, run_dbt(project)
+
+
+def disagreements(computed: dict[str, dict[str, pd.DataFrame]], warehouse: Path) -> dict[str, Agreement]:
+    """Each reference's marts against the dbt marts of the warehouse."""
+    columns = {mart: list(frame.columns) for mart, frame in computed["floor"].items()}
+    expected = dbt_marts(warehouse, columns)
+    return {name: compare(name, frames, expected) for name, frames in computed.items()}
 
 
 def run_dbt(project: Project) -> dict:
@@ -86,10 +102,8 @@ def main() -> None:
     work = args.work or REPO / "data" / "bench" / f"references_{args.scale}"
     landing = generate_clean(args.scale, work / "generated" / "landing")
 
-    project = Project(work, "dbt", args.threads)
-    project.add(landing)
-    project.parse()
-    timings = {"dbt": run_dbt(project)}
+    project, dbt_timings = build_with_dbt(landing, work, args.threads)
+    timings = {"dbt": dbt_timings}
     print(f"dbt: landing step {timings['dbt']['landing_step']}\n     dbt build {timings['dbt']['dbt_build']}")
     computed = {}
     for name in REFERENCES:
@@ -97,9 +111,7 @@ def main() -> None:
         print(f"{name}: {timings[name]}")
 
     warehouse = project.root / "warehouse.duckdb"
-    columns = {mart: list(frame.columns) for mart, frame in computed["floor"].items()}
-    expected = dbt_marts(warehouse, columns)
-    agreements = {name: compare(name, frames, expected) for name, frames in computed.items()}
+    agreements = disagreements(computed, warehouse)
     for agreement in agreements.values():
         if not agreement:
             raise SystemExit(f"{agreement.reference} disagrees with dbt:\n" + "\n".join(agreement.problems))
