@@ -12,7 +12,8 @@ For each run: wall and CPU seconds, the seconds of each Dagster step (run_pipeli
 RSS (the largest single process, from the kernel, and the whole process tree sampled every 0.5 s),
 landing rows per second of wall time, and the load average before and after (other work on the
 machine inflates wall time; CPU seconds are the figure least affected). Writes
-bench/results/<scale>.json and rewrites BENCHMARKS.md from every bench/results/<scale>.json.
+bench/results/<scale>.json and rewrites BENCHMARKS.md from every bench/results/<scale>.json (and the
+references' section from bench/results/references_<scale>.json).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
+from bench.references.report import references_section  # noqa: E402
 from landing.days import split_landing_by_day  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
@@ -183,7 +185,7 @@ def render_benchmarks() -> str:
             seconds = [str(result[name]["step_seconds"].get(step, "")) for name in runs]
             lines.append(f"| {step} | {' | '.join(seconds)} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + references_section(RESULTS))
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ process of its own (bench/measure.py: wall and CPU seconds, peak RSS, load avera
 The references' rows are compared with the dbt marts (bench/references/compare.py) before any time
 is printed: a disagreement stops the benchmark. Prints a table and the ratios, and writes
 bench/results/references_<scale>.json with the machine, commit, load and the dbt nodes that took
-longest (run_results.json).
+longest (run_results.json), and renders BENCHMARKS.md (bench/bench_pipeline.py, whose file it shares).
 
     uv run python bench/bench_references.py --scale small
 """
@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_dbt import BIN, Project, slowest_nodes  # noqa: E402
+from bench.bench_pipeline import BENCHMARKS, render_benchmarks  # noqa: E402
 from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
 from bench.references.compare import Agreement, compare, dbt_marts  # noqa: E402
 from bench.references.floor import MARTS  # noqa: E402
@@ -166,6 +167,7 @@ def main() -> None:
     }
     path = REPO / "bench" / "results" / f"references_{args.scale}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
+    BENCHMARKS.write_text(render_benchmarks())
 
     customers = len(computed["floor"]["customer_profiles"])
     print(f"\n{args.scale}: {rows:,} landing rows ({read:,} in the tables the references read)")
@@ -184,7 +186,7 @@ def main() -> None:
     for name, value in ratios.items():
         print(f"{name:28} {value}")
     print("slowest dbt nodes:", timings["dbt"]["profile"]["slowest"])
-    print(f"written to {path.relative_to(REPO)}")
+    print(f"written to {path.relative_to(REPO)} and BENCHMARKS.md")
 
 
 if __name__ == "__main__":
