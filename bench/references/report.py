@@ -56,7 +56,7 @@ def references_section(results: Path) -> list[str]:
         dbt, floor, pandas = steps["dbt"], steps["floor"], steps["pandas"]
 
         def ratio(a: float, b: float) -> str:
-            return f"{a / b:.1f}x" if b else "n/a"
+            return (f"{a / b:.1f}x" if a >= b else f"{a / b:.2f}x") if b else "n/a"
 
         figures = " | ".join(
             f"{s['wall_seconds']} / {s['cpu_seconds']} / {s['own']}" for s in (dbt, floor, pandas)
@@ -75,7 +75,8 @@ def references_section(results: Path) -> list[str]:
         f"Machine: {machine['cpu_count']} cores ({machine['cpu_model']}), {machine['ram_gb']} GB RAM, "
         f"DuckDB {machine['duckdb']}, Python {machine['python']}.",
         "",
-        "Where dbt's time goes (the slowest nodes of the build, seconds, run_results.json):",
+        "Where dbt's time goes (the ten slowest nodes of the build, seconds, run_results.json; the",
+        "results file keeps every node):",
         "",
     ]
     for scale, result in found:
