@@ -107,11 +107,11 @@ def main() -> None:
 
     project, dbt_timings = build_with_dbt(landing, work, args.threads)
     timings = {"dbt": dbt_timings}
-    print(f"dbt: landing step {timings['dbt']['landing_step']}\n     dbt build {timings['dbt']['dbt_build']}")
+    print("dbt: built", flush=True)
     computed = {}
     for name in REFERENCES:
         timings[name], computed[name] = run_reference(name, project.landing, work, project.env)
-        print(f"{name}: {timings[name]}")
+        print(f"{name}: computed", flush=True)
 
     warehouse = project.root / "warehouse.duckdb"
     agreements = disagreements(computed, warehouse)

@@ -2,24 +2,31 @@
 build of the models the core marts need, the bench's own build path), the hand-written DuckDB
 floor and the pandas reference compute the same customer profiles, RFM, engagement tiers and
 segment membership as dbt (bench/references/compare.py says what "the same" means). Clean data,
-because the references skip identity resolution and dirt handling; dbt runs unchanged.
+because the references skip identity resolution and dirt handling; dbt runs unchanged. The clean
+demo has only completed USD orders landed once and one version per contact, so the fixture adds
+the business cases the marts have rules for (not dirt): a refund re-exported before as_of and one
+after it, a EUR order, and a contact's later versions before and after as_of.
 
-Cost: 37 s measured on the shared 2-core machine at load average 5 (almost all of it the fixture:
-generation, landing step, dbt parse and a build of 57 seeds and models; each reference under 1 s)."""
+Cost: 37 to 59 s measured on the shared 2-core machine at load average 5 to 6, almost all of it the fixture
+(generation, landing step, dbt parse and a build of the 63 seeds, models and hooks); each
+reference takes under 1 s."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.bench_references import AS_OF, build_with_dbt, disagreements
 from bench.references.compare import compare, dbt_marts
 from bench.references.floor import run_floor
 from bench.references.inputs import SEGMENTS, inputs_for
-from bench.references.pandas_marts import run_pandas
+from bench.references.pandas_marts import customer_keys, run_pandas
 from warehouse.context import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -33,14 +40,57 @@ def built(tmp_path_factory):
     subprocess.run(
         [*command, "--as-of", AS_OF, "--out", str(landing), "--quiet"], cwd=PROJECT_DIR, check=True
     )
+    _add_business_cases(landing)
     project, _ = build_with_dbt(landing, root)
     inputs = inputs_for(project.landing, dt.datetime.fromisoformat(AS_OF))
     computed = {"floor": run_floor(inputs), "pandas": run_pandas(inputs)}
-    return project.root / "warehouse.duckdb", computed
+    return project.root / "warehouse.duckdb", computed, landing
+
+
+def _append(path: Path, change) -> None:
+    """Append to a CSV landing file a changed copy of the first data row: change(row) -> rows."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writerows(change(rows))
+
+
+def _add_business_cases(landing: Path) -> None:
+    def orders(rows):
+        first, second = rows[0], rows[1]
+        refunded = first | {"status": "refunded", "updated_at": "2024-07-20T10:00:00Z"}
+        refunded_later = second | {"status": "refunded", "updated_at": "2026-07-15T10:00:00Z"}
+        euro = first | {
+            "order_id": "O9999999901",
+            "ordered_at": "2026-06-01T12:00:00Z",
+            "updated_at": "2026-06-01T12:00:00Z",
+            "currency": "EUR",
+            "subtotal": "100.00",
+            "discount": "0.00",
+            "shipping": "0.00",
+            "total": "100.00",
+        }
+        return [refunded, refunded_later, euro]
+
+    def order_items(rows):
+        return [
+            rows[0] | {"order_id": "O9999999901", "line_number": "1", "quantity": "1", "unit_price": "100.00"}
+        ]
+
+    def contacts(rows):
+        return [
+            rows[0] | {"loyalty_tier": "gold", "city": "Springfield", "updated_at": "2026-06-15T08:00:00Z"},
+            rows[1] | {"loyalty_tier": "platinum", "updated_at": "2026-07-10T08:00:00Z"},
+        ]
+
+    _append(landing / "orders" / "orders.csv", orders)
+    _append(landing / "orders" / "order_items.csv", order_items)
+    _append(landing / "crm" / "contacts.csv", contacts)
 
 
 def test_floor_and_pandas_compute_the_dbt_marts(built):
-    warehouse, computed = built
+    warehouse, computed, landing = built
     agreements = disagreements(computed, warehouse)
     for agreement in agreements.values():
         assert agreement, f"{agreement.reference} disagrees with dbt:\n" + "\n".join(agreement.problems)
@@ -49,10 +99,17 @@ def test_floor_and_pandas_compute_the_dbt_marts(built):
     assert (floor["customer_profiles"]["lifetime_orders"] > 0).sum() > 100
     assert floor["customer_rfm"]["rfm_segment"].nunique() >= 5
     assert set(floor["segment_membership"]["segment_name"]) >= set(SEGMENTS) - {"engaged_but_inactive"}
+    profiles = floor["customer_profiles"]
+    assert profiles["refunded_orders"].sum() == 1, "the refund recorded after as_of is not yet a refund"
+    with open(landing / "crm" / "contacts.csv", newline="") as handle:
+        unchanged = list(csv.DictReader(handle))[1]
+    key = customer_keys(pd.Series([unchanged["contact_id"]]))[0]
+    assert profiles.set_index("customer_key").loc[key, "loyalty_tier"] == unchanged["loyalty_tier"]
+    assert (profiles["city"] == "Springfield").sum() == 1
 
 
 def test_the_comparison_names_a_cent_too_much_a_missing_customer_and_a_wrong_tier(built):
-    warehouse, computed = built
+    warehouse, computed, _ = built
     changed = {mart: frame.copy() for mart, frame in computed["pandas"].items()}
     profiles = changed["customer_profiles"]
     buyer = profiles.index[profiles["lifetime_orders"] > 0][0]
