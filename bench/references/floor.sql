@@ -53,15 +53,16 @@ rates as (
 )
 
 select
-    'cus_' || substr(md5('contact:' || versions.contact_id), 1, 20) as customer_key,
+    'cus_' || substr(md5('contact:' || coalesce(versions.contact_id, error('an order without contact_id: '
+        || versions.order_id || ' (the references read data generated with --dirt none)'))), 1, 20) as customer_key,
     versions.ordered_at,
     versions.order_status,
-    statuses.is_purchase,
-    cast(versions.total * cast(order_rate.usd_per_unit / usd_rate.usd_per_unit as double) as decimal(18, 2))
-        as total_reporting
+    coalesce(statuses.is_purchase, error('unknown order status ' || versions.order_status)) as is_purchase,
+    cast(versions.total * cast(coalesce(order_rate.usd_per_unit, error('no rate for ' || versions.currency_code))
+        / usd_rate.usd_per_unit as double) as decimal(18, 2)) as total_reporting
 from versions
-inner join seed_order_statuses as statuses on versions.order_status = statuses.status
-inner join rates as order_rate
+left join seed_order_statuses as statuses on versions.order_status = statuses.status
+left join rates as order_rate
     on versions.currency_code = order_rate.currency_code
     and versions.ordered_at >= order_rate.valid_from and versions.ordered_at < order_rate.valid_to
 inner join rates as usd_rate
@@ -88,7 +89,12 @@ with per_campaign as (
         list(event_at) filter (where event_type = 'open') as opens,
         min(event_at) filter (where event_type = 'click') as first_click_at
     from (
-        select contact_id, campaign_id, event_type, cast(rtrim(event_at, 'Z') as timestamp) as event_at
+        select
+            coalesce(contact_id, error('an e-mail event without contact_id: ' || event_id
+                || ' (the references read data generated with --dirt none)')) as contact_id,
+            campaign_id,
+            event_type,
+            cast(rtrim(event_at, 'Z') as timestamp) as event_at
         from landed_events
     )
     where event_at < getvariable('as_of')
@@ -106,6 +112,18 @@ select
         as machine_opens,
     first_click_at
 from per_campaign;
+
+-- Every order and event belongs to a CRM contact known at as_of: the references resolve no other
+-- identity, so anything else stops them rather than being dropped.
+select error('orders or e-mail events of ' || count(*) || ' people the CRM does not hold at as_of, e.g. '
+    || min(customer_key) || ' (the references read data generated with --dirt none)')
+from (
+    select customer_key from orders
+    union
+    select customer_key from campaign_engagement
+)
+where customer_key not in (select customer_key from contacts)
+having count(*) > 0;
 
 create temp table customer_orders as
 select

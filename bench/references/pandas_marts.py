@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.references.inputs import Inputs, LandedTable
 
+CLEAN_DATA_ONLY = "(the references read data generated with --dirt none)"
 GENDERS = {
     **dict.fromkeys(("f", "female", "w", "woman"), "female"),
     **dict.fromkeys(("m", "male", "man"), "male"),
@@ -25,6 +26,12 @@ def read(table: LandedTable) -> pd.DataFrame:
     else:
         frames = [pd.read_json(p, lines=True, dtype=False) for p in table.paths]
     return pd.concat(frames, ignore_index=True)
+
+
+def _refuse(bad: pd.Series, values: pd.Series, problem: str) -> None:
+    """Stop on what the references cannot handle rather than drop it."""
+    if bad.any():
+        raise ValueError(f"{problem}: {int(bad.sum())} rows, e.g. {values[bad].iloc[0]!r}")
 
 
 def timestamps(values: pd.Series) -> pd.Series:
@@ -78,7 +85,11 @@ def orders_at(inputs: Inputs) -> pd.DataFrame:
     )
     orders["order_status"] = orders["status"].str.lower()
     statuses = pd.read_csv(inputs.seeds / "order_statuses.csv")
-    orders = orders.merge(statuses, left_on="order_status", right_on="status", suffixes=("", "_seed"))
+    orders = orders.merge(
+        statuses, left_on="order_status", right_on="status", how="left", suffixes=("", "_seed")
+    )
+    _refuse(orders["precedence"].isna(), orders["order_status"], "unknown order status")
+    _refuse(orders["contact_id"].isna(), orders["order_id"], f"an order without contact_id {CLEAN_DATA_ONLY}")
     orders = orders[orders["known_at"] < inputs.as_of]
     orders = orders.sort_values(["known_at", "precedence"]).drop_duplicates("order_id", keep="last")
 
@@ -86,7 +97,7 @@ def orders_at(inputs: Inputs) -> pd.DataFrame:
     orders["currency_code"] = orders["currency"].str.upper()
     orders = pd.merge_asof(
         orders.sort_values("ordered_at"),
-        rates.rename(columns={"currency_code": "currency_code"}).sort_values("valid_from"),
+        rates.sort_values("valid_from"),
         left_on="ordered_at",
         right_on="valid_from",
         by="currency_code",
@@ -99,6 +110,7 @@ def orders_at(inputs: Inputs) -> pd.DataFrame:
         right_on="valid_from",
         suffixes=("", "_usd"),
     )
+    _refuse(orders["usd_per_unit"].isna(), orders["currency_code"], "no rate for")
     rate = orders["usd_per_unit"] / orders["usd_per_unit_usd"]
     orders["total_reporting"] = (orders["total"].astype(float) * rate).round(2)
     orders["customer_key"] = customer_keys(orders["contact_id"])
@@ -113,8 +125,10 @@ def profiles(contacts: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
         lifetime_orders=("ordered_at", "size"),
         lifetime_revenue=("total_reporting", "sum"),
     )
-    summary["refunded_orders"] = orders[orders["order_status"] == "refunded"].groupby("customer_key").size()
-    frame = contacts.merge(summary, left_on="customer_key", right_index=True, how="left")
+    refunded = (
+        orders[orders["order_status"] == "refunded"].groupby("customer_key").size().rename("refunded_orders")
+    )
+    frame = contacts.join(summary, on="customer_key").join(refunded, on="customer_key")
     frame["lifetime_orders"] = frame["lifetime_orders"].fillna(0).astype(int)
     frame["lifetime_revenue"] = frame["lifetime_revenue"].fillna(0).round(2)
     frame["average_order_value"] = (
@@ -160,6 +174,11 @@ def campaign_engagement(inputs: Inputs) -> pd.DataFrame:
     events = read(inputs.tables["events"])
     events["event_at"] = timestamps(events["event_at"])
     events = events[events["event_at"] < inputs.as_of]
+    _refuse(
+        events["contact_id"].isna(),
+        events["event_id"],
+        f"an e-mail event without contact_id {CLEAN_DATA_ONLY}",
+    )
     events["customer_key"] = customer_keys(events["contact_id"])
     by = ["customer_key", "campaign_id"]
     first = events.pivot_table(index=by, columns="event_type", values="event_at", aggfunc="min")
@@ -183,6 +202,10 @@ def campaign_engagement(inputs: Inputs) -> pd.DataFrame:
 
 def engagement(contacts: pd.DataFrame, orders: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
     campaigns = campaign_engagement(inputs)
+    strangers = ~campaigns["customer_key"].isin(contacts["customer_key"])
+    _refuse(
+        strangers, campaigns["customer_key"], f"e-mails to people the CRM does not hold {CLEAN_DATA_ONLY}"
+    )
     window_start = inputs.as_of - pd.Timedelta(days=inputs.vars["engagement_window_days"])
     windowed = (
         campaigns[campaigns["delivered_at"] >= window_start]
@@ -271,6 +294,12 @@ def run_pandas(inputs: Inputs) -> dict[str, pd.DataFrame]:
     """The four marts as data frames."""
     contacts = contacts_at(inputs)
     orders = orders_at(inputs)
+    strangers = ~orders["customer_key"].isin(contacts["customer_key"])
+    _refuse(
+        strangers,
+        orders["customer_key"],
+        f"orders of people the CRM does not hold at as_of {CLEAN_DATA_ONLY}",
+    )
     customer_profiles = profiles(contacts, orders)
     customer_rfm = rfm(contacts, orders, inputs)
     customer_engagement = engagement(contacts, orders, inputs)

@@ -81,9 +81,8 @@ def references_section(results: Path) -> list[str]:
     ]
     for scale, result in found:
         profile = result["timings"]["dbt"]["profile"]
-        slowest = ", ".join(
-            f"{name.split('.')[-1]} {seconds}" for name, seconds in profile["slowest"].items()
-        )
+        top = list(profile["slowest"].items())[:10]
+        slowest = ", ".join(f"{name.split('.')[-1]} {seconds}" for name, seconds in top)
         lines.append(
             f"- {scale}: {profile['nodes']} nodes, {profile['node_seconds_total']} s in all; {slowest}"
         )

@@ -5,20 +5,23 @@ segment membership as dbt (bench/references/compare.py says what "the same" mean
 because the references skip identity resolution and dirt handling; dbt runs unchanged. The clean
 demo has only completed USD orders landed once and one version per contact, so the fixture adds
 the business cases the marts have rules for (not dirt): a refund re-exported before as_of and one
-after it, a EUR order, and a contact's later versions before and after as_of.
+after it, a refunded order of someone who never bought, a EUR order, and a contact's later versions
+before and after as_of.
 
-Cost: 37 to 59 s measured on the shared 2-core machine at load average 5 to 6, almost all of it the fixture
-(generation, landing step, dbt parse and a build of the 63 seeds, models and hooks); each
-reference takes under 1 s."""
+Cost: 59 to 91 s measured on the shared 2-core machine at load average 5 to 13, almost all of it
+the fixture (generation, landing step, dbt parse and a build of the 63 seeds, models and hooks);
+each reference takes under 1 s, the dirty demo for the refusal tests about 6 s."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -57,8 +60,21 @@ def _append(path: Path, change) -> None:
 
 
 def _add_business_cases(landing: Path) -> None:
+    with open(landing / "crm" / "contacts.csv", newline="") as handle:
+        contact_ids = [row["contact_id"] for row in csv.DictReader(handle)]
+
     def orders(rows):
         first, second = rows[0], rows[1]
+        buyers = {row["contact_id"] for row in rows}
+        never_bought = next(c for c in contact_ids if c not in buyers)
+        refunded_only_order = first | {
+            "order_id": "O9999999903",
+            "contact_id": never_bought,
+            "email": "",
+            "status": "refunded",
+            "updated_at": "2025-03-01T10:00:00Z",
+            "ordered_at": "2025-02-20T10:00:00Z",
+        }
         refunded = first | {"status": "refunded", "updated_at": "2024-07-20T10:00:00Z"}
         refunded_later = second | {"status": "refunded", "updated_at": "2026-07-15T10:00:00Z"}
         euro = first | {
@@ -71,7 +87,7 @@ def _add_business_cases(landing: Path) -> None:
             "shipping": "0.00",
             "total": "100.00",
         }
-        return [refunded, refunded_later, euro]
+        return [refunded, refunded_later, euro, refunded_only_order]
 
     def order_items(rows):
         return [
@@ -100,7 +116,7 @@ def test_floor_and_pandas_compute_the_dbt_marts(built):
     assert floor["customer_rfm"]["rfm_segment"].nunique() >= 5
     assert set(floor["segment_membership"]["segment_name"]) >= set(SEGMENTS) - {"engaged_but_inactive"}
     profiles = floor["customer_profiles"]
-    assert profiles["refunded_orders"].sum() == 1, "the refund recorded after as_of is not yet a refund"
+    assert profiles["refunded_orders"].sum() == 2, "the refund recorded after as_of is not yet a refund"
     with open(landing / "crm" / "contacts.csv", newline="") as handle:
         unchanged = list(csv.DictReader(handle))[1]
     key = customer_keys(pd.Series([unchanged["contact_id"]]))[0]
@@ -122,3 +138,29 @@ def test_the_comparison_names_a_cent_too_much_a_missing_customer_and_a_wrong_tie
     assert "customer_profiles.lifetime_revenue: 1 rows differ" in problems
     assert "customer_rfm: 1 keys only in dbt" in problems
     assert "customer_engagement.engagement_tier: 1 rows differ" in problems
+
+
+@pytest.mark.parametrize("reference", [run_floor, run_pandas], ids=["floor", "pandas"])
+def test_the_references_refuse_a_guest_order_rather_than_drop_it(built, reference, tmp_path):
+    _, _, landing = built
+    copy = tmp_path / "landing"
+    shutil.copytree(landing, copy)
+    _append(
+        copy / "orders" / "orders.csv", lambda rows: [rows[0] | {"order_id": "O9999999902", "contact_id": ""}]
+    )
+    with pytest.raises((duckdb.Error, ValueError), match="an order without contact_id"):
+        reference(inputs_for(copy, dt.datetime.fromisoformat(AS_OF)))
+
+
+@pytest.fixture(scope="module")
+def dirty_landing(tmp_path_factory) -> Path:
+    landing = tmp_path_factory.mktemp("dirty") / "landing"
+    command = [sys.executable, "-m", "datagen", "--scale", "tiny", "--seed", "7", "--out", str(landing)]
+    subprocess.run([*command, "--quiet"], cwd=PROJECT_DIR, check=True, capture_output=True)
+    return landing
+
+
+@pytest.mark.parametrize("reference", [run_floor, run_pandas], ids=["floor", "pandas"])
+def test_the_references_refuse_the_dirty_demo(reference, dirty_landing):
+    with pytest.raises((duckdb.Error, ValueError)):
+        reference(inputs_for(dirty_landing, dt.datetime.fromisoformat(AS_OF)))
