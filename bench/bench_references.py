@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from bench.bench_dbt import BIN, Project, slowest_nodes  # noqa: E402
 from bench.bench_pipeline import BENCHMARKS, render_benchmarks  # noqa: E402
 from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
-from bench.references.compare import Agreement, compare, dbt_marts  # noqa: E402
+from bench.references.compare import Agreement, compare, dbt_marts, uncompared_columns  # noqa: E402
 from bench.references.floor import MARTS  # noqa: E402
 
 AS_OF = "2026-06-30T00:00:00Z"
@@ -162,6 +162,9 @@ def main() -> None:
         "dbt_selection": " ".join(DBT_SELECTION),
         "duckdb_settings": engine_settings_for(project.env),
         "agreement": {name: {"rows": a.rows, "differences": a.problems} for name, a in agreements.items()},
+        "columns_not_compared": uncompared_columns(
+            warehouse, {mart: list(frame.columns) for mart, frame in computed["floor"].items()}
+        ),
         "timings": timings,
         "ratios": ratios,
     }

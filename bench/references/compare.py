@@ -48,6 +48,18 @@ def dbt_marts(warehouse, columns: dict[str, list[str]]) -> dict[str, pd.DataFram
     return marts
 
 
+def uncompared_columns(warehouse, columns: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The dbt marts' columns the references do not compute, mart by mart: what the agreement does
+    not cover, recorded beside every comparison."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            mart: [
+                c for c in con.execute(f"select * from marts.{mart} limit 0").df().columns if c not in names
+            ]
+            for mart, names in columns.items()
+        }
+
+
 def _normalized(series: pd.Series) -> pd.Series:
     """Decimals as floats, dates and times as naive timestamps, missing as None."""
     if series.dtype == object:

@@ -252,6 +252,7 @@ rates as (
         coalesce(windowed.emails_clicked / nullif(windowed.emails_delivered, 0), 0) as click_rate,
         lifetime.last_open_at,
         lifetime.last_click_at,
+        greatest(lifetime.last_open_at, lifetime.last_click_at) as last_engagement_at,
         coalesce(customer_orders.has_recent_purchase, false) as has_recent_purchase
     from contacts
     left join windowed on contacts.customer_key = windowed.customer_key

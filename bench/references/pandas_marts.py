@@ -229,6 +229,7 @@ def engagement(contacts: pd.DataFrame, orders: pd.DataFrame, inputs: Inputs) -> 
     delivered = frame["emails_delivered"].replace(0, np.nan)
     frame["open_rate"] = (frame["emails_opened"] / delivered).fillna(0.0)
     frame["click_rate"] = (frame["emails_clicked"] / delivered).fillna(0.0)
+    frame["last_engagement_at"] = frame[["last_open_at", "last_click_at"]].max(axis=1)
     frame["has_recent_purchase"] = frame["customer_key"].isin(recent)
 
     tiers = pd.read_csv(inputs.seeds / "engagement_tiers.csv").sort_values("tier_rank")

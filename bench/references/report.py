@@ -69,6 +69,13 @@ def references_section(results: Path) -> list[str]:
             f"| {result['timings']['dbt']['landing_step']['load_average_before']} "
             f"| {result['run_at']}, `{result['git_commit']}` |"
         )
+    latest = found[-1][1]
+    if "columns_not_compared" in latest:
+        lines += ["", "dbt columns the references do not compute (not compared):", ""]
+        lines += [
+            f"- {mart}: {', '.join(columns) or 'none'}"
+            for mart, columns in latest["columns_not_compared"].items()
+        ]
     machine = found[-1][1]["machine"]
     lines += [
         "",
