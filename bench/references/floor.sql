@@ -2,7 +2,8 @@
 -- bench/references/floor.py defines the views landed_contacts, landed_orders, landed_events
 -- (the raw files, every column text) and the seed views, and sets the variables (as_of and the
 -- dbt vars of the same names). No identity resolution, no dirt handling: one contact per
--- customer, canonical values, every cast strict (a value it cannot read stops the script).
+-- customer, canonical values, every cast strict (a value it cannot read stops the script); amounts
+-- in USD, the reporting currency by default (dbt var reporting_currency).
 
 -- Each contact's version in effect at as_of.
 create temp table contacts as
