@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_dbt import BIN, Project, slowest_nodes  # noqa: E402
 from bench.bench_pipeline import BENCHMARKS, render_benchmarks  # noqa: E402
-from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
+from bench.measure import engine_settings_for, machine_facts, measured, write_results  # noqa: E402
 from bench.references.compare import Agreement, compare, dbt_marts, uncompared_columns  # noqa: E402
 from bench.references.floor import MARTS  # noqa: E402
 
@@ -154,7 +154,7 @@ def main() -> None:
         "git_commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip(),
-        "machine": machine_facts(),
+        "machine": machine_facts("pandas", "dbt-core", "dbt-duckdb"),
         "scale": args.scale,
         "landing_rows": int(rows),
         "rows_the_references_read": int(read),
@@ -169,7 +169,7 @@ def main() -> None:
         "ratios": ratios,
     }
     path = REPO / "bench" / "results" / f"references_{args.scale}.json"
-    path.write_text(json.dumps(results, indent=1) + "\n")
+    write_results(path, results, indent=1)
     BENCHMARKS.write_text(render_benchmarks())
 
     customers = len(computed["floor"]["customer_profiles"])
