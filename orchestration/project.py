@@ -4,9 +4,11 @@ manifest ahead with `dbt parse` (the Makefile's `manifest` target)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -14,6 +16,8 @@ from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 from warehouse.context import PROJECT_DIR
 from warehouse.dependencies import refresh as refresh_dependencies
+
+PARSE_OUTPUTS = ("partial_parse.msgpack", "manifest.json")  # what Dagster and the next parse read
 
 
 def dbt_executable() -> str:
@@ -25,15 +29,25 @@ def dbt_executable() -> str:
 
 class ProjectPreparer(DagsterDbtProjectPreparer):
     """`dagster dev`'s preparation, with the project's own dbt (dagster-dbt's looks on PATH only)
-    and the generated `-- depends_on:` blocks refreshed first."""
+    and the generated `-- depends_on:` blocks refreshed first. dbt parses into a folder of its own
+    and the new manifest replaces the old one in one rename, so a run or a test reading
+    target/manifest.json meanwhile never sees half a file."""
 
     def prepare(self, project: DbtProject) -> None:
         refresh_dependencies()
-        subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
-             "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
-            check=True,
-        )  # fmt: skip
+        target = Path(project.target_path)
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as parsing:
+            for kept in PARSE_OUTPUTS:
+                if (target / kept).exists():
+                    shutil.copy(target / kept, Path(parsing) / kept)
+            subprocess.run(
+                [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+                 "--profiles-dir", str(project.profiles_dir), "--target-path", parsing],
+                check=True,
+            )  # fmt: skip
+            for kept in PARSE_OUTPUTS:
+                os.replace(Path(parsing) / kept, target / kept)
 
 
 dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)

@@ -26,9 +26,12 @@ AS_OF = "2011-09-09"
 # Purchase ROC AUC of the propensity on the whole export before the fixes (30 and 90 days).
 LEAKY_ROC_AUC = {30: 0.797, 90: 0.860}
 
-pytestmark = pytest.mark.skipif(
-    not SOURCE.is_file(), reason=f"the shared data set is absent: {CONFIG.missing_source(SOURCE)}"
-)
+pytestmark = [
+    pytest.mark.slow,  # builds the warehouse of the export and trains at a past as_of
+    pytest.mark.skipif(
+        not SOURCE.is_file(), reason=f"the shared data set is absent: {CONFIG.missing_source(SOURCE)}"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from filelock import FileLock
 
 from datagen import GeneratorConfig, generate
 from tests.pipeline.dagster_runs import Workspace, dagster_home, launch
@@ -73,11 +76,41 @@ class DemoRun:
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> DemoRun:
-    root = tmp_path_factory.mktemp("demo")
+    """Built once per test run. Under pytest-xdist the first worker that asks builds it in the run's
+    shared temporary folder, holding a file lock; the others wait on the lock and read the same
+    files (every test that changes anything works on a copy). A failed build is recorded, so the
+    other workers fail at once with its message instead of building it again."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "demo"
+    record = shared / "demo_run.json"
+    with FileLock(shared / "demo_run.lock"):
+        if not record.exists():
+            try:
+                run_id = _build_demo_run(root)
+            except Exception as error:
+                record.write_text(json.dumps({"error": f"{type(error).__name__}: {error}"}))
+                raise
+            record.write_text(json.dumps({"run_id": run_id}))
+    built = json.loads(record.read_text())
+    if "error" in built:
+        pytest.fail(f"the demo run failed (built by another test worker): {built['error']}")
     landing = root / "landing"
-    truth = root / "ground_truth"
-    generate(GeneratorConfig(out=landing, truth_out=truth, scale="tiny", seed=7, progress=False))
+    return DemoRun(
+        landing,
+        root / "ground_truth",
+        root / "warehouse.duckdb",
+        AS_OF_DATETIME,
+        root / "dagster_home",
+        built["run_id"],
+    )
+
+
+def _build_demo_run(root: Path) -> str:
+    """The generated data and one full_pipeline run on it; the run's id."""
+    landing = root / "landing"
+    generate(
+        GeneratorConfig(out=landing, truth_out=root / "ground_truth", scale="tiny", seed=7, progress=False)
+    )
     home = dagster_home(root / "dagster_home")
-    run = launch("full_pipeline", Workspace(root, landing), home)
-    run_id = run.wait(DEMO_RUN_TIMEOUT_SECONDS)
-    return DemoRun(landing, truth, root / "warehouse.duckdb", AS_OF_DATETIME, home, run_id)
+    return launch("full_pipeline", Workspace(root, landing), home).wait(DEMO_RUN_TIMEOUT_SECONDS)

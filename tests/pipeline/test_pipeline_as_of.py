@@ -19,6 +19,18 @@ import pytest
 from warehouse.context import PROJECT_DIR
 
 
+def _own_target_path(folder: Path) -> Path:
+    """A dbt target folder of the test's own, so that tests running side by side never rewrite
+    the project's target/manifest.json while another reads it; seeded with the project's partial
+    parse, so dbt does not parse the whole project again."""
+    target = folder / "target"
+    target.mkdir(exist_ok=True)
+    partial_parse = PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if partial_parse.exists():
+        shutil.copy(partial_parse, target / partial_parse.name)
+    return target
+
+
 def _as_of_seen_by_dbt(tmp_path, monkeypatch, **how: str) -> subprocess.CompletedProcess:
     monkeypatch.setenv("AW_WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     arguments = ["show", "--inline", "select '{{ as_of_text() }}' as as_of", "--output", "json"]
@@ -29,6 +41,8 @@ def _as_of_seen_by_dbt(tmp_path, monkeypatch, **how: str) -> subprocess.Complete
         str(PROJECT_DIR),
         "--profiles-dir",
         str(PROJECT_DIR),
+        "--target-path",
+        str(_own_target_path(tmp_path)),
     ]
     if "env" in how:
         monkeypatch.setenv("AW_AS_OF", how["env"])
@@ -76,7 +90,14 @@ def _dbt(
     if env_as_of:
         env["AW_AS_OF"] = env_as_of
     return subprocess.run(
-        [str(dbt), *arguments, "--project-dir", str(PROJECT_DIR)],
+        [
+            str(dbt),
+            *arguments,
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(_own_target_path(project_warehouse.parent)),
+        ],
         env=env,
         capture_output=True,
         text=True,
