@@ -93,7 +93,7 @@ test-fast: setup  ## The unit tests only: no warehouse builds, no dbt runs (test
 	$(UV) run pytest -m "not slow and not spark" -q
 
 test-spark: setup  ## Build the tiny demo on DuckDB and on a local Spark session and compare the marts (installs the spark extra; Java 17)
-	$(UV) run --extra spark pytest -m spark tests/spark
+	$(UV) run --extra spark pytest -n 0 -m spark tests/spark
 
 dev: setup  ## Start the Dagster UI (http://127.0.0.1:3000) with a persistent DAGSTER_HOME under data/
 	AW_AS_OF=$${AW_AS_OF:-$(AS_OF)} $(UV) run dagster dev -h 127.0.0.1 -p 3000
