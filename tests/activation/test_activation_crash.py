@@ -45,6 +45,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a sync in a process of its own, killed and run again
 @pytest.mark.parametrize("esp", ["mailchimp", "klaviyo", "hubspot"])
 def test_killed_between_batches_then_rerun_is_exact(fake, wh, tmp_path, esp):
     desired = audience(esp, "vip", range(50))

@@ -232,6 +232,7 @@ CRASH_SCRIPT = textwrap.dedent(
 CRASH_AFTER = {"mailchimp": 12, "klaviyo": 1, "hubspot": 12}
 
 
+@pytest.mark.slow  # a sync in a process of its own, killed and run again
 @pytest.mark.parametrize("esp", ESPS)
 def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(fake, wh, tmp_path, esp):
     config = small_batches(fake_config(fake, tmp_path / "files"))
