@@ -15,7 +15,7 @@ HOURS_PER_YEAR = 8766.0
 
 MONTH = np.array([0.9, 0.8, 0.9, 0.95, 0.95, 0.85, 0.8, 0.8, 0.95, 1.0, 1.45, 1.6])
 # Holiday shoppers buy almost only in November and December.
-HOLIDAY_MONTH = np.array([0.25, 0.15, 0.15, 0.2, 0.25, 0.2, 0.2, 0.2, 0.3, 0.6, 4.0, 5.0])
+HOLIDAY_MONTH = np.array([0.05, 0.03, 0.03, 0.03, 0.03, 0.03, 0.03, 0.03, 0.05, 0.3, 4.0, 5.0])
 WEEKDAY = np.array([1.1, 1.0, 1.0, 1.0, 0.95, 0.9, 1.05])  # Monday first
 HOUR = np.array(
     [0.35, 0.25, 0.18, 0.15, 0.15, 0.2, 0.35, 0.6, 0.8, 0.95, 1.0, 1.05,
@@ -59,3 +59,21 @@ class Calendar:
         b = np.interp(hi, self.grid, cumulative)
         times = np.interp(a + u * (b - a), cumulative, self.grid)
         return np.clip(np.floor(times).astype(np.int64), lo, np.maximum(hi - 1, lo))
+
+    def years_per_row(self, profiles: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """years() with each row's own profile."""
+        years = np.empty(len(lo))
+        for name in np.unique(profiles):
+            rows = profiles == name
+            years[rows] = self.years(str(name), lo[rows], hi[rows])
+        return years
+
+    def sample_per_row(
+        self, profiles: np.ndarray, lo: np.ndarray, hi: np.ndarray, u: np.ndarray
+    ) -> np.ndarray:
+        """sample() with each row's own profile."""
+        times = np.empty(len(lo), dtype=np.int64)
+        for name in np.unique(profiles):
+            rows = profiles == name
+            times[rows] = self.sample(str(name), lo[rows], hi[rows], u[rows])
+        return times

@@ -17,6 +17,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from ml.features import CLUSTER_FEATURES, KEY, build_preprocessor, latest_cutoff, resolve_features
 
@@ -111,7 +112,10 @@ def persona_recovery(
     )
     smallest = int(m[persona_col].value_counts().min())
     split = StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=random_state)
-    predicted = cross_val_predict(classifier, m[list(spec.columns)], m[persona_col], cv=split)
+    # one OpenMP thread: spinning threads of a busy shared machine cost minutes (228 s against 6 s
+    # at 300 customers), and the classifier is an evaluation aid, not a production fit
+    with threadpool_limits(limits=1, user_api="openmp"):
+        predicted = cross_val_predict(classifier, m[list(spec.columns)], m[persona_col], cv=split)
     return {
         "ari": float(adjusted_rand_score(m[persona_col], m["cluster_id"])),
         "supervised_ceiling_ari": float(adjusted_rand_score(m[persona_col], predicted)),

@@ -170,7 +170,8 @@ def run_btyd(
     """Tables: btyd_scores (probability_alive, churn_risk, expected purchases, CLV, clv_method,
     churn_method). Holdout metric: MAE of expected purchase days over the last `holdout_days`
     (lower is better), the challenger as fit on the history before them (the fold that also
-    gated it: ml.btyd_checks)."""
+    gated it: ml.btyd_checks). A champion fit on transactions reaching into those days is not
+    judged on them (it would win on memory): the fresher model is promoted."""
     res = fit_btyd(
         transactions,
         as_of,
@@ -180,6 +181,7 @@ def run_btyd(
         gates=gates,
     )
     hold = res.fold_model
+    fold_start = pd.Timestamp(as_of) - pd.Timedelta(days=holdout_days)
     run = register_model(
         registry,
         "btyd",
@@ -187,6 +189,7 @@ def run_btyd(
         challenger_score=holdout_purchase_mae(hold, transactions, as_of, holdout_days=holdout_days),
         evaluate=lambda m: holdout_purchase_mae(m, transactions, as_of, holdout_days=holdout_days),
         metric_name=f"holdout_{holdout_days}d_purchase_mae",
+        champion_comparable=lambda meta: _trained_after(meta, "end", fold_start, inclusive=False),
         higher_is_better=False,
         tolerance=tolerance,
         training_frame=res.summary,

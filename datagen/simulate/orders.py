@@ -11,27 +11,9 @@ from datagen.simulate.plan import Plan
 from datagen.text import DAY
 
 
-def _profile_names(persona: np.ndarray) -> np.ndarray:
+def profile_names(persona: np.ndarray) -> np.ndarray:
+    """The calendar profile (seasonality) of each contact's persona."""
     return np.array([p.seasonality for p in PERSONAS])[persona]
-
-
-def _seasonal_times(
-    plan: Plan, rng: np.random.Generator, profile: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    u = rng.random(len(lo))
-    times = np.empty(len(lo), dtype=np.int64)
-    for name in np.unique(profile):
-        rows = profile == name
-        times[rows] = plan.calendar.sample(str(name), lo[rows], hi[rows], u[rows])
-    return times
-
-
-def _seasonal_years(plan: Plan, profile: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    years = np.empty(len(lo))
-    for name in np.unique(profile):
-        rows = profile == name
-        years[rows] = plan.calendar.years(str(name), lo[rows], hi[rows])
-    return years
 
 
 def simulate_orders(plan: Plan, c: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -42,22 +24,23 @@ def simulate_orders(plan: Plan, c: dict[str, np.ndarray], rng: np.random.Generat
     """
     n = len(c["persona"])
     persona = c["persona"]
-    profile = _profile_names(persona)
+    profile = profile_names(persona)
     start = np.maximum(c["signup_at"], plan.history_start)
     lapsed = persona == LAPSED
     end = np.where(lapsed, c["forced_death_at"], plan.future_end)
     end = np.maximum(end, start)
-    expected = c["purchase_rate"] * _seasonal_years(plan, profile, start, end)
+    expected = c["purchase_rate"] * plan.calendar.years_per_row(profile, start, end)
     count = rng.poisson(expected)
     count = np.where(lapsed & (end > start + DAY), np.maximum(count, 1), count)
     owner = np.repeat(np.arange(n), count)
-    at = _seasonal_times(plan, rng, profile[owner], start[owner], end[owner])
+    at = plan.calendar.sample_per_row(profile[owner], start[owner], end[owner], rng.random(len(owner)))
     welcome = np.flatnonzero(c["welcome_order"] & (c["signup_at"] >= plan.history_start))
     welcome_at = c["signup_at"][welcome] + rng.integers(60, 2 * DAY, size=len(welcome))
     owner = np.concatenate([owner, welcome])
     at = np.concatenate([at, welcome_at])
+    is_welcome = np.r_[np.zeros(len(at) - len(welcome), dtype=bool), np.ones(len(welcome), dtype=bool)]
     order = np.lexsort((at, owner))
-    owner, at = owner[order], at[order]
+    owner, at, is_welcome = owner[order], at[order], is_welcome[order]
 
     # BG/NBD dropout: after each purchase the customer dies with probability `dropout`
     purchases_in_life = rng.geometric(np.clip(c["dropout"], 1e-6, 1.0))
@@ -67,7 +50,7 @@ def simulate_orders(plan: Plan, c: dict[str, np.ndarray], rng: np.random.Generat
     death_at = np.where(lapsed, c["forced_death_at"], -1).astype(np.int64)
     death_at[owner[dies_here]] = at[dies_here]
     c["death_at"] = death_at
-    owner, at = owner[keep], at[keep]
+    owner, at, is_welcome = owner[keep], at[keep], is_welcome[keep]
     at = np.minimum(at, plan.future_end - 1)
 
     m = len(owner)
@@ -85,7 +68,8 @@ def simulate_orders(plan: Plan, c: dict[str, np.ndarray], rng: np.random.Generat
     unit = catalog.price_cents[product]
     quantity = np.clip(np.floor(target / unit + 0.4), 1, 4).astype(np.int64)
     subtotal = np.bincount(line_order, weights=quantity * unit, minlength=m).astype(np.int64)
-    uses_discount = rng.random(m) < c["discount_propensity"][owner]
+    # the welcome order uses the welcome code
+    uses_discount = (rng.random(m) < c["discount_propensity"][owner]) | is_welcome
     pct = rng.choice([10, 15, 20, 25, 30], size=m, p=[0.3, 0.25, 0.25, 0.1, 0.1])
     discount = np.where(uses_discount, np.round(subtotal * pct / 100), 0).astype(np.int64)
     shipping = np.where(subtotal - discount >= 7500, 0, rng.choice([499, 699], size=m)).astype(np.int64)

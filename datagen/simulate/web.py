@@ -8,6 +8,7 @@ from datagen import vocab
 from datagen.personas import MAX_DEVICES
 from datagen.rng import categorical_of, segment_positions
 from datagen.simulate.email import CLICK
+from datagen.simulate.orders import profile_names
 from datagen.simulate.plan import Plan
 from datagen.text import DAY
 
@@ -77,11 +78,13 @@ def simulate_web(
 
     # browsing sessions, thinned after death
     start = np.maximum(plan.history_start, c["signup_at"] - 30 * DAY)
-    years = plan.calendar.years("regular", start, np.full(n, plan.as_of))
+    # browsing follows the persona's season: holiday shoppers browse when they buy
+    profile = profile_names(c["persona"])
+    years = plan.calendar.years_per_row(profile, start, np.full(n, plan.as_of))
     count = rng.poisson(c["browse_rate"] * years)
     b_contact = np.repeat(np.arange(n), count)
-    b_start = plan.calendar.sample(
-        "regular", start[b_contact], np.full(len(b_contact), plan.as_of), rng.random(len(b_contact))
+    b_start = plan.calendar.sample_per_row(
+        profile[b_contact], start[b_contact], np.full(len(b_contact), plan.as_of), rng.random(len(b_contact))
     )
     death = c["death_at"][b_contact]
     keep = (death < 0) | (b_start < death) | (rng.random(len(b_contact)) < 0.1)
@@ -246,11 +249,12 @@ def simulate_web(
     category = np.where(page == PAGE_CATEGORY, param, category)
     category = np.where(page == PAGE_CAMPAIGN, campaign_category, category).astype(np.int8)
 
-    # identification: after the login event of the login session, and in every later session
-    login_position = session_first + segment_offset[np.arange(m), np.where(purchase, 4, 1)]
-    identified = (login_state[session] == 2) | (
-        (login_state[session] == 1) & (np.arange(total) >= login_position[session])
-    )
+    # identification: every event of the device from its login event on (by time, since sessions of
+    # one device may overlap: a purchase session's funnel can start before a browsing session ends)
+    first_login_at = np.full(n * MAX_DEVICES, np.iinfo(np.int64).max)
+    is_login = event_type == LOGIN
+    np.minimum.at(first_login_at, anon[session[is_login]], at[is_login])
+    identified = at >= first_login_at[anon[session]]
 
     # traffic source on the landing event: e-mail campaign, ad, or none
     ad = rng.integers(0, len(vocab.AD_TRAFFIC), size=m)

@@ -103,6 +103,54 @@ def test_personas_differ_in_behaviour(con):
     assert str(scalar(con, new_signups)) >= "2026-02-28"
 
 
+def _per_persona(con, sql: str) -> dict[str, float]:
+    return dict(con.execute(sql).fetchall())
+
+
+def test_personas_differ_in_what_the_features_see(con):
+    """Each persona is visible in the behaviour the customer features measure (discount share, basket
+    size, season, recency, e-mail and web engagement), as its description says, so clustering and
+    a classifier on those features can be judged against the personas."""
+    orders = """from orders__orders o join truth_customers c using (contact_id)"""
+    discount_share = _per_persona(
+        con, f"select persona, avg((discount::double > 0)::int) {orders} group by 1"
+    )
+    assert discount_share["bargain_hunter"] > 0.8 and discount_share["loyal_high_spender"] < 0.15
+    basket = _per_persona(con, f"select persona, median(total::double) {orders} group by 1")
+    assert basket["loyal_high_spender"] > 3 * basket["bargain_hunter"]
+    assert basket["holiday_shopper"] > 2 * basket["bargain_hunter"]
+    in_season = _per_persona(
+        con, f"select persona, avg((month(ts(ordered_at)) in (11, 12))::int) {orders} group by 1"
+    )
+    assert in_season["holiday_shopper"] > 0.85 > 0.4 > in_season["loyal_high_spender"]
+    days_since_last = _per_persona(
+        con,
+        f"""select persona, median(date_diff('day', last_order, '{AS_OF}'::timestamp)) from (
+                select persona, contact_id, max(ts(ordered_at)) as last_order {orders} group by 1, 2)
+            group by 1""",
+    )
+    assert days_since_last["lapsed_buyer"] >= 270 > days_since_last["holiday_shopper"] >= 150
+    assert days_since_last["holiday_shopper"] > 2 * days_since_last["loyal_high_spender"]
+    open_rate = _per_persona(
+        con,
+        """select persona, count(*) filter (where e.event_type = 'open')
+                / count(*) filter (where e.event_type = 'delivered')
+           from email__events e join truth_customers c using (contact_id) group by 1""",
+    )
+    assert min(open_rate[p] for p in ("loyal_high_spender", "bargain_hunter")) > 0.6
+    assert max(open_rate[p] for p in ("window_shopper", "holiday_shopper", "lapsed_buyer")) < 0.25
+    recent_views = _per_persona(
+        con,
+        f"""select persona, count(w.event_type) / count(distinct c.contact_id)
+            from truth_customers c left join web__events w on w.contact_id = c.contact_id
+                and w.event_type = 'product_view' and ts(w.event_at) >= '{AS_OF}'::timestamp - interval 30 day
+            group by 1""",
+    )
+    assert min(recent_views[p] for p in ("loyal_high_spender", "bargain_hunter", "new_customer")) > 3 * max(
+        recent_views[p] for p in ("holiday_shopper", "lapsed_buyer")
+    )
+
+
 def test_meta_describes_the_run(dirty):
     meta = json.loads((dirty.truth_dir / "meta.json").read_text())
     assert meta["seed"] == 7 and meta["scale"] == "tiny" and meta["as_of"] == "2026-06-30T00:00:00Z"

@@ -31,6 +31,8 @@ from ml.btyd_likelihoods import (
 )
 from ml.features import KEY
 from ml.gates import GateSettings
+from ml.lifecycle import ModelRegistry
+from ml.runner import run_btyd
 
 # Known parameters (CDNOW-like, rates per day) and the tolerances the recovery must meet with
 # 20,000 simulated customers. Over 10 seeds the worst relative errors were 4/9/9/12 % (r, alpha,
@@ -289,3 +291,20 @@ def test_without_a_fold_the_gates_are_not_run(data):
     res = fit_btyd(data.transactions, data.as_of, holdout_days=None)
     assert res.model.method == METHOD_MODEL and res.model.served_churn_method == METHOD_MODEL
     assert "fold" not in res.model.diagnostics and res.fold_model is None
+
+
+def test_btyd_champion_is_never_judged_on_the_fold_it_trained_on(data, tmp_path):
+    """Champion vs challenger compares both on the last `holdout_days` before as_of, the fold the
+    challenger was fit before. A champion whose training reached into that fold would win on
+    memory, so it is not compared there (the fresher model is promoted); a champion trained
+    before the fold starts is."""
+    registry = ModelRegistry(tmp_path)
+    as_of = pd.Timestamp(data.as_of)
+    early = run_btyd(data.transactions, registry, as_of=as_of - pd.Timedelta(days=120), holdout_days=90)
+    assert early.model_run["promoted"]
+    compared = run_btyd(data.transactions, registry, as_of=as_of, holdout_days=90)
+    assert compared.model_run["champion_score"] is not None
+    assert "not comparable" not in compared.model_run["reason"]
+    again = run_btyd(data.transactions, registry, as_of=as_of, holdout_days=90)
+    assert again.model_run["champion_score"] is None
+    assert again.model_run["promoted"] and "not comparable" in again.model_run["reason"]

@@ -73,9 +73,10 @@ def test_ground_truth_helpers_measure_agreement():
 
 
 def test_a_run_twice_through_the_registry(data, lean_clustering, lean_propensity, tmp_path):
-    """Second run with the same as_of: the propensity champion trained on the holdout cutoff, so
-    it is not compared (the fresher model wins); the other models are compared and an identical
-    challenger is within tolerance. Outputs are identical between the runs."""
+    """Second run with the same as_of: the propensity and BTYD champions trained on their holdout
+    (the cutoff, the last 90 days), so they are not compared (the fresher model wins); the other
+    models are compared and an identical challenger is within tolerance. Outputs are identical
+    between the runs."""
     kwargs = {
         "as_of": data.as_of,
         "models_dir": tmp_path,
@@ -93,7 +94,8 @@ def test_a_run_twice_through_the_registry(data, lean_clustering, lean_propensity
     assert runs["promoted"].all()
     again = second["model_runs"].set_index("model_name")
     assert "not comparable" in again.loc["propensity", "reason"]
-    assert again.loc["btyd", "promoted"] and again.loc["btyd", "champion_score"] is not None
+    assert again.loc["btyd", "promoted"] and "not comparable" in again.loc["btyd", "reason"]
+    assert pd.isna(again.loc["btyd", "champion_score"])
     assert again.loc["clustering", "promoted"]
     assert (runs["data_fingerprint"] == again["data_fingerprint"]).all()
 
