@@ -76,6 +76,9 @@ def test_the_readme_segment_recipe_followed_literally(demo_run, tmp_path):
         "AW_LANDING_DIR": str(demo_run.landing),
         "AW_PUBLISHED_PATH": str(tmp_path / "published" / "warehouse.duckdb"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        # The environment is the project's own, linked in: `uv run` must not install the copy into
+        # it, where the other test workers would import the copy (or nothing, mid-install).
+        "UV_NO_SYNC": "1",
     }
     env.pop("AW_AS_OF", None)
 
