@@ -19,9 +19,14 @@ AS_OF = "2026-06-30T00:00:00"
 
 
 def dagster_home(folder: Path) -> Path:
-    """A DAGSTER_HOME like the Makefile's: the project's dagster.yaml copied in."""
+    """A DAGSTER_HOME like the Makefile's: the project's dagster.yaml copied in, and its storage
+    created here, once, as `dagster dev` creates it before any run: two runs that start together
+    on a new home otherwise both create its SQLite databases and stamp their schema version twice,
+    which leaves every later open failing ("more than one head present")."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_DIR / "orchestration" / "dagster.yaml", folder / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(folder)) as instance:
+        instance.get_runs_count()
     return folder
 
 
