@@ -35,7 +35,7 @@ class ProjectPreparer(DagsterDbtProjectPreparer):
 
     def prepare(self, project: DbtProject) -> None:
         refresh_dependencies()
-        target = Path(project.target_path)
+        target = Path(project.project_dir) / project.target_path  # dbt reads it from the project, not the cwd
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as parsing:
             for kept in PARSE_OUTPUTS:
