@@ -42,3 +42,14 @@
 {% macro hours_between(earlier, later) -%}
     cast({{ dbt.datediff(earlier, later, 'second') }} as double) / 3600
 {%- endmacro %}
+
+{#- The customer each identifier of one kind belongs to (int_identifiers_mapped, one row per
+    kind and value), keyed by a column named for the kind, for a left join from events or orders. -#}
+{% macro customer_keys_by(identifier_type) -%}
+    select
+        identifier_value as {{ identifier_type }},
+        customer_key,
+        resolution
+    from {{ ref('int_identifiers_mapped') }}
+    where identifier_type = '{{ identifier_type }}'
+{%- endmacro %}

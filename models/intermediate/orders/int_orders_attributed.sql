@@ -9,20 +9,11 @@ with orders as (
 ),
 
 by_contact as (
-    select
-        identifier_value as contact_id,
-        customer_key
-    from {{ ref('int_identifiers_mapped') }}
-    where identifier_type = 'contact_id'
+    {{ customer_keys_by('contact_id') }}
 ),
 
 by_email as (
-    select
-        identifier_value as email,
-        customer_key,
-        resolution
-    from {{ ref('int_identifiers_mapped') }}
-    where identifier_type = 'email'
+    {{ customer_keys_by('email') }}
 )
 
 select

@@ -11,20 +11,11 @@ with events as (
 ),
 
 by_contact as (
-    select
-        identifier_value as contact_id,
-        customer_key
-    from {{ ref('int_identifiers_mapped') }}
-    where identifier_type = 'contact_id'
+    {{ customer_keys_by('contact_id') }}
 ),
 
 by_device as (
-    select
-        identifier_value as anonymous_id,
-        customer_key,
-        resolution
-    from {{ ref('int_identifiers_mapped') }}
-    where identifier_type = 'anonymous_id'
+    {{ customer_keys_by('anonymous_id') }}
 ),
 
 tracking_consent as (
