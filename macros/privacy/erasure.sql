@@ -167,3 +167,23 @@
     from {{ source('landing_audit', 'rejected_lines') }}
     where raw_line is not null
 {%- endmacro %}
+
+{#- The values of `identifier_type` in the `relations` (CTEs or tables with a column of that name)
+    that already have a tombstone in `tombstones_relation`: a contact or address that lands again
+    after its erasure is erased again, whole. -#}
+{% macro tombstoned_again(identifier_type, relations, tombstones_relation) -%}
+    select people.{{ identifier_type }}
+    from (
+        {%- for relation in relations %}
+            select {{ identifier_type }} from {{ relation }}
+            {%- if not loop.last %}
+                union
+            {%- endif %}
+        {%- endfor %}
+    ) as people
+    inner join {{ tombstones_relation }} as tombstones
+        on
+            tombstones.identifier_type = '{{ identifier_type }}'
+            and tombstones.identifier_hash = {{ erasure_hash(identifier_type, 'people.' ~ identifier_type) }}
+    where people.{{ identifier_type }} is not null
+{%- endmacro %}

@@ -62,17 +62,7 @@ named_emails as (
     where email is not null
     {% if is_incremental() %}
         union
-        select people.email
-        from (
-            select email from crm_rows
-            union
-            select email from order_rows
-        ) as people
-        inner join {{ this }} as tombstones
-            on
-                tombstones.identifier_type = 'email'
-                and tombstones.identifier_hash = {{ erasure_hash('email', 'people.email') }}
-        where people.email is not null
+        {{ tombstoned_again('email', ['crm_rows', 'order_rows'], this) }}
     {% endif %}
 ),
 
@@ -93,17 +83,7 @@ erased_contacts as (
     where order_rows.contact_id is not null
     {% if is_incremental() %}
         union
-        select people.contact_id
-        from (
-            select contact_id from crm_rows
-            union
-            select contact_id from order_rows
-        ) as people
-        inner join {{ this }} as tombstones
-            on
-                tombstones.identifier_type = 'contact_id'
-                and tombstones.identifier_hash = {{ erasure_hash('contact_id', 'people.contact_id') }}
-        where people.contact_id is not null
+        {{ tombstoned_again('contact_id', ['crm_rows', 'order_rows'], this) }}
     {% endif %}
 ),
 
