@@ -230,6 +230,17 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
         if address:
             verdict.forbidden[address].add(reason)
 
+    def readable_rows(source: str, table: str, what: str, consent_looking=lambda raw: True):
+        """The rows of a landed table that parse; every address on a line that does not (and
+        might say something about consent) is forbidden."""
+        for path in _table_files(landing, source, table):
+            for row, raw in _rows(path):
+                if row is not None:
+                    yield row
+                elif consent_looking(raw):
+                    for found in ADDRESS.findall(raw.lower()):
+                        forbid(found, f"unreadable {what} line in {path.name}")
+
     def moment(value) -> tuple[bool, datetime | None]:
         """(in force before as_of, its time); a time in doubt is in force from the beginning."""
         when = parse_time(value)
@@ -237,38 +248,33 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
             return True, None
         return when < as_of, when
 
-    for path in _table_files(landing, "crm", "contacts"):
-        for row, raw in _rows(path):
-            if row is None:
-                for found in ADDRESS.findall(raw.lower()):
-                    forbid(found, f"unreadable CRM line in {path.name}")
-                continue
-            contact = clean(row.get("contact_id"))
-            address = normal_address(row.get("email"))
-            opted_in = says_yes(row.get("email_opt_in"))
-            if contact is None:
-                if not opted_in:
-                    forbid(address, "CRM row without contact id that does not say yes")
-                continue
-            if address:
-                addresses_of[contact].add(address)
-            signup = parse_time(row.get("signup_at"))
-            if signup is not None and signup <= not_yet_until:
-                signed_up[contact] = min(signup, signed_up.get(contact, signup))
-            when = parse_time(row.get("updated_at"))
-            if when is None or when > not_yet_until:
-                if not opted_in:
-                    facts.append(
-                        _Fact(contact, None, None, False, False, "CRM version that cannot be placed in time")
-                    )
-                continue
-            if when >= as_of:
-                continue
-            opt_in_at = parse_time(row.get("opt_in_at"))
-            opt_in_at = opt_in_at if opt_in_at is not None and opt_in_at <= not_yet_until else None
-            versions[contact].append((when, opted_in, opt_in_at))
-            if contact not in current or when >= current[contact][0]:
-                current[contact] = (when, address)
+    for row in readable_rows("crm", "contacts", "CRM"):
+        contact = clean(row.get("contact_id"))
+        address = normal_address(row.get("email"))
+        opted_in = says_yes(row.get("email_opt_in"))
+        if contact is None:
+            if not opted_in:
+                forbid(address, "CRM row without contact id that does not say yes")
+            continue
+        if address:
+            addresses_of[contact].add(address)
+        signup = parse_time(row.get("signup_at"))
+        if signup is not None and signup <= not_yet_until:
+            signed_up[contact] = min(signup, signed_up.get(contact, signup))
+        when = parse_time(row.get("updated_at"))
+        if when is None or when > not_yet_until:
+            if not opted_in:
+                facts.append(
+                    _Fact(contact, None, None, False, False, "CRM version that cannot be placed in time")
+                )
+            continue
+        if when >= as_of:
+            continue
+        opt_in_at = parse_time(row.get("opt_in_at"))
+        opt_in_at = opt_in_at if opt_in_at is not None and opt_in_at <= not_yet_until else None
+        versions[contact].append((when, opted_in, opt_in_at))
+        if contact not in current or when >= current[contact][0]:
+            current[contact] = (when, address)
 
     last_opt_in: dict[str, datetime] = {}
     for contact, rows in versions.items():
@@ -281,53 +287,45 @@ def must_not_mail(landing: Path, as_of: datetime, now: datetime | None = None) -
         if acts:
             last_opt_in[contact] = max(acts)
 
-    for path in _table_files(landing, "email", "events"):
-        for row, raw in _rows(path):
-            if row is None:
-                if CONSENT_WORDS.search(letters(raw)):
-                    for found in ADDRESS.findall(raw.lower()):
-                        forbid(found, f"unreadable consent-looking e-mail event line in {path.name}")
-                continue
-            kind = letters(row.get("event_type"))
-            if not CONSENT_WORDS.search(kind):
-                continue
-            in_force, when = moment(row.get("event_at"))
-            if not in_force:
-                continue
-            permanent = bool(re.search(r"complain|spam|abuse|bounce", kind))
-            facts.append(
-                _Fact(
-                    clean(row.get("contact_id")),
-                    normal_address(row.get("email")),
-                    when,
-                    not permanent and when is not None,
-                    "bounce" in kind and not re.search(r"complain|spam|abuse", kind),
-                    f"e-mail event {row.get('event_type')!r} at {row.get('event_at')!r}",
-                )
-            )
+    def consent_looking(raw: str) -> bool:
+        return bool(CONSENT_WORDS.search(letters(raw)))
 
-    for path in _table_files(landing, "privacy", "requests"):
-        for row, raw in _rows(path):
-            if row is None:
-                for found in ADDRESS.findall(raw.lower()):
-                    forbid(found, f"unreadable privacy request line in {path.name}")
-                continue
-            kind = letters(row.get("request_type"))
-            is_erasure = bool(re.search(r"eras|delet|forget|forgot|remove", kind))
-            is_opt_out = bool(re.search(r"optout|optedout|unsub|donot|object|stop", kind))
-            in_force, when = moment(row.get("requested_at"))
-            if not is_erasure and not in_force:
-                continue
-            facts.append(
-                _Fact(
-                    clean(row.get("contact_id")),
-                    normal_address(row.get("email")),
-                    when,
-                    is_opt_out and not is_erasure and when is not None,
-                    False,
-                    f"privacy request {row.get('request_type')!r}",
-                )
+    for row in readable_rows("email", "events", "consent-looking e-mail event", consent_looking):
+        kind = letters(row.get("event_type"))
+        if not CONSENT_WORDS.search(kind):
+            continue
+        in_force, when = moment(row.get("event_at"))
+        if not in_force:
+            continue
+        permanent = bool(re.search(r"complain|spam|abuse|bounce", kind))
+        facts.append(
+            _Fact(
+                clean(row.get("contact_id")),
+                normal_address(row.get("email")),
+                when,
+                not permanent and when is not None,
+                "bounce" in kind and not re.search(r"complain|spam|abuse", kind),
+                f"e-mail event {row.get('event_type')!r} at {row.get('event_at')!r}",
             )
+        )
+
+    for row in readable_rows("privacy", "requests", "privacy request"):
+        kind = letters(row.get("request_type"))
+        is_erasure = bool(re.search(r"eras|delet|forget|forgot|remove", kind))
+        is_opt_out = bool(re.search(r"optout|optedout|unsub|donot|object|stop", kind))
+        in_force, when = moment(row.get("requested_at"))
+        if not is_erasure and not in_force:
+            continue
+        facts.append(
+            _Fact(
+                clean(row.get("contact_id")),
+                normal_address(row.get("email")),
+                when,
+                is_opt_out and not is_erasure and when is not None,
+                False,
+                f"privacy request {row.get('request_type')!r}",
+            )
+        )
 
     owners: dict[str, list[str]] = defaultdict(list)
     for contact, (_, address) in current.items():
