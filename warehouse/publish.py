@@ -116,26 +116,20 @@ def _json_value(value):
     return value.isoformat() if isinstance(value, datetime | date) else value
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(PROJECT_DIR), *args], capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
+
+
 def code_version() -> str:
     """The commit the code runs at (with `+changes` when the work tree differs), else the
     package version: which code built a snapshot."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(PROJECT_DIR), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(PROJECT_DIR), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
         return commit + ("+changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         try:
