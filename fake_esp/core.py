@@ -170,6 +170,11 @@ class FakeServer:
             for email in emails:
                 self.rejections[esp][email.lower()] = message
 
+    def rejection(self, esp: str, email: str) -> str | None:
+        """Why the ESP refuses this (lower-cased) address inside a batch: a rejection a test set,
+        or a malformed address; None when it takes it."""
+        return self.rejections[esp].get(email) or (None if EMAIL.match(email) else "invalid email")
+
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()

@@ -95,9 +95,7 @@ class FakeHubSpot:
             if item.get("idProperty") != "email":
                 raise Reply(400, {"status": "error", "category": "VALIDATION_ERROR", "message": "idProperty"})
             email = str(item.get("id", "")).lower()
-            message = self.rejections["hubspot"].get(email) or (
-                None if EMAIL.match(email) else "invalid email"
-            )
+            message = self.rejection("hubspot", email)
             if message:
                 errors.append(
                     {

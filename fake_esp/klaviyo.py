@@ -130,9 +130,7 @@ class FakeKlaviyo:
         for index, item in enumerate(profiles):
             attributes = item.get("attributes") or {}
             email = str(attributes.get("email", "")).lower()
-            message = self.rejections["klaviyo"].get(email) or (
-                None if EMAIL.match(email) else "invalid email"
-            )
+            message = self.rejection("klaviyo", email)
             if message:
                 errors.append(
                     {

@@ -10,7 +10,7 @@ import base64
 import json
 from typing import Any
 
-from fake_esp.core import EMAIL, Api, Reply, md5
+from fake_esp.core import Api, Reply, md5
 
 # Random rather than made of words: redaction masks any 8-character piece of a key, and a key
 # spelling "mailchimp" would mask that word in every message.
@@ -84,8 +84,8 @@ class FakeMailchimp:
         created, updated, errors = [], [], []
         for member in members:
             email = str(member.get("email_address", "")).lower()
-            if email in self.rejections["mailchimp"] or not EMAIL.match(email):
-                message = self.rejections["mailchimp"].get(email, "invalid email")
+            message = self.rejection("mailchimp", email)
+            if message:
                 errors.append({"email_address": email, "error": message, "error_code": "ERROR_GENERIC"})
                 continue
             key = md5(email)
