@@ -27,6 +27,7 @@ rows; BTYD fits on <= 1M customers; recommendations use everyone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -99,6 +100,14 @@ def _read(data: Path, name: str, **kw):
     return pd.read_parquet(path, **kw)
 
 
+@contextlib.contextmanager
+def timed(out: dict, stage: str):
+    """Wall and CPU seconds of the block, into out[f"{stage}_s"] and out[f"cpu_{stage}_s"]."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    out[f"{stage}_s"], out[f"cpu_{stage}_s"] = time.perf_counter() - wall, time.process_time() - cpu
+
+
 def child_stage(stage: str, data: Path) -> dict:
     import pandas as pd
 
@@ -112,12 +121,10 @@ def child_stage(stage: str, data: Path) -> dict:
 
         feats = _read(data, "customer_features", filters=[("feature_as_of", "==", as_of)])
         out["load_s"], out["rss_after_load_mb"] = time.perf_counter() - t0, _rss_mb()
-        t, c = time.perf_counter(), time.process_time()
-        res = fit_clusters(feats)
-        out["train_s"], out["cpu_train_s"] = time.perf_counter() - t, time.process_time() - c
-        t, c = time.perf_counter(), time.process_time()
-        clusters = assign_clusters(res.model, feats)
-        out["score_s"], out["cpu_score_s"] = time.perf_counter() - t, time.process_time() - c
+        with timed(out, "train"):
+            res = fit_clusters(feats)
+        with timed(out, "score"):
+            clusters = assign_clusters(res.model, feats)
         r = res.report
         out["quality"] = {
             "algorithm": r["algorithm"],
@@ -136,12 +143,10 @@ def child_stage(stage: str, data: Path) -> dict:
         feats = _read(data, "customer_features")
         labels = _read(data, "customer_labels")
         out["load_s"], out["rss_after_load_mb"] = time.perf_counter() - t0, _rss_mb()
-        t, c = time.perf_counter(), time.process_time()
-        res = train_propensity(feats, labels, as_of=as_of)
-        out["train_s"], out["cpu_train_s"] = time.perf_counter() - t, time.process_time() - c
-        t, c = time.perf_counter(), time.process_time()
-        scores = score_propensity(res.model, feats)
-        out["score_s"], out["cpu_score_s"] = time.perf_counter() - t, time.process_time() - c
+        with timed(out, "train"):
+            res = train_propensity(feats, labels, as_of=as_of)
+        with timed(out, "score"):
+            scores = score_propensity(res.model, feats)
         r = res.report
         out["quality"] = {
             "chosen": r["chosen"],
@@ -162,12 +167,10 @@ def child_stage(stage: str, data: Path) -> dict:
 
         tx = _read(data, "transactions")
         out["load_s"], out["rss_after_load_mb"] = time.perf_counter() - t0, _rss_mb()
-        t, c = time.perf_counter(), time.process_time()
-        res = fit_btyd(tx, as_of)
-        out["train_s"], out["cpu_train_s"] = time.perf_counter() - t, time.process_time() - c
-        t, c = time.perf_counter(), time.process_time()
-        scores = score_btyd(res.model, rfm_summary(tx, as_of))
-        out["score_s"], out["cpu_score_s"] = time.perf_counter() - t, time.process_time() - c
+        with timed(out, "train"):
+            res = fit_btyd(tx, as_of)
+        with timed(out, "score"):
+            scores = score_btyd(res.model, rfm_summary(tx, as_of))
         out["quality"] = {
             "method": res.model.method,
             "reason": res.model.reason,
@@ -187,15 +190,12 @@ def child_stage(stage: str, data: Path) -> dict:
         customers = _read(data, "customer_features", columns=["customer_key", "feature_as_of"])
         customers = customers.loc[customers["feature_as_of"] == as_of, "customer_key"]
         out["load_s"], out["rss_after_load_mb"] = time.perf_counter() - t0, _rss_mb()
-        t, c = time.perf_counter(), time.process_time()
-        model = fit_item_cf(inter, products, as_of=as_of)
-        out["train_s"], out["cpu_train_s"] = time.perf_counter() - t, time.process_time() - c
-        t, c = time.perf_counter(), time.process_time()
-        recs = recommend(model, inter, n=10, customers=customers, as_of=as_of)
-        out["score_s"], out["cpu_score_s"] = time.perf_counter() - t, time.process_time() - c
-        t, c = time.perf_counter(), time.process_time()
-        hr = evaluate_hit_rate(inter, products, split_at=as_of - pd.Timedelta(days=30), n=10)
-        out["evaluate_s"], out["cpu_evaluate_s"] = time.perf_counter() - t, time.process_time() - c
+        with timed(out, "train"):
+            model = fit_item_cf(inter, products, as_of=as_of)
+        with timed(out, "score"):
+            recs = recommend(model, inter, n=10, customers=customers, as_of=as_of)
+        with timed(out, "evaluate"):
+            hr = evaluate_hit_rate(inter, products, split_at=as_of - pd.Timedelta(days=30), n=10)
         out["quality"] = {
             "hit_rate_item_cf": hr["hit_rate_item_cf"],
             "hit_rate_popularity": hr["hit_rate_popularity"],
