@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -145,6 +148,21 @@ def fake_env(fake, files: Path, **extra: str) -> dict[str, str]:
         env[f"AW_{esp}_MAX_ATTEMPTS"] = "5"
     env.update(extra)
     return env
+
+
+def sync_process(tmp_path: Path, script: str, fake, esp: str, *arguments: str) -> subprocess.Popen:
+    """Start `script` (a sync) in a process of its own against the fake, one request at a time
+    with a long timeout, so a test can kill it at a chosen call and run the sync again."""
+    path = tmp_path / "run_sync.py"
+    path.write_text(script)
+    env = {
+        **os.environ,
+        **fake_env(fake, tmp_path / "files"),
+        f"AW_{esp.upper()}_MAX_CONCURRENCY": "1",
+        f"AW_{esp.upper()}_TIMEOUT": "120",
+        "PYTHONPATH": str(PROJECT_DIR),
+    }
+    return subprocess.Popen([sys.executable, str(path), *arguments], env=env, cwd=PROJECT_DIR)
 
 
 def fake_config(fake, files: Path, **extra: str) -> ActivationConfig:

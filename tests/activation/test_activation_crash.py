@@ -3,13 +3,9 @@ audience: nobody missing, nobody twice, nobody left behind."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +14,12 @@ from tests.activation.helpers import (
     audience,
     email_of,
     fake_config,
-    fake_env,
     no_suppressions,
     small_batches,
     sql,
+    sync_process,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 MEMBERSHIP_ADD = {
     "mailchimp": ("POST", r"/segments/\d+$"),
     "klaviyo": ("POST", r"^/api/profile-bulk-import-jobs$"),
@@ -51,19 +46,10 @@ def test_killed_between_batches_then_rerun_is_exact(fake, wh, tmp_path, esp):
     desired = audience(esp, "vip", range(50))
     source = tmp_path / "desired.parquet"
     desired.to_parquet(source)
-    script = tmp_path / "run_sync.py"
-    script.write_text(SCRIPT)
-    env = {
-        **os.environ,
-        **fake_env(fake, tmp_path / "files"),
-        f"AW_{esp.upper()}_MAX_CONCURRENCY": "1",
-        f"AW_{esp.upper()}_TIMEOUT": "120",
-        "PYTHONPATH": str(REPO),
-    }
     method, path = MEMBERSHIP_ADD[esp]
     # the third add is applied by the ESP, but the answer never comes: the worst moment to die
     hang = fake.inject("hang", esp=esp, method=method, path=path, after=2, apply=True, seconds=60)
-    process = subprocess.Popen([sys.executable, str(script), str(source), str(wh)], env=env, cwd=REPO)
+    process = sync_process(tmp_path, SCRIPT, fake, esp, str(source), str(wh))
     try:
         assert hang.hit.wait(120), "the sync never reached the third batch"
         time.sleep(1.5)  # let the process record the second batch, whose answer it did get

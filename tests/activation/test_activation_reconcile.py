@@ -6,10 +6,7 @@ consent removal."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,14 +20,13 @@ from tests.activation.helpers import (
     audience,
     email_of,
     fake_config,
-    fake_env,
     no_suppressions,
     small_batches,
     sql,
     suppressions,
+    sync_process,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 ESPS = ("mailchimp", "klaviyo", "hubspot")
 SUPPRESS_CALLS = {
     "mailchimp": ("PATCH", r"/members/[0-9a-f]{32}$"),
@@ -243,21 +239,12 @@ def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(fake, wh
     supp = suppressions([(email_of(k), f"c{k:07d}", "unsubscribed") for k in range(20)])
     desired.to_parquet(tmp_path / "desired.parquet")
     supp.to_parquet(tmp_path / "supp.parquet")
-    script = tmp_path / "run_sync.py"
-    script.write_text(CRASH_SCRIPT)
-    env = {
-        **os.environ,
-        **fake_env(fake, tmp_path / "files"),
-        f"AW_{esp.upper()}_MAX_CONCURRENCY": "1",
-        f"AW_{esp.upper()}_TIMEOUT": "120",
-        "PYTHONPATH": str(REPO),
-    }
     method, path = SUPPRESS_CALLS[esp]
     hang = fake.inject(
         "hang", esp=esp, method=method, path=path, after=CRASH_AFTER[esp], apply=True, seconds=60
     )
     arguments = [str(tmp_path / "desired.parquet"), str(tmp_path / "supp.parquet"), str(wh)]
-    process = subprocess.Popen([sys.executable, str(script), *arguments], env=env, cwd=REPO)
+    process = sync_process(tmp_path, CRASH_SCRIPT, fake, esp, *arguments)
     try:
         deadline = time.monotonic() + 120
         while not hang.hit.is_set() and process.poll() is None and time.monotonic() < deadline:

@@ -5,16 +5,11 @@ loop-style join operator fails the test; a deliberate OR join proves the detecto
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import duckdb
 import pytest
 
 from orchestration.assets.activation import CONSENT_VIOLATIONS_SQL
-from warehouse.context import PROJECT_DIR
+from tests.dbt_cli import run_dbt
 
 # DuckDB's physical operators that compare every pair of rows (or blocks of them).
 LOOP_JOINS = ("NESTED_LOOP_JOIN", "PIECEWISE_MERGE_JOIN", "BLOCKWISE_NL_JOIN", "CROSS_PRODUCT")
@@ -71,22 +66,13 @@ def test_the_dbt_consent_test_is_planned_as_hash_joins(tmp_path):
     """The dbt test audience_members_are_never_suppressed, compiled by dbt, planned on the same tables
     in a warehouse file of the profile's name (its compiled SQL names the database)."""
     warehouse = tmp_path / "warehouse.duckdb"
-    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "AW_WAREHOUSE_PATH": str(warehouse)}
     target = tmp_path / "target"
-    compiled = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "compile",
-            "--select",
-            "audience_members_are_never_suppressed",
-            "--target-path",
-            str(target),
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    compiled = run_dbt(
+        "compile",
+        "--select",
+        "audience_members_are_never_suppressed",
+        target_path=target,
+        env={"AW_WAREHOUSE_PATH": str(warehouse)},
     )
     assert compiled.returncode == 0, compiled.stdout[-3000:]
     (sql_file,) = target.glob("compiled/**/audience_members_are_never_suppressed.sql")

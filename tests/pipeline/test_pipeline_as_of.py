@@ -5,7 +5,6 @@ plain dbt invocation keeps the warehouse's as_of, the membership history only mo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,40 +15,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.context import PROJECT_DIR
-
-
-def _own_target_path(folder: Path) -> Path:
-    """A dbt target folder of the test's own, so that tests running side by side never rewrite
-    the project's target/manifest.json while another reads it; seeded with the project's partial
-    parse, so dbt does not parse the whole project again."""
-    target = folder / "target"
-    target.mkdir(exist_ok=True)
-    partial_parse = PROJECT_DIR / "target" / "partial_parse.msgpack"
-    if partial_parse.exists():
-        shutil.copy(partial_parse, target / partial_parse.name)
-    return target
+from tests.dbt_cli import own_target_path, run_dbt
 
 
 def _as_of_seen_by_dbt(tmp_path, monkeypatch, **how: str) -> subprocess.CompletedProcess:
     monkeypatch.setenv("AW_WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     arguments = ["show", "--inline", "select '{{ as_of_text() }}' as as_of", "--output", "json"]
-    arguments += [
-        "--log-format",
-        "json",
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
-        "--target-path",
-        str(_own_target_path(tmp_path)),
-    ]
+    arguments += ["--log-format", "json"]
     if "env" in how:
         monkeypatch.setenv("AW_AS_OF", how["env"])
     if "var" in how:
         arguments += ["--vars", json.dumps({"as_of": how["var"]})]
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run([str(dbt), *arguments], capture_output=True, text=True, check=False)
+    return run_dbt(*arguments, target_path=own_target_path(tmp_path))
 
 
 def _preview(completed: subprocess.CompletedProcess) -> str:
@@ -84,25 +61,10 @@ def test_an_unreadable_as_of_is_a_clear_error(tmp_path, monkeypatch):
 def _dbt(
     project_warehouse: Path, *arguments: str, env_as_of: str | None = None
 ) -> subprocess.CompletedProcess:
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "AW_WAREHOUSE_PATH": str(project_warehouse), "DBT_PROFILES_DIR": str(PROJECT_DIR)}
-    env.pop("AW_AS_OF", None)
-    if env_as_of:
-        env["AW_AS_OF"] = env_as_of
-    return subprocess.run(
-        [
-            str(dbt),
-            *arguments,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(_own_target_path(project_warehouse.parent)),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    return run_dbt(
+        *arguments,
+        target_path=own_target_path(project_warehouse.parent),
+        env={"AW_WAREHOUSE_PATH": str(project_warehouse), "AW_AS_OF": env_as_of},
     )
 
 

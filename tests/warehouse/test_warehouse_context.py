@@ -4,16 +4,14 @@ the preflight that refuses a run before any step, and the engine settings every 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.dbt_cli import run_dbt
 from warehouse.context import (
-    PROJECT_DIR,
     AsOfError,
     connect,
     engine_settings,
@@ -107,8 +105,6 @@ def test_a_thread_count_that_is_not_a_whole_number_is_refused(monkeypatch, threa
 def test_dbt_connections_take_the_same_engine_settings(tmp_path):
     """The profile's plugin (warehouse/dbt_engine.py) applies engine_settings() to dbt's connection."""
     env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "AW_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
         "AW_DUCKDB_MEMORY_LIMIT": "1GB",
         "AW_DUCKDB_THREADS": "1",
@@ -118,24 +114,16 @@ def test_dbt_connections_take_the_same_engine_settings(tmp_path):
         "select current_setting('memory_limit') || '|' || current_setting('threads') || '|' "
         "|| current_setting('temp_directory') as engine"
     )
-    shown = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "show",
-            "--inline",
-            query,
-            "--output",
-            "json",
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-format",
-            "text",
-        ],
-        cwd=PROJECT_DIR,
+    shown = run_dbt(
+        "show",
+        "--inline",
+        query,
+        "--output",
+        "json",
+        "--log-format",
+        "text",
+        target_path=tmp_path / "target",
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert shown.returncode == 0, shown.stdout[-2000:]
     assert f"953.6 MiB|1|{tmp_path / 'spill'}" in shown.stdout
