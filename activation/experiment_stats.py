@@ -21,9 +21,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.special import ndtr, ndtri
-from scipy.stats.contingency import relative_risk
+
+# scipy is imported inside the functions that use it: the Dagster code location imports this module
+# in every step's process, and most steps compute no statistics.
 
 # Resamples of the bootstrap interval and its seed: 2,000 resamples put the Monte Carlo error of a
 # 95 % percentile limit well under its sampling error (Efron & Tibshirani 1993, ch. 19 ask for
@@ -81,6 +81,8 @@ class ArmSample:
 
 
 def z_value(confidence: float) -> float:
+    from scipy import stats
+
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
@@ -97,6 +99,8 @@ def wilson_interval(successes: int, n: int, z: float) -> tuple[float, float]:
 
 def conversion_intervals(t: ArmSample, c: ArmSample, z: float) -> dict:
     """Difference in conversion (Wald, Newcombe hybrid score), pooled z-test."""
+    from scipy import stats
+
     p_t, p_c = t.conversion_rate, c.conversion_rate
     diff = p_t - p_c
     se_wald = math.sqrt(p_t * (1 - p_t) / t.n + p_c * (1 - p_c) / c.n)
@@ -119,6 +123,8 @@ def conversion_intervals(t: ArmSample, c: ArmSample, z: float) -> dict:
 
 def conversion_lift(t: ArmSample, c: ArmSample, confidence: float) -> tuple[float, tuple[float, float]]:
     """p_t / p_c - 1 with the Katz log interval (scipy), as lifts; undefined without converters."""
+    from scipy.stats.contingency import relative_risk
+
     if t.converters == 0 or c.converters == 0:
         return (t.conversion_rate / c.conversion_rate - 1 if c.converters else math.nan), NAN_PAIR
     result = relative_risk(t.converters, t.n, c.converters, c.n)
@@ -142,6 +148,8 @@ def log_ratio_lift(
 
 def welch_interval(t: ArmSample, c: ArmSample, confidence: float) -> dict:
     """Difference in spend per member: Welch's t interval and test (unequal variances)."""
+    from scipy import stats
+
     diff = t.spend_per_member - c.spend_per_member
     a, b = t.member_variance / t.n, c.member_variance / c.n
     se = math.sqrt(a + b) if not (math.isnan(a) or math.isnan(b)) else math.nan
@@ -207,6 +215,8 @@ def _acceleration(t: ArmSample, c: ArmSample, statistic: str) -> float:
 
 
 def _limits(draws: np.ndarray, estimate: float, alpha: float, method: str, acceleration: float) -> tuple:
+    from scipy.special import ndtr, ndtri
+
     if method == "percentile":
         return tuple(float(q) for q in np.quantile(draws, [alpha, 1 - alpha]))
     below = (draws < estimate).mean() + (draws == estimate).mean() / 2

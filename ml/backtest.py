@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
+# scipy and sklearn.metrics are imported in the functions that use them: the Dagster code location
+# imports this module in every step's process.
 from ml.features import KEY
 from ml.plots import calibration_png, roc_png
 from ml.propensity_metrics import deciles
@@ -159,6 +159,8 @@ def calibration_table(y: np.ndarray, p: np.ndarray, keys: np.ndarray) -> pd.Data
 
 
 def _binary_metrics(y: np.ndarray, score: np.ndarray, keys: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     if not (0 < y.sum() < len(y)):
         return {}
     return {
@@ -180,6 +182,9 @@ def evaluate(
     """Every metric of every task, horizon and scorer. `purchases` (customer_key, ordered_at,
     revenue) are the purchases after as_of; `purchases_until` is when the landed data end: a
     horizon that reaches past it would count a partial window as "did not buy", so it is refused."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+
     as_of = pd.Timestamp(as_of)
     horizons = parse_horizons(horizons)
     if purchases_until is not None:

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(**kwargs) -> Figure:
+    """A matplotlib figure; matplotlib is imported on the first plot, not with the module (the
+    Dagster code location imports this module in every step process, most of which draw nothing)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -21,7 +33,7 @@ def _png(fig: Figure) -> bytes:
 def elbow_silhouette_png(
     ks: Sequence[int], inertia: Sequence[float], silhouette: Sequence[float], chosen_k: int
 ) -> bytes:
-    fig = Figure(figsize=(7, 4))
+    fig = _figure(figsize=(7, 4))
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(ks, inertia, "o-", color="tab:blue", label="inertia (sample)")
     ax.set_xlabel("k")
@@ -38,7 +50,7 @@ def elbow_silhouette_png(
 def pca_scatter_png(
     coords: np.ndarray, labels: Sequence[str], title: str = "Clusters (PCA projection)"
 ) -> bytes:
-    fig = Figure(figsize=(7, 6))
+    fig = _figure(figsize=(7, 6))
     ax = fig.add_subplot(1, 1, 1)
     labels = np.asarray(labels)
     for name in sorted(set(labels.tolist())):
@@ -53,7 +65,7 @@ def pca_scatter_png(
 
 def roc_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes:
     """curves: model name -> (fpr, tpr, auc)."""
-    fig = Figure(figsize=(6, 6))
+    fig = _figure(figsize=(6, 6))
     ax = fig.add_subplot(1, 1, 1)
     for name, (fpr, tpr, auc) in curves.items():
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
@@ -67,7 +79,7 @@ def roc_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes
 
 def calibration_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
     """curves: model name -> (mean predicted probability, observed frequency) per bin."""
-    fig = Figure(figsize=(6, 6))
+    fig = _figure(figsize=(6, 6))
     ax = fig.add_subplot(1, 1, 1)
     for name, (pred, obs) in curves.items():
         ax.plot(pred, obs, "o-", label=name)
@@ -87,7 +99,7 @@ def cluster_profile_png(
     per trait, coloured by how far the segment's median is above (blue) or below (red) the median
     buyer's, in interquartile ranges."""
     scores = np.asarray(scores, dtype=float)
-    fig = Figure(figsize=(1.1 * max(len(traits), 4) + 3, 0.55 * max(len(names), 3) + 1.5))
+    fig = _figure(figsize=(1.1 * max(len(traits), 4) + 3, 0.55 * max(len(names), 3) + 1.5))
     ax = fig.add_subplot(1, 1, 1)
     limit = max(1.0, float(np.nanmax(np.abs(scores))) if scores.size else 1.0)
     image = ax.imshow(scores, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
