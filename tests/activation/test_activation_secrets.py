@@ -301,7 +301,7 @@ def test_redact_keeps_ordinary_words_and_handles_long_texts():
     assert redact("password: hunter2 hunter", ["hunter2"]) == "password: *** hunter"
     assert redact("", [MAILCHIMP_KEY]) == ""
     assert redact("nothing here", []) == "nothing here"
-    noise = "".join(random.Random(1).choice("0123456789abcdef-") for _ in range(1_000_000))
+    noise = "".join(random.Random(1).choices("0123456789abcdef-", k=1_000_000))
     text = noise + MAILCHIMP_KEY[5:30] + noise + KLAVIYO_KEY + noise
     masked = redact(text, PLANTED)
     assert not leaks(masked)

@@ -29,10 +29,13 @@ SOURCE = Path(
 )
 AS_OF = pd.Timestamp("2011-12-10")
 
-pytestmark = pytest.mark.skipif(
-    not SOURCE.is_file(),
-    reason=f"{SOURCE} is absent (the UCI Machine Learning Repository data set 'Online Retail', id 352)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not SOURCE.is_file(),
+        reason=f"{SOURCE} is absent (the UCI Machine Learning Repository data set 'Online Retail', id 352)",
+    ),
+    pytest.mark.slow,  # reads and clusters the whole real export
+]
 
 
 def order_features(path: Path) -> pd.DataFrame:

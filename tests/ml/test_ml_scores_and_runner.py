@@ -72,6 +72,7 @@ def test_ground_truth_helpers_measure_agreement():
     assert clv_rank_correlation(scores, outcomes)["spearman"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # trains every model twice through the registry
 def test_a_run_twice_through_the_registry(data, lean_clustering, lean_propensity, tmp_path):
     """Second run with the same as_of: the propensity and BTYD champions trained on their holdout
     (the cutoff, the last 90 days), so they are not compared (the fresher model wins); the other
@@ -118,6 +119,7 @@ def test_a_run_twice_through_the_registry(data, lean_clustering, lean_propensity
     assert cluster_persona_agreement(t2["customer_clusters"], data.truth)["ari"] > 0.1
 
 
+@pytest.mark.slow  # trains the clustering and a supervised ceiling on a simulated population
 def test_persona_recovery_is_reported_next_to_a_supervised_ceiling(data, lean_clustering):
     """The ceiling is what a classifier told the personas reaches on the same features: above
     what clustering recovers here, and near zero once the personas are shuffled (nothing to see)."""

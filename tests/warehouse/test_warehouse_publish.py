@@ -226,6 +226,7 @@ def _read_until_stopped(kind: str, path: Path, ready, stop, results) -> None:
     results.put((kind, failures, seen))
 
 
+@pytest.mark.slow  # readers in processes of their own across several full publishes
 def test_readers_during_full_publishes_never_fail_nor_see_a_half_snapshot(tmp_path):
     """BI tools in other processes query the DuckDB file and the Parquet folder in a loop while the
     snapshot is republished again and again from two warehouses with different tables and row
