@@ -1,9 +1,20 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='event_id',
+        on_schema_change='fail',
+        post_hook="{{ delete_unbacked_keys(ref('base_email__events'), 'event_id') }}",
+    )
+}}
+
 {#- One row per e-mail event; a re-sent event (same event_id) counts once. -#}
 with first_copies as (
     {{ first_valid_rows(
         ref('base_email__events'),
         key='event_id',
-        order_by='event_at, _landing_file, _landing_row'
+        order_by='event_at, _landing_file, _landing_row',
+        parse_batch=true
     ) }}
 )
 
@@ -16,5 +27,7 @@ select
     event_type,
     event_at,
     url,
-    _landing_file as landing_file
+    _landing_file as landing_file,
+    _valid_rows,
+    _key_parsed_at as _parsed_at
 from first_copies

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='fail',
+        post_hook="{{ delete_unbacked_keys(ref('base_orders__orders'), 'order_id') }}",
+    )
+}}
+
 {#- One row per order: its latest version. The same order may land several times (a re-export
     after a refund); the version written last (updated_at, never before ordered_at; blank counts as
     ordered_at) wins, and between versions of the same time the status of highest precedence
@@ -14,7 +24,8 @@ with latest_versions as (
             '_landing_file desc',
             '_landing_row desc',
         ],
-        count_versions=true
+        count_versions=true,
+        parse_batch=true
     ) }}
 )
 
@@ -41,5 +52,7 @@ select
     updated_at,
     versions_landed,
     invalid_value_columns,
-    _landing_file as landing_file
+    _landing_file as landing_file,
+    _valid_rows,
+    _key_parsed_at as _parsed_at
 from latest_versions

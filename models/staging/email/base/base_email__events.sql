@@ -1,11 +1,21 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='_landing_file',
+        on_schema_change='fail',
+        post_hook="{{ delete_unlanded_and_erased_rows('email', 'events') }}",
+    )
+}}
 {#- Every landed e-mail engagement event, parsed, with the first rule it breaks. Machine opens are
     recognized downstream; here an event is only checked for being well-formed and addressable.
     Types are read as ESPs spell them (var email_event_type_spellings), and any spelling that
     carries consent (var email_consent_type_patterns: 'Unsubscribed', 'spam_report', 'HardBounce')
     is that consent fact. A consent event that breaks a rule here is still a consent fact:
     int_consent_events_collected reads every row of this model, not only the valid ones. -#}
+-- depends_on: {{ source('landing_audit', 'landing_files') }}
 with landed as (
-    {{ landed_rows('email', 'events') }}
+    {{ landed_rows('email', 'events', time_column='event_at') }}
 ),
 
 parsed as (
@@ -20,7 +30,7 @@ parsed as (
         {{ parse_timestamp('event_at') }} as event_at,
         {{ clean_text('event_at') }} as event_at_text,
         {{ clean_text('url') }} as url,
-        {{ landing_lineage_columns() }}
+        {{ landing_lineage_columns(parse_batch=true) }}
     from landed
 ),
 

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='_landing_file',
+        on_schema_change='fail',
+        post_hook="{{ delete_unlanded_and_erased_rows('orders', 'orders') }}",
+    )
+}}
 {#- Every landed order row, parsed, converted to the reporting currency at the rate of its date,
     with the first rule it breaks (null when valid). -#}
+-- depends_on: {{ source('landing_audit', 'landing_files') }}
 with landed as (
-    {{ landed_rows('orders', 'orders') }}
+    {{ landed_rows('orders', 'orders', time_column='ordered_at') }}
 ),
 
 parsed as (
@@ -27,7 +37,7 @@ parsed as (
             case when {{ given_but_invalid('shipping', parse_decimal('shipping')) }} then 'shipping' end,
             case when {{ given_but_invalid('updated_at', parse_timestamp('updated_at')) }} then 'updated_at' end
         ), '') as invalid_value_columns,
-        {{ landing_lineage_columns() }}
+        {{ landing_lineage_columns(parse_batch=true) }}
     from landed
 ),
 

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='_landing_file',
+        on_schema_change='fail',
+        post_hook="{{ delete_unlanded_and_erased_rows('web', 'events') }}",
+    )
+}}
 {#- Every landed web event, parsed, with the first rule it breaks. Bots, consent and identity are
     dealt with downstream: here an event is only checked for being well-formed. -#}
+-- depends_on: {{ source('landing_audit', 'landing_files') }}
 with landed as (
-    {{ landed_rows('web', 'events') }}
+    {{ landed_rows('web', 'events', time_column='event_at') }}
 ),
 
 parsed as (
@@ -19,7 +29,7 @@ parsed as (
         lower({{ clean_text('utm_source') }}) as utm_source,
         lower({{ clean_text('utm_medium') }}) as utm_medium,
         {{ clean_text('utm_campaign') }} as utm_campaign,
-        {{ landing_lineage_columns() }}
+        {{ landing_lineage_columns(parse_batch=true) }}
     from landed
 ),
 

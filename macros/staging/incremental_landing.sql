@@ -1,0 +1,131 @@
+{#- Incremental staging of the event-heavy landing tables (web and e-mail events, orders): on DuckDB
+    a base model parses only the landing files it has not parsed yet, and its stg_ model re-picks
+    only the keys whose valid rows changed. Every run still ends with exactly what a full build on
+    the same files would hold: files rewritten since they were parsed (`make purge-landing`) and
+    files holding a row rejected as implausibly in the future that the limit, moving with time, now
+    admits are parsed again, rows of files no longer landed and rows of people erased since are deleted. On other
+    engines the models are plain tables, rebuilt every run (parse_batch_columns, the column set,
+    stays the same). `--full-refresh` rebuilds. -#}
+
+{#- The materialization of an incremental staging model: incremental on DuckDB (delete+insert),
+    a table elsewhere. -#}
+{% macro landing_materialization() -%}
+    {{ return('incremental' if target.type == 'duckdb' else 'table') }}
+{%- endmacro %}
+
+{#- When this build parsed a row: every row of one landing file carries the same value, and a stg_
+    row the latest of its key's valid rows (what tells an incremental stg_ model which keys to
+    re-pick). -#}
+{% macro parse_batch_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{#- Filter of landed_rows in an incremental run: the files of the table (landing.landing_files) that
+    this model has not parsed, that changed on disk after it parsed them, or that hold a row it
+    rejected as implausibly in the future whose time (`time_column`) is no longer beyond this run's
+    limit (latest_plausible_time): a full build would accept it now. -#}
+{% macro landing_files_to_parse(source_name, table_name, time_column) -%}
+    _landing_file in (
+        select landed_files.file_path
+        from {{ source('landing_audit', 'landing_files') }} as landed_files
+        left join (
+            select
+                _landing_file,
+                min(_parsed_at) as parsed_at,
+                bool_or(
+                    rejection_rule like 'implausible_future%'
+                    and {{ time_column }} <= {{ latest_plausible_time() }}
+                ) as awaits_recheck
+            from {{ this }}
+            group by _landing_file
+        ) as parsed_files
+            on landed_files.file_path = parsed_files._landing_file
+        where
+            landed_files.source = '{{ source_name }}'
+            and landed_files.table_name = '{{ table_name }}'
+            and (
+                parsed_files._landing_file is null
+                or landed_files.modified_at > parsed_files.parsed_at
+                or parsed_files.awaits_recheck
+            )
+    )
+{%- endmacro %}
+
+{#- post-hooks of an incremental base model: rows of files no longer landed go, and so do the rows
+    of people erased since they were parsed (rows parsed in this run were checked on arrival). The
+    identifiers are the base model's own columns, which hold the landed values normalized the way
+    the tombstones hash them (landed_rows, normalized_identifier). -#}
+{% macro delete_unlanded_and_erased_rows(source_name, table_name) -%}
+    {%- if target.type != 'duckdb' -%}
+        select 1
+    {%- else -%}
+    {%- set identifiers = var('landing_identifiers').get(source_name ~ '.' ~ table_name, {}) -%}
+    {%- set columns = {} -%}
+    {%- for identifier_type, column in identifiers.items() -%}
+        {%- do columns.update({identifier_type: column}) -%}
+    {%- endfor -%}
+    delete from {{ this }} as parsed
+    where not exists (
+        select 1
+        from {{ source('landing_audit', 'landing_files') }} as landed_files
+        where
+            landed_files.source = '{{ source_name }}'
+            and landed_files.table_name = '{{ table_name }}'
+            and landed_files.file_path = parsed._landing_file
+    );
+    {%- if columns %}
+    delete from {{ this }} as parsed
+    using (
+        select hashed._landing_file, hashed._landing_row
+        from (
+            select
+                _landing_file,
+                _landing_row,
+                {{ erasure_hash_columns(columns) }}
+            from {{ this }}
+            where _parsed_at < {{ parse_batch_timestamp() }}
+        ) as hashed
+        where {{ has_tombstone(columns.keys(), 'hashed') }}
+    ) as erased
+    where parsed._landing_file = erased._landing_file and parsed._landing_row = erased._landing_row
+    {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- post-hook of an incremental stg_ model: keys none of whose rows is valid any more (erased, or
+    their files gone) go. -#}
+{% macro delete_unbacked_keys(base_relation, key) -%}
+    {%- if target.type != 'duckdb' -%}
+        select 1
+    {%- else -%}
+    delete from {{ this }} as staged
+    where not exists (
+        select 1
+        from {{ base_relation }} as base
+        where base.rejection_rule is null and base.{{ key }} = staged.{{ key }}
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Filter of first_valid_rows in an incremental run: the keys whose valid rows differ from what the
+    staged row was picked from (a new or re-parsed row: a later _parsed_at; a row gone: fewer). -#}
+{% macro keys_to_repick(base_relation, key) -%}
+    {{ key }} in (
+        select base_keys.{{ key }}
+        from (
+            select
+                {{ key }},
+                count(*) as _valid_rows,
+                max(_parsed_at) as _parsed_at
+            from {{ base_relation }}
+            where rejection_rule is null
+            group by {{ key }}
+        ) as base_keys
+        left join {{ this }} as staged
+            on base_keys.{{ key }} = staged.{{ key }}
+        where
+            staged.{{ key }} is null
+            or staged._valid_rows <> base_keys._valid_rows
+            or staged._parsed_at <> base_keys._parsed_at
+    )
+{%- endmacro %}
