@@ -20,11 +20,26 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
+{#- Stops an incremental run on a table built before it was incremental (without _parsed_at): its
+    rows cannot say when they were parsed, so it must be rebuilt once. (In a dbt unit test `this`
+    is the name of its fixture, which has the columns the test gives.) -#}
+{% macro require_parse_batch_columns() -%}
+    {%- set names = [] if this is string else adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- if this is not string and '_parsed_at' not in names -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " was built before it was incremental (no _parsed_at column): rebuild the incremental "
+            ~ "staging models once with `dbt run --full-refresh --select "
+            ~ "config.materialized:incremental,path:models/staging` (or delete the warehouse file)"
+        ) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Filter of landed_rows in an incremental run: the files of the table (landing.landing_files) that
     this model has not parsed, that changed on disk after it parsed them, or that hold a row it
     rejected as implausibly in the future whose time (`time_column`) is no longer beyond this run's
     limit (latest_plausible_time): a full build would accept it now. -#}
 {% macro landing_files_to_parse(source_name, table_name, time_column) -%}
+    {{- require_parse_batch_columns() -}}
     _landing_file in (
         select landed_files.file_path
         from {{ source('landing_audit', 'landing_files') }} as landed_files
@@ -110,6 +125,7 @@
 {#- Filter of first_valid_rows in an incremental run: the keys whose valid rows differ from what the
     staged row was picked from (a new or re-parsed row: a later _parsed_at; a row gone: fewer). -#}
 {% macro keys_to_repick(base_relation, key) -%}
+    {{- require_parse_batch_columns() -}}
     {{ key }} in (
         select base_keys.{{ key }}
         from (
