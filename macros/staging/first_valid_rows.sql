@@ -23,7 +23,7 @@
         from {{ base_relation }}
         where
             rejection_rule is null
-            {%- if parse_batch and is_incremental() %}
+            {%- if parse_batch and this is not none and is_incremental() %}
             and {{ keys_to_repick(base_relation, key) }}
             {%- endif %}
     ) as ranked
