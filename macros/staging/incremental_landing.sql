@@ -66,10 +66,13 @@
     )
 {%- endmacro %}
 
-{#- post-hooks of an incremental base model: rows of files no longer landed go, and so do the rows
-    of people erased since they were parsed (rows parsed in this run were checked on arrival). The
-    identifiers are the base model's own columns, which hold the landed values normalized the way
-    the tombstones hash them (landed_rows, normalized_identifier). -#}
+{#- post-hooks of an incremental base model: rows of files no longer landed go; so do rows parsed
+    before their file was last rewritten (a file rewritten with no data rows parses into nothing, so
+    delete+insert by file would keep its old rows; a rewritten file with rows was parsed again in
+    this run, after its change); and so do the rows of people erased since they were parsed (rows
+    parsed in this run were checked on arrival). The identifiers are the base model's own columns,
+    which hold the landed values normalized the way the tombstones hash them (landed_rows,
+    normalized_identifier). -#}
 {% macro delete_unlanded_and_erased_rows(source_name, table_name) -%}
     {%- if target.type != 'duckdb' -%}
         select 1
@@ -87,6 +90,7 @@
             landed_files.source = '{{ source_name }}'
             and landed_files.table_name = '{{ table_name }}'
             and landed_files.file_path = parsed._landing_file
+            and coalesce(landed_files.modified_at <= parsed._parsed_at, true)
     );
     {%- if columns %}
     delete from {{ this }} as parsed

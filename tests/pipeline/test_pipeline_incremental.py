@@ -1,9 +1,9 @@
 """Incremental staging (issue 12) gives exactly what a full build gives: the generated data lands as
 a history and three daily batches, dbt runs after each (the staging of web and e-mail events and
 orders parses only the new files), and the last batch carries the erasure of a person whose rows
-were staged from the history. Then one full build on the same landing folder, into a new warehouse:
-every mart, every incremental table, the quarantine and the source reconciliation must hold the same
-rows, and the erased person none."""
+were staged from the history and rewrites a history file of web events with no rows. Then one full
+build on the same landing folder, into a new warehouse: every mart, every incremental table, the
+quarantine and the source reconciliation must hold the same rows, and the erased person none."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from datagen import GeneratorConfig, generate
@@ -107,6 +108,22 @@ def _write_erasure_request(folder: Path, person: dict[str, str], day: date) -> N
         writer.writerow(["PR-INCR-1", person["contact_id"], person["email"], "erasure", f"{day}T09:00:00Z"])
 
 
+def _history_file_without(landing: Path, table: str, contact_id: str) -> Path:
+    """A history Parquet file of `table` (e.g. web/events) whose rows do not name the person
+    erased later (their rows must stay for the erasure to remove)."""
+    for path in sorted((landing / table).glob("*.parquet")):
+        history = not any(str(day) in path.name for day in DAYS)
+        if history and contact_id not in pq.read_table(path, columns=["contact_id"]).column(0).to_pylist():
+            return path
+    raise AssertionError(f"every {table} history file names {contact_id}")
+
+
+def _rewrite_without_rows(path: Path) -> None:
+    """The file rewritten with its columns and no rows, as an extract job that re-exports a part
+    with nothing left in it would: the staged rows it held must go, as from a full build."""
+    pq.write_table(pq.read_table(path).slice(0, 0), path)
+
+
 def _compared_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Every table of the marts schema the full build made, the incremental tables and the audit."""
     marts = con.execute(
@@ -162,6 +179,8 @@ def incremental_and_full(tmp_path_factory):
     _write_erasure_request(split.days[DAYS[-1]], person, DAYS[-1])
     for day in DAYS:
         shutil.copytree(split.days[day], landing, dirs_exist_ok=True)
+        if day == DAYS[-1]:
+            _rewrite_without_rows(_history_file_without(landing, "web/events", person["contact_id"]))
         _build(landing, warehouse, day + timedelta(days=1), first=False, work=root)
     incremental = warehouse.rename(root / "incremental.duckdb")
     _build(landing, warehouse, AS_OF, first=True, work=root)
