@@ -97,7 +97,7 @@ select
     cast({{ days_between('order_features.last_purchase_at', 'population.feature_as_of') }} as double) as recency_days,
     cast(coalesce(order_features.frequency_orders, 0) as double) as frequency_orders,
     cast(coalesce(order_features.monetary_total, 0) as double) as monetary_total,
-    cast(order_features.monetary_total / nullif(order_features.frequency_orders, 0) as double) as avg_order_value,
+    cast(order_features.monetary_total as double) / nullif(order_features.frequency_orders, 0) as avg_order_value,
     cast(coalesce(order_features.orders_30d, 0) as double) as orders_30d,
     cast(coalesce(order_features.orders_90d, 0) as double) as orders_90d,
     cast(coalesce(order_features.orders_365d, 0) as double) as orders_365d,
