@@ -5,6 +5,8 @@ profiles.yml uses, so Dagster and a bare `dbt build` always agree on the warehou
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pandas as pd
 
 from warehouse import context
 from warehouse.context import warehouse_pool as context_pool
-from warehouse.engine import connected, pandas_like_duckdb
+from warehouse.engine import arrow_of_frame, connected, pandas_like_duckdb
 
 # Every step and asset check that opens the warehouse, reading or writing, is in this pool (limit 1,
 # orchestration/dagster.yaml): DuckDB takes one writer and a reader blocks it. The name is the
@@ -21,21 +23,13 @@ from warehouse.engine import connected, pandas_like_duckdb
 DUCKDB_POOL = context.warehouse_pool()
 
 
-def _refuse_writes_on_spark(schema: str) -> None:
-    if context.engine() == "spark":
-        raise dg.Failure(
-            f"writing {schema} tables from Python is not ported to Spark yet: on AW_ENGINE=spark, "
-            "`make run` builds landing and dbt only (README: Running at cluster scale)"
-        )
-
-
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file and the landing folder; empty means AW_WAREHOUSE_PATH /
     AW_LANDING_DIR, else data/warehouse.duckdb and data/landing (read when used, not at import).
     Connections are opened per use and closed at once: DuckDB takes one writer at a time, so no
-    step may hold one across steps. With AW_ENGINE=spark reads go to Spark's catalog
+    step may hold one across steps. With AW_ENGINE=spark reads and writes go to Spark's catalog
     (warehouse/engine.py), a session per call: a local session's metastore admits one process, and
-    the dbt step runs in another; writes are refused there (not ported yet)."""
+    the dbt step runs in another."""
 
     warehouse_path: str = ""
     landing_dir: str = ""
@@ -62,6 +56,17 @@ class WarehouseResource(dg.ConfigurableResource):
     def landing(self) -> Path:
         return context.resolve_path(self.landing_dir) if self.landing_dir else context.landing_dir()
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """On Spark, one session for the calls of a step (warehouse/engine.py shares it); on
+        DuckDB nothing: every call opens and closes its own connection."""
+        if context.engine() != "spark":
+            yield
+            return
+        with connected() as engine:
+            engine.start()
+            yield
+
     def frame(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         """The result of a query, from a read-only connection closed before returning."""
         if context.engine() == "spark":
@@ -82,9 +87,15 @@ class WarehouseResource(dg.ConfigurableResource):
         return found > 0
 
     def replace_tables(self, schema: str, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
-        """Write DataFrames as tables of `schema`, all in one transaction (a reader sees all or
-        none of them), and return their row counts."""
-        _refuse_writes_on_spark(schema)
+        """Write DataFrames as tables of `schema` and return their row counts. On DuckDB all in one
+        transaction (a reader sees all or none of them); on Spark each table is replaced on its own
+        (Parquet tables have no multi-table transaction), in the order given."""
+        if context.engine() == "spark":
+            with connected() as engine:
+                return {
+                    name: engine.write_table(schema, name, arrow_of_frame(table))
+                    for name, table in tables.items()
+                }
         counts = {}
         with context.connect(self.path) as con:
             con.execute("begin transaction")
@@ -98,8 +109,11 @@ class WarehouseResource(dg.ConfigurableResource):
         return counts
 
     def append_rows(self, schema: str, table: str, rows: pd.DataFrame) -> None:
-        """Add rows to a log table, creating it from the first rows' columns."""
-        _refuse_writes_on_spark(schema)
+        """Add rows to a log table by column name, creating it from the first rows' columns."""
+        if context.engine() == "spark":
+            with connected() as engine:
+                engine.write_table(schema, table, arrow_of_frame(rows), mode="append")
+            return
         with context.connect(self.path) as con:
             con.execute(f'create schema if not exists "{schema}"')
             con.register("incoming", rows)

@@ -14,6 +14,7 @@ file, and a local Spark session's embedded metastore one process."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,19 +27,44 @@ from warehouse import context
 BATCH_ROWS = 100_000
 
 
-def pandas_like_duckdb(table: pa.Table):
-    """A pandas frame of an Arrow result with DuckDB's conversions (its `.df()`): decimals as
-    float64, timestamps as naive UTC. Spark hands decimals as Decimal objects and timestamps in the
-    session's zone, which the Python steps would otherwise meet only on Spark."""
+def arrow_like_duckdb(table: pa.Table, keep_decimals: bool = False) -> pa.Table:
+    """An Arrow result with DuckDB's types: decimals as float64 (as its `.df()` hands them, unless
+    `keep_decimals`), timestamps as naive UTC. Spark hands decimals as Decimal objects and
+    timestamps in the session's zone, which the Python steps would otherwise meet only on Spark."""
     columns = []
     for field in table.schema:
         column = table.column(field.name)
-        if pa.types.is_decimal(field.type):
+        if pa.types.is_decimal(field.type) and not keep_decimals:
             column = column.cast(pa.float64())
         elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
             column = column.cast(pa.timestamp(field.type.unit, tz="UTC")).cast(pa.timestamp(field.type.unit))
         columns.append(column)
-    return pa.table(columns, names=table.column_names).to_pandas()
+    return pa.table(columns, names=table.column_names)
+
+
+def pandas_like_duckdb(table: pa.Table):
+    """A pandas frame of an Arrow result with DuckDB's conversions (its `.df()`)."""
+    return arrow_like_duckdb(table).to_pandas()
+
+
+def arrow_for_spark(table: pa.Table) -> pa.Table:
+    """Arrow data typed for write_table on Spark as DuckDB stores it: naive timestamps as UTC
+    instants (Spark's TIMESTAMP, in a UTC session the same wall clock, rather than TIMESTAMP_NTZ)
+    and an all-null column as text (Parquet has no column of type null)."""
+    columns = []
+    for field in table.schema:
+        column = table.column(field.name)
+        if pa.types.is_null(field.type):
+            column = column.cast(pa.string())
+        elif pa.types.is_timestamp(field.type):
+            column = column.cast(pa.timestamp("us", tz=field.type.tz or "UTC"))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def arrow_of_frame(frame) -> pa.Table:
+    """A pandas frame as Arrow for write_table on Spark (arrow_for_spark)."""
+    return arrow_for_spark(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _quoted(name: str, quote: str) -> str:
@@ -147,9 +173,37 @@ def stop_spark(session) -> None:
     SparkContext._jvm = None
 
 
+class _SharedSession:
+    """The process's one Spark session, shared by the engines open at the same time and stopped
+    when the last of them closes: a step that reads, writes and keeps activation state starts one
+    JVM, not one per call, and none is left running when the step ends (the next dbt step opens the
+    local metastore in a process of its own)."""
+
+    lock = threading.Lock()
+    session = None
+    users = 0
+
+    @classmethod
+    def acquire(cls):
+        with cls.lock:
+            if cls.session is None:
+                cls.session = spark_session()
+            cls.users += 1
+            return cls.session
+
+    @classmethod
+    def release(cls) -> None:
+        with cls.lock:
+            cls.users -= 1
+            if cls.users == 0 and cls.session is not None:
+                session, cls.session = cls.session, None
+                stop_spark(session)
+
+
 class SparkEngine:
-    """Tables of the Spark catalog, Parquet. The session starts at the first call and stops at
-    close(); a result is gathered on the driver as Arrow and handed over in batches."""
+    """Tables of the Spark catalog, Parquet. The session starts at the first call (shared with
+    the other engines open in this process) and stops when the last of them closes; a result is
+    gathered on the driver as Arrow and handed over in batches."""
 
     name = "spark"
 
@@ -160,8 +214,12 @@ class SparkEngine:
     @property
     def spark(self):
         if self._session is None:
-            self._session = spark_session()
+            self._session = _SharedSession.acquire()
         return self._session
+
+    def start(self) -> None:
+        """Start (or join) the session now rather than at the first call."""
+        _ = self.spark
 
     def read_arrow(self, sql: str, parameters: list | None = None) -> pa.Table:
         frame = self.spark.sql(sql, args=parameters) if parameters else self.spark.sql(sql)
@@ -176,10 +234,28 @@ class SparkEngine:
         frame = self.spark.createDataFrame(table)
         target = f"{_quoted(schema, '`')}.{_quoted(name, '`')}"
         if mode == "append" and self.table_exists(schema, name):
-            frame.write.insertInto(target)
+            self._by_name(frame, target).write.insertInto(target)
         else:
             frame.write.format("parquet").mode("overwrite").saveAsTable(target)
         return table.num_rows
+
+    def _by_name(self, frame, target: str):
+        """The frame's columns in the target table's order (insertInto is by position), a missing
+        one as null: DuckDB's `insert ... by name`. A column the table lacks is an error."""
+        from pyspark.sql import functions
+
+        existing = self.spark.table(target).schema
+        unknown = sorted(set(frame.columns) - {field.name for field in existing})
+        if unknown:
+            raise ValueError(f"{target} has no column {', '.join(unknown)}")
+        return frame.select(
+            *[
+                (frame[field.name] if field.name in frame.columns else functions.lit(None))
+                .cast(field.dataType)
+                .alias(field.name)
+                for field in existing
+            ]
+        )
 
     def execute(self, sql: str, parameters: list | None = None) -> None:
         self.spark.sql(sql, args=parameters) if parameters else self.spark.sql(sql)
@@ -189,7 +265,7 @@ class SparkEngine:
 
     def close(self) -> None:
         if self._session is not None and self._owned:
-            stop_spark(self._session)
+            _SharedSession.release()
         self._session = None
 
 

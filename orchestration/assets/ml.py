@@ -117,11 +117,12 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
     ):
         as_of = pd.Timestamp(resolve_as_of(context, config))
         registry = ModelRegistry(model_store.path)
-        stage = TRAINERS[model_name](_inputs(warehouse), registry, as_of)
-        run = stage.model_run
-        warehouse.append_rows(
-            "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run.run_id}])
-        )
+        with warehouse.session():
+            stage = TRAINERS[model_name](_inputs(warehouse), registry, as_of)
+            run = stage.model_run
+            warehouse.append_rows(
+                "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run.run_id}])
+            )
         save_plots(run, stage.plots)
         metadata = {
             **training_summary(run),
@@ -182,12 +183,13 @@ SCORING_DEPS = [
     name="cluster_customers",
 )
 def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResource):
-    features = warehouse.frame("select * from marts.customer_features")
-    try:
-        tables = score_clusters(features, ModelRegistry(model_store.path))
-    except NoChampionError as error:
-        _champions_or_fail(error)
-    counts = warehouse.replace_tables("ml", tables)
+    with warehouse.session():
+        features = warehouse.frame("select * from marts.customer_features")
+        try:
+            tables = score_clusters(features, ModelRegistry(model_store.path))
+        except NoChampionError as error:
+            _champions_or_fail(error)
+        counts = warehouse.replace_tables("ml", tables)
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_clusters"],
         metadata={"rows": counts["customer_clusters"], **cluster_summary(tables["customer_clusters"])},
@@ -230,16 +232,17 @@ def score_customers_asset(
     config: AsOfConfig,
 ):
     as_of = pd.Timestamp(resolve_as_of(context, config))
-    features = warehouse.frame("select * from marts.customer_features")
-    transactions = warehouse.frame("select customer_key, ordered_at, revenue from marts.ml_transactions")
-    try:
-        tables = score_customers(features, transactions, ModelRegistry(model_store.path), as_of=as_of)
-    except NoChampionError as error:
-        _champions_or_fail(error)
-    drift = tables["drift"]
-    counts = warehouse.replace_tables(
-        "ml", {"customer_scores": tables["customer_scores"], "score_drift": drift}
-    )
+    with warehouse.session():
+        features = warehouse.frame("select * from marts.customer_features")
+        transactions = warehouse.frame("select customer_key, ordered_at, revenue from marts.ml_transactions")
+        try:
+            tables = score_customers(features, transactions, ModelRegistry(model_store.path), as_of=as_of)
+        except NoChampionError as error:
+            _champions_or_fail(error)
+        drift = tables["drift"]
+        counts = warehouse.replace_tables(
+            "ml", {"customer_scores": tables["customer_scores"], "score_drift": drift}
+        )
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_scores"],
         metadata={"rows": counts["customer_scores"], **score_summary(tables["customer_scores"])},
@@ -271,15 +274,18 @@ def recommendations(
     config: AsOfConfig,
 ):
     as_of = pd.Timestamp(resolve_as_of(context, config))
-    interactions = warehouse.frame("select * from marts.ml_interactions")
-    customers = latest_customers(
-        warehouse.frame("select customer_key, feature_as_of from marts.customer_features")
-    )
-    try:
-        table = score_recommendations(interactions, customers, ModelRegistry(model_store.path), as_of=as_of)
-    except NoChampionError as error:
-        _champions_or_fail(error)
-    counts = warehouse.replace_tables("ml", {"recommendations": table})
+    with warehouse.session():
+        interactions = warehouse.frame("select * from marts.ml_interactions")
+        customers = latest_customers(
+            warehouse.frame("select customer_key, feature_as_of from marts.customer_features")
+        )
+        try:
+            table = score_recommendations(
+                interactions, customers, ModelRegistry(model_store.path), as_of=as_of
+            )
+        except NoChampionError as error:
+            _champions_or_fail(error)
+        counts = warehouse.replace_tables("ml", {"recommendations": table})
     return dg.MaterializeResult(metadata={"rows": counts["recommendations"], **recommendation_summary(table)})
 
 
