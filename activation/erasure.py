@@ -8,7 +8,8 @@ hashes only) and drops their landed rows before staging; this module does what S
 2. `purge_erased_residue` removes what earlier runs left in tables dbt does not rebuild (sync
    state and results, holdout assignments, ML outputs, the incremental membership history,
    rejected landing lines, free-text messages), then rewrites the DuckDB file so no freed page
-   keeps a copy.
+   keeps a copy. On Spark (AW_ENGINE=spark) the deletions are propagated and the sync state forgets
+   the address (activation/state_spark.py), but this sweep is not run (SPARK_SWEEP_SKIPPED).
 
 Both match identifiers with the warehouse functions privacy.erasure_hash and privacy.is_erased
 (which normalizes a raw value as staging does before hashing it), which dbt installs from
@@ -27,7 +28,7 @@ import pandas as pd
 
 from activation.config import ActivationConfig
 from activation.errors import ActivationError, InputError
-from warehouse.context import connect
+from warehouse.context import connect, engine
 
 log = logging.getLogger("activation.erasure")
 
@@ -62,6 +63,15 @@ PURGE_LOG_DDL = """CREATE TABLE IF NOT EXISTS activation.erasure_purges (
     texts_scrubbed BIGINT NOT NULL,
     compacted BOOLEAN NOT NULL,
     run_id VARCHAR)"""
+
+
+# The sweep deletes and updates rows in place, which plain Parquet tables on Spark cannot; it is not
+# ported, and says so in the step's metadata and log rather than opening a DuckDB file.
+SPARK_SWEEP_SKIPPED = (
+    "not run on Spark (AW_ENGINE=spark): the residue sweep needs row deletes, which Parquet tables "
+    "lack; rejected landing lines, sync results and other tables dbt does not rebuild may still hold "
+    "erased people's rows (README: Running at cluster scale)"
+)
 
 
 def utcnow() -> datetime:
@@ -208,6 +218,10 @@ def purge_erased_residue(
     tombstones were added since the last sweep, or when forced, and then rewrites the file."""
     path = Path(warehouse)
     report = PurgeReport()
+    if engine() == "spark":
+        report.skipped = SPARK_SWEEP_SKIPPED
+        log.warning("erasure: %s", SPARK_SWEEP_SKIPPED)
+        return report
     with connect(path) as con:
         if not (_exists(con, "privacy", "erasure_tombstones") and _has_hash_function(con)):
             report.skipped = "no tombstones yet (dbt has not built privacy.erasure_tombstones)"

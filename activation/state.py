@@ -197,6 +197,9 @@ class Warehouse:
         with self.connect() as con:
             return con.execute(sql, params or []).df()
 
+    def close(self) -> None:
+        """Nothing held between transactions (the Spark variant holds its session)."""
+
     # state ---------------------------------------------------------------------------------------
 
     def state_lists(self) -> pd.DataFrame:

@@ -34,13 +34,15 @@ from activation.reconcile import Reconciler
 from activation.routing import Route, Router, build_destination
 from activation.runlog import RunLog, SyncResult, exclusions_frame, new_run_id, utcnow
 from activation.state import Warehouse
-from warehouse.context import warehouse_path
+from warehouse.context import engine, warehouse_path
 
 log = logging.getLogger("activation.sync")
 
 
 class SyncEngine:
-    """Holds the configuration, the warehouse and one client per destination for a run."""
+    """Holds the configuration, the warehouse and one client per destination for a run. The
+    activation tables are in the DuckDB file, or on AW_ENGINE=spark in the Spark catalog
+    (activation/state_spark.py); a `warehouse` path is the DuckDB file's, unused on Spark."""
 
     def __init__(
         self,
@@ -49,8 +51,13 @@ class SyncEngine:
         destinations: dict[str, Destination] | None = None,
     ):
         self.config = config or ActivationConfig.from_env()
-        if isinstance(warehouse, Warehouse):
+        self._owns_warehouse = not isinstance(warehouse, Warehouse)
+        if not self._owns_warehouse:
             self.warehouse = warehouse
+        elif engine() == "spark":
+            from activation.state_spark import SparkStateWarehouse
+
+            self.warehouse = SparkStateWarehouse()
         else:
             self.warehouse = Warehouse(warehouse or warehouse_path())
         self._destinations: dict[str, Destination] = dict(destinations or {})
@@ -67,6 +74,8 @@ class SyncEngine:
         for name in list(self._owned):
             self._destinations.pop(name).close()
         self._owned.clear()
+        if self._owns_warehouse:
+            self.warehouse.close()
 
     @property
     def router(self) -> Router:

@@ -59,11 +59,13 @@ class HoldoutConfig(AsOfConfig):
 
 
 def _audience(warehouse: WarehouseResource, destination: str | None = None) -> pd.DataFrame:
+    """The audience without its as_of (dropped here: `select * exclude` is DuckDB's, not Spark's)."""
     where = "where destination = ?" if destination else ""
-    return warehouse.frame(
-        f"select * exclude (as_of) from restricted.audience_export {where}",
+    audience = warehouse.frame(
+        f"select * from restricted.audience_export {where}",
         [destination] if destination else None,
     )
+    return audience.drop(columns=["as_of"])
 
 
 def _suppressions(warehouse: WarehouseResource) -> pd.DataFrame:
@@ -128,13 +130,14 @@ def audience_respects_consent(warehouse: WarehouseResource) -> dg.AssetCheckResu
     "emptied) for reasons other than consent, unless forced.",
 )
 def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfig) -> dg.AssetCheckResult:
-    results = plan_sync(
-        _audience(warehouse),
-        _suppressions(warehouse),
-        _erasures(warehouse),
-        warehouse=warehouse.path,
-        config=ActivationConfig.from_env(),
-    )
+    with warehouse.session():
+        results = plan_sync(
+            _audience(warehouse),
+            _suppressions(warehouse),
+            _erasures(warehouse),
+            warehouse=warehouse.path,
+            config=ActivationConfig.from_env(),
+        )
     refused = [r for r in results if r.status == "refused"]
     return dg.AssetCheckResult(
         passed=not refused or config.force,
@@ -158,12 +161,13 @@ def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfi
     "rebuild is deleted and the warehouse file rewritten (activation.erasure_purges).",
 )
 def erasure_propagation(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    log = propagate_erasures(
-        _erasures(warehouse),
-        warehouse=warehouse.path,
-        config=ActivationConfig.from_env(),
-        run_id=context.run.run_id,
-    )
+    with warehouse.session():
+        log = propagate_erasures(
+            _erasures(warehouse),
+            warehouse=warehouse.path,
+            config=ActivationConfig.from_env(),
+            run_id=context.run.run_id,
+        )
     purge = purge_erased_residue(warehouse.path, run_id=context.run.run_id)
     by_status = log["status"].value_counts().to_dict() if not log.empty else {}
     return dg.MaterializeResult(
@@ -199,17 +203,18 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     )
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):
         settings = ActivationConfig.from_env()
-        results = sync_audiences(
-            _audience(warehouse, destination),
-            _suppressions(warehouse),
-            _erasures(warehouse),
-            warehouse=warehouse.path,
-            config=settings,
-            dry_run=config.dry_run,
-            force=config.force,
-            destinations=[destination],
-            run_id=context.run.run_id,
-        )
+        with warehouse.session():
+            results = sync_audiences(
+                _audience(warehouse, destination),
+                _suppressions(warehouse),
+                _erasures(warehouse),
+                warehouse=warehouse.path,
+                config=settings,
+                dry_run=config.dry_run,
+                force=config.force,
+                destinations=[destination],
+                run_id=context.run.run_id,
+            )
         # messages carry ESP texts, redacted where they were read; this guards the metadata too
         summary = redact(format_results(results), settings.secrets())
         context.log.info("%s\n%s", destination, summary)
@@ -254,12 +259,18 @@ export_assets = [_export_asset(destination) for destination in DESTINATION_NAMES
 )
 def holdout_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: HoldoutConfig):
     as_of = pd.Timestamp(resolve_as_of(context, config))
-    if not warehouse.table_exists("activation", "holdout_assignments"):
-        return dg.MaterializeResult(metadata={"campaigns": 0, "note": "no assignments yet"})
+    with warehouse.session():
+        if not warehouse.table_exists("activation", "holdout_assignments"):
+            return dg.MaterializeResult(metadata={"campaigns": 0, "note": "no assignments yet"})
+        assignments = warehouse.frame("select * from activation.holdout_assignments")
+        purchases = warehouse.frame(
+            "select customer_key, ordered_at, revenue from audiences.audience_purchases"
+        )
+        arms = warehouse.frame("select * from audiences.audience_campaign_arms")
     results = analyze_campaigns(
-        warehouse.frame("select * from activation.holdout_assignments"),
-        warehouse.frame("select customer_key, ordered_at, revenue from audiences.audience_purchases"),
-        campaign_arms=warehouse.frame("select * from audiences.audience_campaign_arms"),
+        assignments,
+        purchases,
+        campaign_arms=arms,
         window_days=config.window_days,
         as_of=as_of,
         min_converters=config.min_converters,
