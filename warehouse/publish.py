@@ -16,6 +16,9 @@ Each publish writes a new version folder and swaps the `parquet` link to it with
 reader that resolves `parquet` sees one whole publish, never a mix; a table that is no longer
 published is simply absent from the new version. Both are written before either is swapped in,
 the Parquet link first and the DuckDB file last: a failed publish changes neither.
+
+On Spark (AW_ENGINE=spark) the snapshot is the same DuckDB file and Parquet, its tables read from
+the Spark catalog (warehouse/publish_spark.py); the warehouse path is then not opened.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.context import PROJECT_DIR, connect
+from warehouse.context import PROJECT_DIR, connect, engine
 from warehouse.documentation import (
     PYTHON_TABLES,
     Documentation,
     TableDocs,
     manifest_documentation,
 )
+from warehouse.publish_spark import attach_spark_source
 
 PUBLISHED_SCHEMAS = ("marts", "segments", "ml", "audiences")
 # Direct identifiers (e-mail, names, phone, CRM id): published only when asked for on purpose.
@@ -308,7 +312,10 @@ def publish_snapshot(
     try:
         version.mkdir(parents=True)
         with connect(partial) as snapshot:
-            snapshot.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
+            if engine() == "spark":
+                attach_spark_source(snapshot, schemas)
+            else:
+                snapshot.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
             # One transaction: in autocommit, each of the hundreds of comments would be a commit.
             snapshot.execute("begin transaction")
             entries = [
@@ -330,7 +337,7 @@ def publish_snapshot(
                     "landing.landing_snapshot",
                     "select fingerprint from source.landing.landing_snapshot",
                 ),
-                "source_warehouse": str(warehouse),
+                "source_warehouse": "spark catalog" if engine() == "spark" else str(warehouse),
             }
             _write_snapshot_info(snapshot, info, entries)
             snapshot.execute("commit")
