@@ -131,12 +131,6 @@ RECONCILIATION_SQL = (
     "coalesce(sum(rows_collapsed_as_duplicates), 0), coalesce(sum(rows_erased), 0), "
     "coalesce(sum(rows_unaccounted), 0) from audit.source_reconciliation"
 )
-# What a run on Spark leaves out (AW_ENGINE=spark): the ML steps, the exports, erasure propagation
-# and the published snapshot write to, keep their state in, or copy from the DuckDB warehouse file
-# (not ported yet); the volume guard is a dry run of the exports. dbt builds the ML segments on the
-# empty ML tables its on-run-start hook creates.
-DUCKDB_ONLY_GROUPS = ("ml_training", "ml", "activation", "published")
-DUCKDB_ONLY_CHECKS = ("audience_volume_guard",)
 
 
 def _duckdb_layers(path) -> tuple[dict[str, list[int]], tuple]:
@@ -188,20 +182,6 @@ def _layer_rows(path) -> list[tuple[str, int, int]]:
     return summary
 
 
-def _on_spark(defs: dg.Definitions, job: dg.JobDefinition) -> dg.JobDefinition:
-    """The job without what runs on the DuckDB file only (DUCKDB_ONLY_GROUPS, DUCKDB_ONLY_CHECKS)."""
-    graph = defs.resolve_asset_graph()
-    assets = (dg.AssetSelection.all() - dg.AssetSelection.groups(*DUCKDB_ONLY_GROUPS)).resolve(graph)
-    checks = {
-        key
-        for key in graph.asset_check_keys
-        if key.asset_key in assets and key.name not in DUCKDB_ONLY_CHECKS
-    }
-    return job.get_subset(
-        asset_selection=assets & set(job.asset_layer.executable_asset_keys), asset_check_selection=checks
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -225,12 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(args.job)
-    if engine() == "spark":
-        job = _on_spark(defs, job)
-        print(
-            "on Spark (AW_ENGINE=spark): landing and dbt; the ML steps, exports, erasure propagation "
-            "and the published snapshot run on the DuckDB warehouse only (not ported yet)"
-        )
     instance = _instance()
     progress = ProgressHandler()
     run_config = as_of_run_config(job, args.as_of)

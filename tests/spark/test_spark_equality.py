@@ -172,3 +172,83 @@ def test_landing_accounting_is_equal_on_duckdb_and_spark(duckdb_warehouse, spark
         ignored = LANDING_FILES_IGNORED if table == "landing_files" else set()
         difference = compare_tables(table, duckdb_rows, spark_rows, key, ignored)
         assert not difference, f"landing.{table}: " + "\n".join(difference.problems)
+
+
+# Written by the Python steps (ML, activation), not by dbt: each must be in the Spark catalog.
+PYTHON_TABLES = (
+    ("ml", "model_runs"),
+    ("ml", "customer_scores"),
+    ("ml", "customer_clusters"),
+    ("ml", "recommendations"),
+    ("activation", "sync_state"),
+    ("activation", "sync_runs"),
+    ("activation", "sync_results"),
+    ("activation", "erasure_log"),
+)
+
+
+def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, landing, tmp_path):
+    """The full_pipeline job after landing and dbt's core step (those are spark_build's): the ML
+    steps, the dbt step after them, the consent checks, erasure propagation, the exports and the
+    published snapshot, materialized by Dagster on AW_ENGINE=spark. Runs last: it stops the
+    build's session, since the dbt step opens the catalog in a process of its own."""
+    import dagster as dg
+
+    from warehouse.engine import SparkEngine, stop_spark
+
+    session, _ = spark_build
+    spark_dir = Path(session.conf.get("spark.sql.warehouse.dir")).parent
+    stop_spark(session)
+    warehouse = tmp_path / "warehouse.duckdb"
+    published = tmp_path / "published" / "snapshot.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AW_ENGINE": "spark",
+            "AW_SPARK_DIR": str(spark_dir),
+            "AW_SPARK_SHUFFLE_PARTITIONS": "2",
+            "AW_LANDING_DIR": str(landing),
+            "AW_WAREHOUSE_PATH": str(warehouse),
+            "AW_PUBLISHED_PATH": str(published),
+            "AW_MODELS_DIR": str(tmp_path / "models"),
+            "AW_ACTIVATION_FILE_DIR": str(tmp_path / "activation"),
+        }.items():
+            patch.setenv(name, value)
+        from orchestration.assets.dbt import dbt_core
+        from orchestration.definitions import defs
+        from orchestration.run_config import as_of_run_config
+        from orchestration.run_pipeline import root_cause
+
+        job = defs.resolve_job_def("full_pipeline")
+        graph = defs.resolve_asset_graph()
+        selected = (
+            dg.AssetSelection.all()
+            - dg.AssetSelection.groups("landing")
+            - dg.AssetSelection.assets(*dbt_core.keys)
+        ).resolve(graph)
+        checks = {key for key in graph.asset_check_keys if key.asset_key in selected}
+        rest = job.get_subset(
+            asset_selection=selected & set(job.asset_layer.executable_asset_keys),
+            asset_check_selection=checks,
+        )
+        result = rest.execute_in_process(
+            run_config=as_of_run_config(rest, AS_OF),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+        assert result.success, "\n".join(root_cause(result))
+        engine = SparkEngine()
+        try:
+            missing = [f"{s}.{t}" for s, t in PYTHON_TABLES if not engine.table_exists(s, t)]
+            scores = engine.read_arrow("select count(*) as n from ml.customer_scores").to_pylist()[0]["n"]
+            runs = engine.read_arrow("select count(*) as n from activation.sync_runs").to_pylist()[0]["n"]
+        finally:
+            engine.close()
+    assert not missing, f"not in the Spark catalog: {missing}"
+    assert scores > 0 and runs > 0, (scores, runs)
+    assert not warehouse.exists(), "a DuckDB warehouse file was written on AW_ENGINE=spark"
+    assert sorted(path.name for path in tmp_path.rglob("*.duckdb")) == [published.name]
+    with duckdb.connect(str(published), read_only=True) as snapshot:
+        source, scored = snapshot.execute(
+            "select source_warehouse, (select count(*) from ml.customer_scores) from main.snapshot_info"
+        ).fetchone()
+    assert (source, scored) == ("spark catalog", scores)
