@@ -160,6 +160,8 @@ def stop_spark(session) -> None:
     process ends, and the next step (a dbt subprocess, say) must be able to open it."""
     from pyspark import SparkContext
 
+    if SparkContext._gateway is None:
+        return  # stopped already, JVM and all
     session.stop()
     gateway = SparkContext._gateway
     if gateway is None:

@@ -197,14 +197,13 @@ def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, lan
     from warehouse.engine import SparkEngine, stop_spark
 
     session, _ = spark_build
-    spark_dir = Path(session.conf.get("spark.sql.warehouse.dir")).parent
     stop_spark(session)
     warehouse = tmp_path / "warehouse.duckdb"
     published = tmp_path / "published" / "snapshot.duckdb"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
             "AW_ENGINE": "spark",
-            "AW_SPARK_DIR": str(spark_dir),
+            "AW_SPARK_DIR": os.environ["AW_SPARK_DIR"],  # spark_build's, set while it lasts
             "AW_SPARK_SHUFFLE_PARTITIONS": "2",
             "AW_LANDING_DIR": str(landing),
             "AW_WAREHOUSE_PATH": str(warehouse),
