@@ -187,11 +187,16 @@ PYTHON_TABLES = (
 )
 
 
+SAME_PATH_EXPORTS = (["activation", "export_klaviyo"], ["activation", "export_mailchimp"])
+
+
 def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, landing, tmp_path):
     """The full_pipeline job after landing and dbt's core step (those are spark_build's): the ML
-    steps, the dbt step after them, the consent checks, erasure propagation, the exports and the
-    published snapshot, materialized by Dagster on AW_ENGINE=spark. Runs last: it stops the
-    build's session, since the dbt step opens the catalog in a process of its own."""
+    steps, the dbt step after them, the consent checks, erasure propagation, the file and HubSpot
+    exports and the published snapshot, materialized by Dagster on AW_ENGINE=spark. The Klaviyo
+    and Mailchimp exports are left out for time: the same sync engine and state code as HubSpot's
+    (`AW_ENGINE=spark make run` runs them). Runs last: it stops the build's session, since the dbt
+    step opens the catalog in a process of its own."""
     import dagster as dg
 
     from warehouse.engine import SparkEngine, stop_spark
@@ -223,6 +228,7 @@ def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, lan
             dg.AssetSelection.all()
             - dg.AssetSelection.groups("landing")
             - dg.AssetSelection.assets(*dbt_core.keys)
+            - dg.AssetSelection.assets(*SAME_PATH_EXPORTS)
         ).resolve(graph)
         checks = {key for key in graph.asset_check_keys if key.asset_key in selected}
         rest = job.get_subset(
