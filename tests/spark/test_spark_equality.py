@@ -188,6 +188,9 @@ PYTHON_TABLES = (
 
 
 SAME_PATH_EXPORTS = (["activation", "export_klaviyo"], ["activation", "export_mailchimp"])
+# The volume guard reads the sync state the exports write (their Spark path is run here); left out
+# for time (about a minute on Spark), `AW_ENGINE=spark make run` runs it.
+CHECKS_LEFT_OUT = {"audience_volume_guard"}
 
 
 def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, landing, tmp_path):
@@ -230,7 +233,11 @@ def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, lan
             - dg.AssetSelection.assets(*dbt_core.keys)
             - dg.AssetSelection.assets(*SAME_PATH_EXPORTS)
         ).resolve(graph)
-        checks = {key for key in graph.asset_check_keys if key.asset_key in selected}
+        checks = {
+            key
+            for key in graph.asset_check_keys
+            if key.asset_key in selected and key.name not in CHECKS_LEFT_OUT
+        }
         rest = job.get_subset(
             asset_selection=selected & set(job.asset_layer.executable_asset_keys),
             asset_check_selection=checks,
