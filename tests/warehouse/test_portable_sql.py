@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from warehouse.context import PROJECT_DIR
 
@@ -71,6 +72,27 @@ def test_models_hold_no_duckdb_only_syntax():
         for line, rule, why in duckdb_only_syntax(path.read_text())
     ]
     assert not problems, "DuckDB-only SQL outside the dispatch macros:\n" + "\n".join(problems)
+
+
+def _unit_test_sql_fixtures():
+    """(file, unit test, SQL) of every fixture given as SQL: dbt runs it as written on the engine."""
+    for path in sorted((PROJECT_DIR / "models").rglob("*.yml")):
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests") or []:
+            for fixture in [*(test.get("given") or []), test.get("expect") or {}]:
+                if fixture.get("format") == "sql":
+                    yield path, test["name"], fixture["rows"]
+
+
+def test_unit_test_sql_fixtures_hold_no_duckdb_only_syntax():
+    """`AW_ENGINE=spark make run` runs the unit tests too: a fixture cast to varchar failed there."""
+    fixtures = list(_unit_test_sql_fixtures())
+    problems = [
+        f"{path.relative_to(PROJECT_DIR)} ({name}) line {line}: {rule} ({why})"
+        for path, name, sql in fixtures
+        for line, rule, why in duckdb_only_syntax(sql)
+    ]
+    assert fixtures, "no unit test gives a fixture as SQL: the scan would pass for the wrong reason"
+    assert not problems, "DuckDB-only SQL in unit-test fixtures:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize(
