@@ -8,8 +8,9 @@ hashes only) and drops their landed rows before staging; this module does what S
 2. `purge_erased_residue` removes what earlier runs left in tables dbt does not rebuild (sync
    state and results, holdout assignments, ML outputs, the incremental membership history,
    rejected landing lines, free-text messages), then rewrites the DuckDB file so no freed page
-   keeps a copy. On Spark (AW_ENGINE=spark) the deletions are propagated and the sync state forgets
-   the address (activation/state_spark.py), but this sweep is not run (SPARK_SWEEP_SKIPPED).
+   keeps a copy. On Spark (AW_ENGINE=spark) the sync state forgets the address through
+   activation/state_spark.py, and activation/erasure_spark.py carries out the same sweep by
+   rewriting each Parquet table that holds a trace.
 
 Both match identifiers with the warehouse functions privacy.erasure_hash and privacy.is_erased
 (which normalizes a raw value as staging does before hashing it), which dbt installs from
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,15 +65,6 @@ PURGE_LOG_DDL = """CREATE TABLE IF NOT EXISTS activation.erasure_purges (
     texts_scrubbed BIGINT NOT NULL,
     compacted BOOLEAN NOT NULL,
     run_id VARCHAR)"""
-
-
-# The sweep deletes and updates rows in place, which plain Parquet tables on Spark cannot; it is not
-# ported, and says so in the step's metadata and log rather than opening a DuckDB file.
-SPARK_SWEEP_SKIPPED = (
-    "not run on Spark (AW_ENGINE=spark): the residue sweep needs row deletes, which Parquet tables "
-    "lack; rejected landing lines, sync results and other tables dbt does not rebuild may still hold "
-    "erased people's rows (README: Running at cluster scale)"
-)
 
 
 def utcnow() -> datetime:
@@ -155,6 +148,8 @@ def _erased_addresses(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _scrub_free_text(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> int:
+    """Each erased address in a free-text column replaced by [erased], whatever its case (an ESP's
+    message may quote it as it was typed)."""
     scrubbed = 0
     for schema, table, column in FREE_TEXT_COLUMNS:
         if not addresses or not _exists(con, schema, table):
@@ -163,9 +158,9 @@ def _scrub_free_text(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> in
         for address in addresses:
             scrubbed += (
                 con.execute(
-                    f"UPDATE {target} SET {_quote(column)} = replace({_quote(column)}, ?, ?) "
+                    f"UPDATE {target} SET {_quote(column)} = regexp_replace({_quote(column)}, ?, ?, 'gi') "
                     f"WHERE strpos(lower({_quote(column)}), ?) > 0 RETURNING 1",
-                    [address, ERASED_TEXT, address],
+                    [re.escape(address), ERASED_TEXT, address.lower()],
                 )
                 .df()
                 .shape[0]
@@ -219,9 +214,9 @@ def purge_erased_residue(
     path = Path(warehouse)
     report = PurgeReport()
     if engine() == "spark":
-        report.skipped = SPARK_SWEEP_SKIPPED
-        log.warning("erasure: %s", SPARK_SWEEP_SKIPPED)
-        return report
+        from activation.erasure_spark import purge_erased_residue_spark
+
+        return purge_erased_residue_spark(run_id, force=force)
     with connect(path) as con:
         if not (_exists(con, "privacy", "erasure_tombstones") and _has_hash_function(con)):
             report.skipped = "no tombstones yet (dbt has not built privacy.erasure_tombstones)"

@@ -41,6 +41,7 @@ ENGINE_ENV = "AW_ENGINE"
 SPARK_DIR_ENV = "AW_SPARK_DIR"
 SPARK_MASTER_ENV = "AW_SPARK_MASTER"
 SPARK_PARTITIONS_ENV = "AW_SPARK_SHUFFLE_PARTITIONS"
+SPARK_DRIVER_HOST_ENV = "AW_SPARK_DRIVER_HOST"
 ENGINES = ("duckdb", "spark")
 
 DEFAULTS = {
@@ -162,10 +163,15 @@ def spark_settings() -> dict[str, str]:
     """The Spark session's settings, the same as profiles.yml's spark target, so that dbt, the
     landing step and the Python steps open one catalog (and dbt's output is not drowned in Spark's
     warnings about reusing that session). ANSI mode is off: a cast that fails or a
-    division by zero is null, as in DuckDB, rather than an error."""
+    division by zero is null, as in DuckDB, rather than an error. The driver listens on loopback
+    unless AW_SPARK_DRIVER_HOST says otherwise: on a host whose name resolves to loopback Spark
+    otherwise picks a network address, and its own block fetches there can be refused and retried."""
     home = spark_dir()
+    driver_host = os.environ.get(SPARK_DRIVER_HOST_ENV, "").strip() or "127.0.0.1"
     return {
         "spark.master": spark_master(),
+        "spark.driver.host": driver_host,
+        "spark.driver.bindAddress": driver_host,
         "spark.sql.warehouse.dir": str(home / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"

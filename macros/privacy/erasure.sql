@@ -56,8 +56,20 @@
     select 1
 {%- endmacro %}
 
+{#- Spark 4 inlines the function's IN subquery as a hash join, as DuckDB does its macro's. -#}
+{% macro spark__install_erasure_match_function(tombstones_relation) -%}
+    create or replace function {{ tombstones_relation.schema }}.is_erased(identifier_type string, raw_value string)
+    returns boolean
+    return {{ erasure_match_expression(tombstones_relation) }}
+{%- endmacro %}
+
 {% macro duckdb__install_erasure_match_function(tombstones_relation) -%}
     create or replace macro {{ tombstones_relation.schema }}.is_erased(identifier_type, raw_value) as
+    {{ erasure_match_expression(tombstones_relation) }}
+{%- endmacro %}
+
+{#- The body of privacy.is_erased on every engine. -#}
+{% macro erasure_match_expression(tombstones_relation) -%}
     {{ tombstones_relation.schema }}.erasure_hash(
         identifier_type,
         case

@@ -12,6 +12,7 @@ columns where the engines round differently, compared within a wider stated tole
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -63,7 +64,26 @@ def landing(tmp_path_factory) -> Path:
     landing = root / "landing"
     demo = ["--scale", "tiny", "--seed", "7", "--as-of", AS_OF.replace(" ", "T"), "--out", str(landing)]
     subprocess.run([sys.executable, "-m", "datagen", *demo], check=True, cwd=PROJECT_DIR, capture_output=True)
+    _request_an_erasure(landing)
     return landing
+
+
+def _request_an_erasure(landing: Path) -> None:
+    """The tiny demo may erase nobody: one contact asks for erasure, spelled as a careless export
+    would (capitals, a tab), so both engines tombstone them and drop their rows, and the residue
+    sweep has someone to sweep."""
+    with (landing / "crm" / "contacts.csv").open(newline="") as contacts:
+        contact = next(csv.DictReader(contacts))
+    with (landing / "privacy" / "requests.csv").open("a", newline="") as requests:
+        csv.writer(requests, lineterminator="\n").writerow(
+            [
+                "PR-9000001",
+                contact["contact_id"],
+                contact["email"].upper() + "\t",
+                " Erase",
+                "2026-05-01T00:00:00Z",
+            ]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +192,65 @@ def test_landing_accounting_is_equal_on_duckdb_and_spark(duckdb_warehouse, spark
         ignored = LANDING_FILES_IGNORED if table == "landing_files" else set()
         difference = compare_tables(table, duckdb_rows, spark_rows, key, ignored)
         assert not difference, f"landing.{table}: " + "\n".join(difference.problems)
+
+
+def test_the_residue_sweep_rewrites_every_spark_table_that_holds_an_erased_person(spark_build, monkeypatch):
+    """activation/erasure_spark.py on the built catalog, with residue planted: a dirty spelling of an
+    erased address, a partition that holds only erased rows, an address in free text, and the two
+    kinds of staging table a crash leaves (marked complete: finished; not marked: dropped)."""
+    from activation import erasure_spark
+    from warehouse.engine import SparkEngine
+
+    session, _ = spark_build
+    erased = session.sql(
+        "select email from restricted.erasure_targets where email is not null limit 1"
+    ).collect()
+    assert erased, "the tiny demo erases nobody: there is nothing to sweep"
+    email, kept = erased[0].email, "someone.kept@example.com"
+
+    def table(name: str, rows: list[tuple], schema: str, partition: str | None = None) -> None:
+        writer = session.createDataFrame(rows, schema).write.format("parquet").mode("overwrite")
+        (writer.partitionBy(partition) if partition else writer).saveAsTable(f"residue.{name}")
+
+    session.sql("create database if not exists residue")
+    try:
+        table(
+            "members",
+            [(f"  {email.upper()}\t", "2026-06-01"), (kept, "2026-06-01"), (email, "2026-06-02")],
+            "email string, day string",
+            partition="day",
+        )
+        table("messages", [(f"bounce for {email.title()} today",), ("fine",)], "reason string")
+        table("halfway", [(kept,), ("second.kept@example.com",)], "email string")
+        table("halfway__erasure_rewrite", [(kept,)], "email string")
+        complete = f"('{erasure_spark.COMPLETE_PROPERTY}' = 'true')"
+        session.sql(f"alter table residue.halfway__erasure_rewrite set tblproperties {complete}")
+        table("untouched", [(kept,)], "email string")
+        table("untouched__erasure_rewrite", [("half-written",)], "email string")
+        monkeypatch.setattr(erasure_spark, "FREE_TEXT_COLUMNS", (("residue", "messages", "reason"),))
+
+        report = erasure_spark.purge_erased_residue_spark(force=True, engine=SparkEngine(session))
+
+        def rows(name: str) -> list:
+            return sorted(tuple(row) for row in session.table(f"residue.{name}").collect())
+
+        assert report.skipped is None and report.tombstones > 0
+        assert report.rows_deleted["residue.members.email"] == 2
+        assert rows("members") == [(kept, "2026-06-01")]
+        assert [row[0] for row in session.sql("show partitions residue.members").collect()] == [
+            "day=2026-06-01"
+        ]
+        assert rows("messages") == [("bounce for [erased] today",), ("fine",)]
+        assert rows("halfway") == [(kept,)] and rows("untouched") == [(kept,)]
+        leftovers = [
+            t.name for t in session.catalog.listTables("residue") if t.name.endswith("__erasure_rewrite")
+        ]
+        assert leftovers == []
+        again = erasure_spark.purge_erased_residue_spark(engine=SparkEngine(session))
+        assert again.skipped == f"no tombstone added since the last sweep ({report.tombstones})"
+        assert again.total_deleted == 0 and rows("members") == [(kept, "2026-06-01")]
+    finally:
+        session.sql("drop database if exists residue cascade")
 
 
 # Written by the Python steps (ML, activation), not by dbt: each must be in the Spark catalog.
