@@ -228,6 +228,8 @@ def purge_erased_residue(
         con.execute("CREATE SCHEMA IF NOT EXISTS activation")
         con.execute(PURGE_LOG_DDL)
         con.execute("BEGIN TRANSACTION")
+        # Read before the landing rows go: restricted.erasure_targets is a view over them.
+        addresses = _erased_addresses(con)
         report.lines_blanked = _blank_rejected_lines(con)
         report.rows_deleted = _delete_identified_rows(con, LANDING_SCHEMA)
         last = "SELECT coalesce(max(tombstones), 0) FROM activation.erasure_purges"
@@ -235,7 +237,7 @@ def purge_erased_residue(
         if report.tombstones == swept and not force:
             report.skipped = f"no tombstone added since the last sweep ({swept})"
         else:
-            report.texts_scrubbed = _scrub_free_text(con, _erased_addresses(con))
+            report.texts_scrubbed = _scrub_free_text(con, addresses)
             report.rows_deleted |= _delete_identified_rows(con)
         report.compacted = compact and report.skipped is None and report.total_deleted > 0
         if report.skipped is None or report.lines_blanked or report.total_deleted:

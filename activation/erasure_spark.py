@@ -180,13 +180,21 @@ class SparkSweep:
         )
         return blanked
 
-    def scrub_free_text(self) -> int:
-        """Each erased address in a free-text column replaced by [erased], whatever its case."""
+    def erased_addresses(self) -> list[str]:
+        """Read before the landing rows go: restricted.erasure_targets is a view over them."""
         if not self.engine.table_exists("restricted", "erasure_targets"):
+            return []
+        rows = self.spark.sql(
+            "SELECT DISTINCT lower(email) AS email FROM restricted.erasure_targets WHERE email IS NOT NULL"
+        ).collect()
+        return sorted(row.email for row in rows)
+
+    def scrub_free_text(self, addresses: list[str]) -> int:
+        """Each erased address in a free-text column replaced by [erased], whatever its case."""
+        if not addresses:
             return 0
-        addresses = (
-            "(SELECT collect_set(lower(email)) AS addresses FROM restricted.erasure_targets "
-            "WHERE email IS NOT NULL)"
+        self.spark.createDataFrame([(addresses,)], "addresses array<string>").createOrReplaceTempView(
+            "erased_addresses"
         )
         scrubbed = 0
         for schema, table, column in FREE_TEXT_COLUMNS:
@@ -196,7 +204,7 @@ class SparkSweep:
                 f"aggregate(a.addresses, t.{_q(column)}, (text, address) -> "
                 f"regexp_replace(text, concat('(?i)\\\\Q', address, '\\\\E'), '{ERASED_TEXT}'))"
             )
-            source = f"{_target(schema, table)} AS t CROSS JOIN {addresses} AS a"
+            source = f"{_target(schema, table)} AS t CROSS JOIN erased_addresses AS a"
             changed = self.count(f"SELECT count(*) FROM {source} WHERE NOT ({clean} <=> t.{_q(column)})")
             if not changed:
                 continue
@@ -206,6 +214,7 @@ class SparkSweep:
             )
             self.rewrite(schema, table, f"SELECT {select} FROM {source}")
             scrubbed += changed
+        self.spark.catalog.dropTempView("erased_addresses")
         return scrubbed
 
 
@@ -231,6 +240,7 @@ def purge_erased_residue_spark(
         if report.tombstones == 0:
             report.skipped = "nobody has been erased"
             return report
+        addresses = sweep.erased_addresses()
         report.lines_blanked = sweep.blank_rejected_lines()
         report.rows_deleted = sweep.delete_identified_rows(landing_only=True)
         swept = (
@@ -241,7 +251,7 @@ def purge_erased_residue_spark(
         if report.tombstones == swept and not force:
             report.skipped = f"no tombstone added since the last sweep ({swept})"
         else:
-            report.texts_scrubbed = sweep.scrub_free_text()
+            report.texts_scrubbed = sweep.scrub_free_text(addresses)
             report.rows_deleted |= sweep.delete_identified_rows(landing_only=False)
         if report.skipped is None or report.lines_blanked or report.total_deleted:
             row = {

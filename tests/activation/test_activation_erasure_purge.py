@@ -20,8 +20,15 @@ def _warehouse_with_residue(path) -> None:
             "privacy.erasure_hash(identifier_type, lower(trim(raw_value, chr(9) || chr(32)))) "
             "IN (SELECT identifier_hash FROM privacy.erasure_tombstones)"
         )
+        # As in the warehouse: the targets are a view over landed rows, which the sweep deletes.
+        con.execute("CREATE SCHEMA landing")
+        con.execute("CREATE TABLE landing.email__events (email VARCHAR)")
+        con.execute("INSERT INTO landing.email__events VALUES (?), (?)", [ERASED.upper(), email_of(1)])
         con.execute("CREATE SCHEMA restricted")
-        con.execute(f"CREATE VIEW restricted.erasure_targets AS SELECT '{ERASED}' AS email")
+        con.execute(
+            "CREATE VIEW restricted.erasure_targets AS SELECT lower(email) AS email "
+            "FROM landing.email__events WHERE privacy.is_erased('email', email)"
+        )
         con.execute("CREATE SCHEMA activation")
         con.execute("CREATE TABLE activation.sync_results (member_key VARCHAR, reason VARCHAR)")
         con.execute(
@@ -37,10 +44,14 @@ def _warehouse_with_residue(path) -> None:
 
 
 def test_the_sweep_removes_an_erased_address_in_any_case_and_spelling(wh):
+    """The addresses to scrub are read before the landed rows that name them are deleted."""
     _warehouse_with_residue(wh)
     report = purge_erased_residue(wh, compact=False)
     assert report.skipped is None
-    assert report.rows_deleted == {"activation.sync_results.member_key": 1}
+    assert report.rows_deleted == {
+        "activation.sync_results.member_key": 1,
+        "landing.email__events.email": 1,
+    }
     assert report.texts_scrubbed == 1
     rows = sorted(sql(wh, "SELECT member_key, reason FROM activation.sync_results"))
     assert rows == [(email_of(1), "ok"), (email_of(3), f"ESP refused {ERASED_TEXT} and {ERASED_TEXT}")]
