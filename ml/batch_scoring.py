@@ -33,6 +33,8 @@ import pandas as pd
 
 from ml.btyd import rfm_summary, score_btyd
 from ml.champion import load_champion
+from ml.cluster_names import TRAITS
+from ml.cluster_report import PROFILE_FEATURES, cluster_profiles, customer_clusters_table
 from ml.drift import DriftCounts
 from ml.features import CUTOFF, KEY, latest_cutoff
 from ml.lifecycle import ModelRegistry
@@ -42,6 +44,10 @@ BATCH_ROWS_ENV = "AW_SCORING_BATCH_ROWS"
 DEFAULT_BATCH_ROWS = 100_000
 STAGING = "_customer_scores_staging"
 DECILE = "propensity_decile"
+# what cluster_profiles reads: its features, the traits' and the buyer rule's (ml.cluster_names.is_buyer)
+TRAIT_FEATURES = [column for column, _ in TRAITS.values()]
+BUYER_FEATURES = ["frequency_orders", "recency_days"]
+PROFILE_COLUMNS = tuple(dict.fromkeys([*PROFILE_FEATURES, *TRAIT_FEATURES, *BUYER_FEATURES]))
 
 
 def scoring_batch_rows() -> int:
@@ -238,3 +244,41 @@ def write_customer_scores(
     drift = scorer.drift.table()
     sink.write("score_drift", drift, append=False)
     return BatchScores(rows=rows, drift=drift, summary=scorer.tally.summary())
+
+
+@dataclass
+class BatchClusters:
+    """What the batched clustering wrote: customer_clusters' rows, the profiles and cluster sizes."""
+
+    rows: int
+    cluster_profiles: pd.DataFrame
+    sizes: dict[str, int]
+
+
+def write_customer_clusters(
+    feature_batches: Iterable[pd.DataFrame], registry: ModelRegistry, sink: TableSink
+) -> BatchClusters:
+    """customer_clusters of today's customers (latest_features_sql batches), batch by batch, and
+    cluster_profiles. A customer's cluster and distance are its own; the profiles hold medians,
+    which do not add up over batches, so only the profile's columns (a few numbers per customer,
+    not the feature frame) are kept until the end. Raises NoChampionError before reading."""
+    model, _ = load_champion(registry, "clustering")
+    kept, ids, rows = [], [], 0
+    for batch in feature_batches:
+        if batch.empty:
+            continue
+        today = latest_cutoff(batch)
+        cluster_ids, distances = model.predict(today)
+        table = customer_clusters_table(today[KEY], cluster_ids, model.names, distances)
+        sink.write("customer_clusters", table, append=rows > 0)
+        rows += len(table)
+        kept.append(today[[c for c in PROFILE_COLUMNS if c in today.columns]])
+        ids.append(cluster_ids)
+    if not rows:
+        raise ValueError("no feature rows to cluster: marts.customer_features has no latest cutoff")
+    everyone = pd.concat(kept, ignore_index=True)
+    cluster_ids = np.concatenate(ids)
+    profiles = cluster_profiles(everyone, cluster_ids, model.names)
+    sink.write("cluster_profiles", profiles, append=False)
+    sizes = Counter(model.names[int(i)] for i in cluster_ids)
+    return BatchClusters(rows=rows, cluster_profiles=profiles, sizes=dict(sizes.most_common()))

@@ -8,14 +8,20 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from ml.batch_scoring import latest_features_sql, scoring_batch_rows, transactions_sql, write_customer_scores
-from ml.champion import NoChampionError, score_clusters, score_recommendations
+from ml.batch_scoring import (
+    latest_features_sql,
+    scoring_batch_rows,
+    transactions_sql,
+    write_customer_clusters,
+    write_customer_scores,
+)
+from ml.champion import NoChampionError, score_recommendations
 from ml.drift import PSI_FAIL, PSI_WARN, check_drift
 from ml.features import latest_customers
 from ml.gates import BEATS_BASELINE_CHECK, NOT_DEGENERATE_CHECK, training_verdicts
 from ml.lifecycle import ModelRegistry, model_runs_frame, save_plots
 from ml.runner import run_btyd, run_clustering, run_propensity, run_recommendations
-from ml.summaries import cluster_summary, recommendation_summary, training_summary
+from ml.summaries import recommendation_summary, training_summary
 from orchestration.resources import (
     DUCKDB_POOL,
     AsOfConfig,
@@ -184,19 +190,20 @@ SCORING_DEPS = [
     name="cluster_customers",
 )
 def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResource):
-    with warehouse.session():
-        features = warehouse.frame("select * from marts.customer_features")
+    with warehouse.session(), warehouse.batches("ml") as session:
         try:
-            tables = score_clusters(features, ModelRegistry(model_store.path))
+            clustered = write_customer_clusters(
+                session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
+                ModelRegistry(model_store.path),
+                session,
+            )
         except NoChampionError as error:
             _champions_or_fail(error)
-        counts = warehouse.replace_tables("ml", tables)
     yield dg.MaterializeResult(
-        asset_key=["ml", "customer_clusters"],
-        metadata={"rows": counts["customer_clusters"], **cluster_summary(tables["customer_clusters"])},
+        asset_key=["ml", "customer_clusters"], metadata={"rows": clustered.rows, "sizes": clustered.sizes}
     )
     yield dg.MaterializeResult(
-        asset_key=["ml", "cluster_profiles"], metadata={"rows": counts["cluster_profiles"]}
+        asset_key=["ml", "cluster_profiles"], metadata={"rows": len(clustered.cluster_profiles)}
     )
 
 

@@ -15,12 +15,13 @@ from ml.batch_scoring import (
     latest_features_sql,
     scoring_batch_rows,
     transactions_sql,
+    write_customer_clusters,
     write_customer_scores,
 )
 from ml.btyd import METHOD_NONE
-from ml.champion import NoChampionError, score_customers
+from ml.champion import NoChampionError, score_clusters, score_customers
 from ml.lifecycle import ModelRegistry
-from ml.runner import run_btyd, run_propensity
+from ml.runner import run_btyd, run_clustering, run_propensity
 from ml.synthetic import make_synthetic
 from warehouse.batches import batch_session
 
@@ -29,7 +30,7 @@ TRANSACTIONS = "marts.ml_transactions"
 
 
 @pytest.fixture(scope="module")
-def scored_world(tmp_path_factory, lean_propensity):
+def scored_world(tmp_path_factory, lean_propensity, lean_clustering):
     """A warehouse with features at several cutoffs and transactions, one customer with
     transactions but no feature row before every key and one after, and trained champions."""
     root = tmp_path_factory.mktemp("batches")
@@ -46,6 +47,7 @@ def scored_world(tmp_path_factory, lean_propensity):
         config=config,
     )
     run_btyd(data.transactions, registry, as_of=data.as_of, customers=latest["customer_key"])
+    run_clustering(data.customer_features, registry, config=lean_clustering)
     first = data.transactions.iloc[[0, 1]].copy()
     strays = pd.concat(
         [first.assign(customer_key="!before-every-key"), first.assign(customer_key="~after-every-key")]
@@ -120,6 +122,34 @@ def test_batches_of_any_size_write_what_scoring_everyone_at_once_wrote(scored_wo
         assert con.execute(
             "select count(*) from duckdb_tables() where table_name like '%staging%'"
         ).fetchone() == (0,)
+
+
+@pytest.mark.parametrize("rows", [7, 100_000])
+def test_clusters_in_batches_are_those_of_everyone_at_once(scored_world, rows):
+    """Cluster and profile exactly; the distance to the centre within 1e-12 (relative): the
+    champion's PCA projects with BLAS, whose sums may differ in the last bit with the rows' count."""
+    warehouse, registry, _ = scored_world
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        whole = score_clusters(con.execute(f"select * from {FEATURES}").df(), registry)
+    with batch_session("ml", warehouse) as session:
+        batches = session.frames(latest_features_sql(FEATURES), rows=rows)
+        batched = write_customer_clusters(batches, registry, session)
+    clusters = _table(warehouse, "ml.customer_clusters")
+    expected = whole["customer_clusters"]
+    assert batched.rows == len(expected) == len(clusters)
+    pd.testing.assert_frame_equal(
+        clusters.drop(columns="distance_to_centre"),
+        expected.drop(columns="distance_to_centre"),
+        check_dtype=False,
+        check_exact=True,
+    )
+    pd.testing.assert_series_equal(
+        clusters["distance_to_centre"], expected["distance_to_centre"], check_exact=False, rtol=1e-12
+    )
+    profiles = _table(warehouse, "ml.cluster_profiles")
+    pd.testing.assert_frame_equal(profiles, batched.cluster_profiles, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(batched.cluster_profiles, whole["cluster_profiles"], check_exact=True)
+    assert batched.sizes == expected["cluster_name"].value_counts().to_dict()
 
 
 def test_a_failure_half_way_leaves_the_tables_as_they_were(scored_world):
