@@ -17,6 +17,9 @@ The result is the one ml.champion.score_customers gives on everyone at once, row
   transaction-only customers;
 - drift is PSI over binned counts (ml.drift.DriftCounts), added up batch by batch.
 
+The clustering step (write_customer_clusters) is batched the same way: a customer's cluster is
+its own, and the profiles' medians are taken over the few profile columns kept from each batch.
+
 Where the rows go is the caller's (a TableSink: the warehouse in one transaction on DuckDB).
 """
 
