@@ -35,7 +35,8 @@ def load_champion(registry: ModelRegistry, name: str):
 
 
 def score_clusters(features: pd.DataFrame, registry: ModelRegistry) -> dict[str, pd.DataFrame]:
-    """customer_clusters and cluster_profiles of the latest cutoff, by the champion clustering."""
+    """customer_clusters and cluster_profiles of the latest cutoff, by the champion clustering
+    (everyone in memory; the daily step runs ml.batch_scoring.write_customer_clusters)."""
     model, _ = load_champion(registry, "clustering")
     clusters = assign_clusters(model, features)
     profiles = cluster_profiles(latest_cutoff(features), clusters["cluster_id"].to_numpy(), model.names)
@@ -51,7 +52,9 @@ def score_customers(
     scored_at=None,
 ) -> dict[str, pd.DataFrame]:
     """customer_scores (propensity, churn, CLV) of the latest cutoff's customers, and the drift
-    table: PSI of every feature and of the score, champion's training population vs today's."""
+    table: PSI of every feature and of the score, champion's training population vs today's.
+    Everyone in memory at once: the daily step scores in bounded batches (ml.batch_scoring), whose
+    tests and bench hold it to this function's result."""
     propensity, meta = load_champion(registry, "propensity")
     btyd, _ = load_champion(registry, "btyd")
     customers = latest_customers(features)
