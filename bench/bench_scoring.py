@@ -37,13 +37,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child_prepare(root: Path, customers: int, seed: int) -> dict:
+def child_prepare(root: Path, customers: int, seed: int, clustering: bool = False) -> dict:
     import duckdb
     from threadpoolctl import threadpool_limits
 
     from ml.lifecycle import ModelRegistry
     from ml.propensity import PropensityConfig
-    from ml.runner import run_btyd, run_propensity
+    from ml.runner import run_btyd, run_clustering, run_propensity
     from ml.synthetic import make_synthetic
 
     data = make_synthetic(customers, seed=seed, n_products=200)
@@ -71,7 +71,14 @@ def child_prepare(root: Path, customers: int, seed: int) -> dict:
             transactions=data.transactions,
             config=config,
         )
-        run_btyd(data.transactions, registry, as_of=data.as_of, customers=latest["customer_key"])
+        run_btyd(
+            data.transactions,
+            registry,
+            as_of=data.as_of,
+            customers=latest["customer_key"],
+        )
+        if clustering:
+            run_clustering(data.customer_features, registry)
     (root / "as_of.txt").write_text(str(data.as_of))
     return {
         "feature_rows": len(data.customer_features),
@@ -90,7 +97,9 @@ def child_score(root: Path, mode: str, batch_rows: int) -> dict:
     registry = ModelRegistry(root / "models")
     as_of = pd.Timestamp((root / "as_of.txt").read_text().strip())
     wall, cpu = time.perf_counter(), time.process_time()
-    if mode == "whole":
+    if mode.startswith("clusters"):
+        rows = _clusters(warehouse, registry, mode, batch_rows)
+    elif mode == "whole":
         from ml.champion import score_customers
 
         with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -110,7 +119,11 @@ def child_score(root: Path, mode: str, batch_rows: int) -> dict:
             con.execute("commit")
         rows = len(tables["customer_scores"])
     else:
-        from ml.batch_scoring import latest_features_sql, transactions_sql, write_customer_scores
+        from ml.batch_scoring import (
+            latest_features_sql,
+            transactions_sql,
+            write_customer_scores,
+        )
         from warehouse.batches import batch_session
 
         with batch_session(f"batches_{batch_rows}", warehouse) as session:
@@ -127,12 +140,72 @@ def child_score(root: Path, mode: str, batch_rows: int) -> dict:
             ).rows
     return {
         "mode": mode,
-        "batch_rows": batch_rows if mode == "batches" else None,
+        "batch_rows": batch_rows if mode.endswith("batches") else None,
         "rows": rows,
         "wall_s": round(time.perf_counter() - wall, 1),
         "cpu_s": round(time.process_time() - cpu, 1),
         "peak_rss_mb": round(_rss_mb()),
     }
+
+
+def _clusters(warehouse: Path, registry, mode: str, batch_rows: int) -> int:
+    """cluster_customers as it was (every cutoff in pandas, score_clusters) or in batches."""
+    import duckdb
+
+    if mode == "clusters_whole":
+        from ml.champion import score_clusters
+
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            tables = score_clusters(con.execute(f"select * from {FEATURES}").df(), registry)
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("begin transaction")
+            con.execute("create schema if not exists whole")
+            for name, table in tables.items():
+                con.register("incoming", table)
+                con.execute(f"create or replace table whole.{name} as select * from incoming")
+                con.unregister("incoming")
+            con.execute("commit")
+        return len(tables["customer_clusters"])
+    from ml.batch_scoring import latest_features_sql, write_customer_clusters
+    from warehouse.batches import batch_session
+
+    with batch_session(f"batches_{batch_rows}", warehouse) as session:
+        batches = session.frames(latest_features_sql(FEATURES), rows=batch_rows)
+        return write_customer_clusters(batches, registry, session).rows
+
+
+def child_compare_clusters(root: Path, batch_sizes: list[int]) -> dict:
+    """Clusters and profiles equal; the largest relative difference of distance_to_centre."""
+    import duckdb
+    import numpy as np
+
+    out = {}
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        whole = con.execute("select * from whole.customer_clusters").df()
+        profiles = con.execute("select * from whole.cluster_profiles").df()
+        for rows in batch_sizes:
+            batched = con.execute(f"select * from batches_{rows}.customer_clusters").df()
+            same = batched.drop(columns="distance_to_centre").equals(whole.drop(columns="distance_to_centre"))
+            a, b = (
+                batched["distance_to_centre"].to_numpy(),
+                whole["distance_to_centre"].to_numpy(),
+            )
+            ok = np.isfinite(a) & np.isfinite(b)
+            gap = float(
+                np.max(
+                    np.abs(a[ok] - b[ok]) / np.maximum(np.abs(b[ok]), 1e-300),
+                    initial=0.0,
+                )
+            )
+            same_profiles = (
+                con.execute(f"select * from batches_{rows}.cluster_profiles").df().equals(profiles)
+            )
+            out[rows] = {
+                "clusters_identical": same,
+                "profiles_identical": same_profiles,
+                "max_rel_distance_gap": gap,
+            }
+    return {"clusters_vs_whole": out}
 
 
 def child_compare(root: Path, batch_sizes: list[int]) -> dict:
@@ -153,7 +226,11 @@ def child_compare(root: Path, batch_sizes: list[int]) -> dict:
 def _child(*args: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env, check=False
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
@@ -166,14 +243,21 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, nargs="+", default=[100_000, 20_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--clustering",
+        action="store_true",
+        help="also cluster_customers, before and after",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, root, *rest = args.child
         if kind == "prepare":
-            result = child_prepare(Path(root), int(rest[0]), int(rest[1]))
+            result = child_prepare(Path(root), int(rest[0]), int(rest[1]), rest[2:] == ["clustering"])
         elif kind == "score":
             result = child_score(Path(root), rest[0], int(rest[1]))
+        elif kind == "compare_clusters":
+            result = child_compare_clusters(Path(root), [int(r) for r in rest])
         else:
             result = child_compare(Path(root), [int(r) for r in rest])
         print(json.dumps(result))
@@ -181,20 +265,43 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_scoring_") as tmp:
         root = Path(tmp)
         t = time.perf_counter()
-        setup = _child("prepare", tmp, str(args.customers), str(args.seed))
+        setup = _child(
+            "prepare",
+            tmp,
+            str(args.customers),
+            str(args.seed),
+            *(["clustering"] * args.clustering),
+        )
         setup["setup_s"] = round(time.perf_counter() - t, 1)
         print("setup", setup, flush=True)
         runs = []
-        for mode, rows in [("whole", 0), *[("batches", r) for r in args.batch_rows]]:
+        modes = [("whole", 0), *[("batches", r) for r in args.batch_rows]]
+        if args.clustering:
+            modes += [
+                ("clusters_whole", 0),
+                *[("clusters_batches", r) for r in args.batch_rows],
+            ]
+        for mode, rows in modes:
             before = os.getloadavg()[0]
             run = _child("score", tmp, mode, str(rows))
-            run["load_before"], run["load_after"] = round(before, 2), round(os.getloadavg()[0], 2)
+            run["load_before"], run["load_after"] = (
+                round(before, 2),
+                round(os.getloadavg()[0], 2),
+            )
             print(run, flush=True)
             runs.append(run)
         compared = _child("compare", tmp, *[str(r) for r in args.batch_rows])
+        if args.clustering:
+            compared.update(_child("compare_clusters", tmp, *[str(r) for r in args.batch_rows]))
         print(compared, flush=True)
         del root
-    result = {"customers": args.customers, "setup": setup, "runs": runs, **compared, "cores": os.cpu_count()}
+    result = {
+        "customers": args.customers,
+        "setup": setup,
+        "runs": runs,
+        **compared,
+        "cores": os.cpu_count(),
+    }
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
