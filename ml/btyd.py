@@ -122,7 +122,7 @@ def rfm_summary(transactions: pd.DataFrame, as_of) -> pd.DataFrame:
     last = np.full(n_cust, np.iinfo(np.int64).min)
     np.maximum.at(last, c, d)
     total = np.bincount(c, weights=r, minlength=n_cust)
-    first_rev = r[np.r_[True, c[1:] != c[:-1]]]
+    first_rev = r[np.r_[True, c[1:] != c[:-1]]] if len(c) else r  # no purchase at all: empty
     as_of_days = (as_of - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
     freq = n_days - 1
     with np.errstate(invalid="ignore", divide="ignore"):

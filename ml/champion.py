@@ -26,7 +26,7 @@ def missing_champions(registry: ModelRegistry, models: tuple[str, ...] = MODELS)
     return [name for name in models if registry.champion_version(name) is None]
 
 
-def _load(registry: ModelRegistry, name: str):
+def load_champion(registry: ModelRegistry, name: str):
     if registry.champion_version(name) is None:
         raise NoChampionError(
             f"no champion for {name} in {registry.root}: train first (Dagster job ml_training, or make run)"
@@ -35,8 +35,9 @@ def _load(registry: ModelRegistry, name: str):
 
 
 def score_clusters(features: pd.DataFrame, registry: ModelRegistry) -> dict[str, pd.DataFrame]:
-    """customer_clusters and cluster_profiles of the latest cutoff, by the champion clustering."""
-    model, _ = _load(registry, "clustering")
+    """customer_clusters and cluster_profiles of the latest cutoff, by the champion clustering
+    (everyone in memory; the daily step runs ml.batch_scoring.write_customer_clusters)."""
+    model, _ = load_champion(registry, "clustering")
     clusters = assign_clusters(model, features)
     profiles = cluster_profiles(latest_cutoff(features), clusters["cluster_id"].to_numpy(), model.names)
     return {"customer_clusters": clusters, "cluster_profiles": profiles}
@@ -51,9 +52,11 @@ def score_customers(
     scored_at=None,
 ) -> dict[str, pd.DataFrame]:
     """customer_scores (propensity, churn, CLV) of the latest cutoff's customers, and the drift
-    table: PSI of every feature and of the score, champion's training population vs today's."""
-    propensity, meta = _load(registry, "propensity")
-    btyd, _ = _load(registry, "btyd")
+    table: PSI of every feature and of the score, champion's training population vs today's.
+    Everyone in memory at once: the daily step scores in bounded batches (ml.batch_scoring), whose
+    tests and bench hold it to this function's result."""
+    propensity, meta = load_champion(registry, "propensity")
+    btyd, _ = load_champion(registry, "btyd")
     customers = latest_customers(features)
     propensity_scores = score_propensity(propensity, features)
     current = latest_cutoff(features).assign(
@@ -76,5 +79,5 @@ def score_recommendations(
     interactions: pd.DataFrame, customers: pd.Series, registry: ModelRegistry, *, as_of, n: int = 10
 ) -> pd.DataFrame:
     """Top n products per customer from the champion item-to-item model and today's histories."""
-    model, _ = _load(registry, "recommendations")
+    model, _ = load_champion(registry, "recommendations")
     return recommend(model, interactions, n=n, customers=customers, as_of=as_of)

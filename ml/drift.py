@@ -8,6 +8,7 @@ more warns (worth a look), 0.25 or more fails (the model is scoring a population
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -91,12 +92,72 @@ def reference_profile(
     return prof
 
 
-def _numeric_shares(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Shares per bin: (-inf, e1], (e1, e2], ..., (ek, inf), then a bin for missing values."""
+def _numeric_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Rows per bin: (-inf, e1], (e1, e2], ..., (ek, inf), then a bin for missing values."""
     ok = np.isfinite(x)
     idx = np.searchsorted(edges, x[ok], side="left")
-    counts = np.r_[np.bincount(idx, minlength=len(edges) + 1), (~ok).sum()].astype(float)
-    return counts / max(len(x), 1)
+    return np.r_[np.bincount(idx, minlength=len(edges) + 1), (~ok).sum()].astype(float)
+
+
+def _numeric_shares(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Shares per bin of _numeric_counts."""
+    return _numeric_counts(x, edges) / max(len(x), 1)
+
+
+class DriftCounts:
+    """Binned counts of a population against a reference profile, added up batch by batch, so that
+    today's population can be read in bounded batches: the shares (count / rows) and hence the PSI
+    are exactly those of the whole population at once (psi_table is this with one batch)."""
+
+    def __init__(self, profile: dict):
+        self.profile = profile
+        self.rows = 0
+        self.numeric: dict[str, np.ndarray | None] = {col: None for col in profile.get("numeric", {})}
+        self.categorical: dict[str, Counter | None] = {col: None for col in profile.get("categorical", {})}
+
+    def add(self, current: pd.DataFrame) -> DriftCounts:
+        """Count one batch of today's population (every batch with the same columns)."""
+        self.rows += len(current)
+        for col, ref in self.profile.get("numeric", {}).items():
+            if col in current.columns:
+                x = pd.to_numeric(current[col], errors="coerce").to_numpy(dtype=float)
+                counts = _numeric_counts(x, np.asarray(ref["edges"], dtype=float))
+                seen = self.numeric[col]
+                self.numeric[col] = counts if seen is None else seen + counts
+        for col in self.profile.get("categorical", {}):
+            if col in current.columns:
+                s = current[col].astype(object).where(current[col].notna(), "__missing__").astype(str)
+                counted = Counter(s.value_counts().to_dict())
+                self.categorical[col] = (self.categorical[col] or Counter()) + counted
+        return self
+
+    def table(self, *, warn: float = PSI_WARN, fail: float = PSI_FAIL, eps: float = PSI_EPS) -> pd.DataFrame:
+        """PSI per feature with status ok / warn / fail (PSI >= warn, >= fail). A feature never seen
+        in today's population is reported as 'fail'."""
+        rows = []
+        n = self.rows
+        for col, ref in self.profile.get("numeric", {}).items():
+            counts = self.numeric[col]
+            if counts is None:
+                rows.append({"feature": col, "kind": "numeric", "psi": np.inf, "n_current": 0})
+                continue
+            cur = counts / max(n, 1)
+            value = psi(ref["shares"], cur, eps)
+            rows.append({"feature": col, "kind": "numeric", "psi": value, "n_current": n})
+        for col, ref in self.profile.get("categorical", {}).items():
+            counted = self.categorical[col]
+            if counted is None:
+                rows.append({"feature": col, "kind": "categorical", "psi": np.inf, "n_current": 0})
+                continue
+            cats = sorted(set(ref["shares"]) | set(counted))
+            r = np.array([ref["shares"].get(c, 0.0) for c in cats])
+            c = np.array([counted.get(c, 0) for c in cats], dtype=np.int64) / max(n, 1)
+            rows.append({"feature": col, "kind": "categorical", "psi": psi(r, c, eps), "n_current": n})
+        out = pd.DataFrame(rows, columns=["feature", "kind", "psi", "n_current"])
+        out["status"] = drift_status(out["psi"].to_numpy(), warn=warn, fail=fail)
+        out["warn_threshold"] = warn
+        out["fail_threshold"] = fail
+        return out
 
 
 def psi_table(
@@ -109,31 +170,7 @@ def psi_table(
 ) -> pd.DataFrame:
     """PSI per feature of `current` against a reference profile, with status ok / warn / fail
     (PSI >= warn, >= fail). A feature absent from `current` is reported as 'fail'."""
-    rows = []
-    for col, ref in profile.get("numeric", {}).items():
-        if col not in current.columns:
-            rows.append({"feature": col, "kind": "numeric", "psi": np.inf, "n_current": 0})
-            continue
-        x = pd.to_numeric(current[col], errors="coerce").to_numpy(dtype=float)
-        cur = _numeric_shares(x, np.asarray(ref["edges"], dtype=float))
-        rows.append(
-            {"feature": col, "kind": "numeric", "psi": psi(ref["shares"], cur, eps), "n_current": len(x)}
-        )
-    for col, ref in profile.get("categorical", {}).items():
-        if col not in current.columns:
-            rows.append({"feature": col, "kind": "categorical", "psi": np.inf, "n_current": 0})
-            continue
-        s = current[col].astype(object).where(current[col].notna(), "__missing__").astype(str)
-        cur = s.value_counts(normalize=True)
-        cats = sorted(set(ref["shares"]) | set(cur.index))
-        r = np.array([ref["shares"].get(c, 0.0) for c in cats])
-        c = np.array([float(cur.get(c, 0.0)) for c in cats])
-        rows.append({"feature": col, "kind": "categorical", "psi": psi(r, c, eps), "n_current": len(s)})
-    out = pd.DataFrame(rows, columns=["feature", "kind", "psi", "n_current"])
-    out["status"] = drift_status(out["psi"].to_numpy(), warn=warn, fail=fail)
-    out["warn_threshold"] = warn
-    out["fail_threshold"] = fail
-    return out
+    return DriftCounts(profile).add(current).table(warn=warn, fail=fail, eps=eps)
 
 
 def drift_report(

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 
@@ -89,7 +91,17 @@ class PropensityModel:
     horizon_days: int
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        return self.pipeline.predict_proba(align_columns(features, self.spec))[:, 1]
+        """P(buy) per row, each row's value independent of the other rows scored with it, so that
+        scoring in batches (ml.batch_scoring) gives what scoring everyone at once gives, bit for bit.
+        Trees are per row already; a logistic regression's X @ coef is BLAS, whose kernels sum in
+        an order that depends on the rows' count and position (last-bit differences), so its
+        probability is the same formula, expit(X . coef + intercept), summed row by row."""
+        X = align_columns(features, self.spec)
+        final = self.pipeline[-1]
+        if isinstance(final, LogisticRegression) and final.coef_.shape[0] == 1 and len(self.pipeline) > 1:
+            Z = np.asarray(self.pipeline[:-1].transform(X), dtype=np.float64)
+            return expit(np.einsum("ij,j->i", Z, final.coef_[0]) + final.intercept_[0])
+        return self.pipeline.predict_proba(X)[:, 1]
 
 
 @dataclass

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from warehouse import context
+from warehouse.batches import DuckDBBatches, SparkBatches, batch_session
 from warehouse.context import warehouse_pool as context_pool
 from warehouse.engine import arrow_of_frame, connected, pandas_like_duckdb
 
@@ -107,6 +108,13 @@ class WarehouseResource(dg.ConfigurableResource):
                 counts[name] = len(table)
             con.execute("commit")
         return counts
+
+    @contextmanager
+    def batches(self, schema: str) -> Iterator[DuckDBBatches | SparkBatches]:
+        """Read in bounded batches and write tables of `schema` (warehouse/batches.py): on DuckDB
+        one transaction, committed when the block ends without an error."""
+        with batch_session(schema, self.path) as session:
+            yield session
 
     def append_rows(self, schema: str, table: str, rows: pd.DataFrame) -> None:
         """Add rows to a log table by column name, creating it from the first rows' columns."""

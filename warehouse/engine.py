@@ -2,7 +2,7 @@
 implementation, so that ML and activation read the marts and write their tables the same way on
 either engine (AW_ENGINE, warehouse/context.py):
 
-- read_batches(sql) -> Iterator[pyarrow.RecordBatch]
+- read_batches(sql, batch_rows=100_000) -> Iterator[pyarrow.RecordBatch]
 - read_arrow(sql) -> pyarrow.Table (the batches, gathered)
 - write_table(schema, name, arrow table or batches, mode="replace" | "append")
 - execute(sql), table_exists(schema, name), close()
@@ -96,9 +96,11 @@ class DuckDBEngine:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else context.warehouse_path()
 
-    def read_batches(self, sql: str, parameters: list | None = None) -> Iterator[pa.RecordBatch]:
+    def read_batches(
+        self, sql: str, parameters: list | None = None, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
         with duckdb.connect(str(self.path), read_only=True) as con:
-            yield from con.execute(sql, parameters or []).fetch_record_batch(BATCH_ROWS)
+            yield from con.execute(sql, parameters or []).fetch_record_batch(batch_rows)
 
     def read_arrow(self, sql: str, parameters: list | None = None) -> pa.Table:
         with duckdb.connect(str(self.path), read_only=True) as con:
@@ -227,8 +229,10 @@ class SparkEngine:
         frame = self.spark.sql(sql, args=parameters) if parameters else self.spark.sql(sql)
         return frame.toArrow()
 
-    def read_batches(self, sql: str, parameters: list | None = None) -> Iterator[pa.RecordBatch]:
-        yield from self.read_arrow(sql, parameters).to_batches(BATCH_ROWS)
+    def read_batches(
+        self, sql: str, parameters: list | None = None, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        yield from self.read_arrow(sql, parameters).to_batches(batch_rows)
 
     def write_table(self, schema: str, name: str, data, mode: str = "replace") -> int:
         table = data if isinstance(data, pa.Table) else _as_reader(data).read_all()

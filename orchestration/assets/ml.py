@@ -8,13 +8,20 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from ml.champion import NoChampionError, score_clusters, score_customers, score_recommendations
+from ml.batch_scoring import (
+    latest_features_sql,
+    scoring_batch_rows,
+    transactions_sql,
+    write_customer_clusters,
+    write_customer_scores,
+)
+from ml.champion import NoChampionError, score_recommendations
 from ml.drift import PSI_FAIL, PSI_WARN, check_drift
 from ml.features import latest_customers
 from ml.gates import BEATS_BASELINE_CHECK, NOT_DEGENERATE_CHECK, training_verdicts
 from ml.lifecycle import ModelRegistry, model_runs_frame, save_plots
 from ml.runner import run_btyd, run_clustering, run_propensity, run_recommendations
-from ml.summaries import cluster_summary, recommendation_summary, score_summary, training_summary
+from ml.summaries import recommendation_summary, training_summary
 from orchestration.resources import (
     DUCKDB_POOL,
     AsOfConfig,
@@ -183,19 +190,20 @@ SCORING_DEPS = [
     name="cluster_customers",
 )
 def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResource):
-    with warehouse.session():
-        features = warehouse.frame("select * from marts.customer_features")
+    with warehouse.session(), warehouse.batches("ml") as session:
         try:
-            tables = score_clusters(features, ModelRegistry(model_store.path))
+            clustered = write_customer_clusters(
+                session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
+                ModelRegistry(model_store.path),
+                session,
+            )
         except NoChampionError as error:
             _champions_or_fail(error)
-        counts = warehouse.replace_tables("ml", tables)
     yield dg.MaterializeResult(
-        asset_key=["ml", "customer_clusters"],
-        metadata={"rows": counts["customer_clusters"], **cluster_summary(tables["customer_clusters"])},
+        asset_key=["ml", "customer_clusters"], metadata={"rows": clustered.rows, "sizes": clustered.sizes}
     )
     yield dg.MaterializeResult(
-        asset_key=["ml", "cluster_profiles"], metadata={"rows": counts["cluster_profiles"]}
+        asset_key=["ml", "cluster_profiles"], metadata={"rows": len(clustered.cluster_profiles)}
     )
 
 
@@ -232,22 +240,26 @@ def score_customers_asset(
     config: AsOfConfig,
 ):
     as_of = pd.Timestamp(resolve_as_of(context, config))
-    with warehouse.session():
-        features = warehouse.frame("select * from marts.customer_features")
-        transactions = warehouse.frame("select customer_key, ordered_at, revenue from marts.ml_transactions")
+    with warehouse.session(), warehouse.batches("ml") as session:
+
+        def transactions_between(after, up_to) -> pd.DataFrame:
+            return session.frame(*transactions_sql("marts.ml_transactions", after, up_to))
+
         try:
-            tables = score_customers(features, transactions, ModelRegistry(model_store.path), as_of=as_of)
+            scored = write_customer_scores(
+                session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
+                transactions_between,
+                ModelRegistry(model_store.path),
+                session,
+                as_of=as_of,
+            )
         except NoChampionError as error:
             _champions_or_fail(error)
-        drift = tables["drift"]
-        counts = warehouse.replace_tables(
-            "ml", {"customer_scores": tables["customer_scores"], "score_drift": drift}
-        )
+    drift = scored.drift
     yield dg.MaterializeResult(
-        asset_key=["ml", "customer_scores"],
-        metadata={"rows": counts["customer_scores"], **score_summary(tables["customer_scores"])},
+        asset_key=["ml", "customer_scores"], metadata={"rows": scored.rows, **scored.summary}
     )
-    yield dg.MaterializeResult(asset_key=["ml", "score_drift"], metadata={"rows": counts["score_drift"]})
+    yield dg.MaterializeResult(asset_key=["ml", "score_drift"], metadata={"rows": len(drift)})
     verdict = check_drift(drift)
     yield dg.AssetCheckResult(
         asset_key=["ml", "customer_scores"],
