@@ -22,19 +22,27 @@
     holding a line parsed while its order stood otherwise than it stands now (landed, valid, or its
     rate: a line whose order landed after it, was quarantined or admitted since, or whose latest
     version changed currency). Parsed again, their lines get the verdict and price a full build
-    would give. -#}
+    would give. A line whose order id has a tombstone does not count: its order is gone because it
+    was erased, and the post-hook deletes the line itself (delete_unlanded_and_erased_rows), so an
+    erasure parses no file again. -#}
 {% macro stale_order_line_files() -%}
-    select lines._landing_file
-    from {{ this }} as lines
-    left join (
-        {{ order_line_order_states() }}
-    ) as order_states
-        on lines.order_id = order_states.order_id
-    where
-        lines.order_id is not null
-        and (
-            lines.is_order_landed <> (order_states.order_id is not null)
-            or lines.is_order_valid <> coalesce(order_states.is_order_valid, false)
-            or lines.rate_to_reporting is distinct from order_states.rate_to_reporting
-        )
+    select stale_lines._landing_file
+    from (
+        select
+            lines._landing_file,
+            {{ erasure_hash_columns({'order_id': 'lines.order_id'}) }}
+        from {{ this }} as lines
+        left join (
+            {{ order_line_order_states() }}
+        ) as order_states
+            on lines.order_id = order_states.order_id
+        where
+            lines.order_id is not null
+            and (
+                lines.is_order_landed <> (order_states.order_id is not null)
+                or lines.is_order_valid <> coalesce(order_states.is_order_valid, false)
+                or lines.rate_to_reporting is distinct from order_states.rate_to_reporting
+            )
+    ) as stale_lines
+    where not {{ has_tombstone(['order_id'], 'stale_lines') }}
 {%- endmacro %}
