@@ -123,8 +123,9 @@
     its file and position) with the row as JSON for quarantine, except the rows of erased people,
     recognized by the columns var landing_identifiers names for the table (kind: column). Every
     base model starts here; an incremental one reads only the files it has to parse, and names the
-    column that its implausible-future rule checks (`time_column`, macros/staging/incremental_landing.sql). -#}
-{% macro landed_rows(source_name, table_name, time_column=none) -%}
+    column that its implausible-future rule checks (`time_column`) and the files whose rows depend
+    on a model that changed since (`stale_files`, macros/staging/incremental_landing.sql). -#}
+{% macro landed_rows(source_name, table_name, time_column=none, stale_files=none) -%}
     {%- set identifiers = var('landing_identifiers').get(source_name ~ '.' ~ table_name, {}) -%}
     {%- set normalized = {} -%}
     {%- for identifier_type, column in identifiers.items() -%}
@@ -143,7 +144,7 @@
                 {{ landed_row_json(source(source_name, table_name)) }} as landed_row
             from {{ source(source_name, table_name) }}
             {%- if this is not none and is_incremental() %}
-            where {{ landing_files_to_parse(source_name, table_name, time_column) }}
+            where {{ landing_files_to_parse(source_name, table_name, time_column, stale_files) }}
             {%- endif %}
         ) as unhashed
     ) as landed

@@ -1,9 +1,10 @@
-{#- Incremental staging of the event-heavy landing tables (web and e-mail events, orders): on DuckDB
-    a base model parses only the landing files it has not parsed yet, and its stg_ model re-picks
-    only the keys whose valid rows changed. Every run still ends with exactly what a full build on
-    the same files would hold: files rewritten since they were parsed (`make purge-landing`) and
-    files holding a row rejected as implausibly in the future that the limit, moving with time, now
-    admits are parsed again, rows of files no longer landed and rows of people erased since are deleted. On other
+{#- Incremental staging of the event-heavy landing tables (web and e-mail events, orders and their
+    lines): on DuckDB a base model parses only the landing files it has not parsed yet, and its stg_
+    model re-picks only the keys whose valid rows changed. Every run still ends with exactly what a
+    full build on the same files would hold: files rewritten since they were parsed (`make
+    purge-landing`), files holding a row rejected as implausibly in the future that the limit,
+    moving with time, now admits, and files of order lines whose order changed since are parsed
+    again; rows of files no longer landed and rows of people erased since are deleted. On other
     engines the models are plain tables, rebuilt every run (parse_batch_columns, the column set,
     stays the same). `--full-refresh` rebuilds. -#}
 
@@ -35,10 +36,12 @@
 {%- endmacro %}
 
 {#- Filter of landed_rows in an incremental run: the files of the table (landing.landing_files) that
-    this model has not parsed, that changed on disk after it parsed them, or that hold a row it
+    this model has not parsed, that changed on disk after it parsed them, that hold a row it
     rejected as implausibly in the future whose time (`time_column`) is no longer beyond this run's
-    limit (latest_plausible_time): a full build would accept it now. -#}
-{% macro landing_files_to_parse(source_name, table_name, time_column) -%}
+    limit (latest_plausible_time): a full build would accept it now, or that `stale_files` (a query
+    of `_landing_file` over {{ this }}) names: files holding a row whose verdict or values depend on
+    another model that changed since (an order line on its order, stale_order_line_files). -#}
+{% macro landing_files_to_parse(source_name, table_name, time_column=none, stale_files=none) -%}
     {{- require_parse_batch_columns() -}}
     _landing_file in (
         select landed_files.file_path
@@ -46,11 +49,13 @@
         left join (
             select
                 _landing_file,
-                min(_parsed_at) as parsed_at,
+                min(_parsed_at) as parsed_at
+                {%- if time_column is not none %},
                 bool_or(
                     rejection_rule like 'implausible_future%'
                     and {{ time_column }} <= {{ latest_plausible_time() }}
                 ) as awaits_recheck
+                {%- endif %}
             from {{ this }}
             group by _landing_file
         ) as parsed_files
@@ -61,7 +66,12 @@
             and (
                 parsed_files._landing_file is null
                 or landed_files.modified_at > parsed_files.parsed_at
+                {%- if time_column is not none %}
                 or parsed_files.awaits_recheck
+                {%- endif %}
+                {%- if stale_files is not none %}
+                or landed_files.file_path in ({{ stale_files }})
+                {%- endif %}
             )
     )
 {%- endmacro %}

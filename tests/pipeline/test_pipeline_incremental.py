@@ -1,6 +1,8 @@
 """Incremental staging (issue 12) gives exactly what a full build gives: the generated data lands as
-a history and three daily batches, dbt runs after each (the staging of web and e-mail events and
-orders parses only the new files), and the last batch carries the erasure of a person whose rows
+a history and three daily batches, dbt runs after each (the staging of web and e-mail events,
+orders and order lines parses only the new files, and the files of lines whose order changed), and
+the middle batch lands, late, the order of history lines staged as orphans (their file must be
+parsed again), and the last batch carries the erasure of a person whose rows (order lines too)
 were staged from the history and rewrites a history file of web events with no rows. Then one full
 build on the same landing folder, into a new warehouse: every mart, every incremental table, the
 quarantine and the source reconciliation must hold the same rows, and the erased person none."""
@@ -8,6 +10,7 @@ quarantine and the source reconciliation must hold the same rows, and the erased
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +34,8 @@ INCREMENTAL_MODELS = {
         "stg_email__events",
         "base_orders__orders",
         "stg_orders__orders",
+        "base_orders__order_items",
+        "stg_orders__order_items",
     ]
 }
 AUDIT_TABLES = {"audit": ["quarantined_rows", "source_reconciliation"]}
@@ -41,6 +46,20 @@ SELECTION = [
     *(f"+path:models/marts/{folder}" for folder in MART_FOLDERS),
     "+quarantined_rows",
     "+source_reconciliation",
+]
+ORDER_COLUMNS = [
+    "order_id",
+    "contact_id",
+    "email",
+    "ordered_at",
+    "status",
+    "currency",
+    "subtotal",
+    "discount",
+    "shipping",
+    "total",
+    "channel",
+    "updated_at",
 ]
 # When the build parsed a row: the one column the two warehouses may differ in.
 PARSE_BATCH_COLUMNS = {"_parsed_at"}
@@ -82,7 +101,8 @@ def _build(landing: Path, warehouse: Path, as_of: date, first: bool, work: Path)
 
 
 def _person_staged_everywhere(warehouse: Path) -> dict[str, str]:
-    """A contact with web events, e-mail events and orders in the incremental staging tables."""
+    """A contact with web events, e-mail events, orders and order lines in the incremental staging
+    tables."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         contact_id, email = con.execute(
             """
@@ -91,12 +111,62 @@ def _person_staged_everywhere(warehouse: Path) -> dict[str, str]:
             join staging.stg_web__events as web using (contact_id)
             join staging.stg_email__events as mail using (contact_id)
             where orders.email is not null
+                and orders.order_id in (select order_id from staging.stg_orders__order_items)
             group by orders.contact_id
             order by count(*) desc, orders.contact_id
             limit 1
             """
         ).fetchone()
     return {"contact_id": contact_id, "email": email}
+
+
+def _order_ids_of(warehouse: Path, person: dict[str, str]) -> list[str]:
+    """The orders staged for the person: their lines name them by order id only."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select distinct order_id from staging.base_orders__orders "
+            "where contact_id = $contact_id or email = $email order by 1",
+            person,
+        ).fetchall()
+    return [order_id for (order_id,) in rows]
+
+
+def _order_line_states(warehouse: Path) -> set[tuple]:
+    """Each order line's file, row, parse time and what it took from its order when parsed."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return set(
+            con.execute(
+                "select _landing_file, _landing_row, _parsed_at, is_order_landed, is_order_valid, "
+                "rate_to_reporting from staging.base_orders__order_items"
+            ).fetchall()
+        )
+
+
+def _late_order(warehouse: Path, person: dict[str, str], day: date, folder: Path) -> str:
+    """Lands, in `folder`, the order of history lines rejected only because their order had not
+    landed: a copy of a valid history order (not the erased person's) under their order id. Returns
+    that id."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (order_id,) = con.execute(
+            "select min(order_id) from staging.base_orders__order_items "
+            "where rejection_rule = 'orphan_line_order_not_landed'"
+        ).fetchone()
+        (landed_row,) = con.execute(
+            "select landed_row from staging.base_orders__orders where rejection_rule is null "
+            "and contact_id is distinct from $contact_id and email is distinct from $email "
+            "order by order_id limit 1",
+            person,
+        ).fetchone()
+    row = {**json.loads(landed_row), "order_id": order_id}
+    # Named to sort after the day's file and before the next day's: a CSV table's _landing_row is
+    # its position over the files in name order (landing/register.py).
+    path = folder / "orders" / f"orders_{day.isoformat()}_late.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ORDER_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerow({column: row.get(column) or "" for column in ORDER_COLUMNS})
+    return order_id
 
 
 def _write_erasure_request(folder: Path, person: dict[str, str], day: date) -> None:
@@ -165,7 +235,8 @@ def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tup
 @pytest.fixture(scope="module")
 def incremental_and_full(tmp_path_factory):
     """The incremental warehouse and the full build's, both built at the same path (one dbt
-    profile, so dbt parses the project once), and the person erased on the last day."""
+    profile, so dbt parses the project once), the person erased on the last day (with the ids of
+    their orders) and the order lines as each incremental build left them."""
     root = tmp_path_factory.mktemp("incremental")
     config = GeneratorConfig(
         out=root / "generated", truth_out=root / "truth", scale="tiny", seed=7, progress=False
@@ -176,19 +247,24 @@ def incremental_and_full(tmp_path_factory):
     shutil.copytree(split.history, landing)
     _build(landing, warehouse, DAYS[0], first=True, work=root)
     person = _person_staged_everywhere(warehouse)
+    order_ids = _order_ids_of(warehouse, person)
+    order_lines = [_order_line_states(warehouse)]
     _write_erasure_request(split.days[DAYS[-1]], person, DAYS[-1])
+    assert _late_order(warehouse, person, DAYS[1], split.days[DAYS[1]])
     for day in DAYS:
         shutil.copytree(split.days[day], landing, dirs_exist_ok=True)
         if day == DAYS[-1]:
             _rewrite_without_rows(_history_file_without(landing, "web/events", person["contact_id"]))
         _build(landing, warehouse, day + timedelta(days=1), first=False, work=root)
+        order_lines.append(_order_line_states(warehouse))
     incremental = warehouse.rename(root / "incremental.duckdb")
     _build(landing, warehouse, AS_OF, first=True, work=root)
-    return incremental, warehouse.rename(root / "full.duckdb"), person
+    full = warehouse.rename(root / "full.duckdb")
+    return incremental, full, {**person, "order_ids": order_ids}, order_lines
 
 
 def test_daily_incremental_runs_give_the_full_build_row_for_row(incremental_and_full):
-    incremental, full, _ = incremental_and_full
+    incremental, full, _, _ = incremental_and_full
     with duckdb.connect() as con:
         con.execute(f"attach '{incremental}' as incremental (read_only)")
         con.execute(f"attach '{full}' as full_build (read_only)")
@@ -203,8 +279,9 @@ def test_daily_incremental_runs_give_the_full_build_row_for_row(incremental_and_
 
 def test_each_daily_run_parsed_only_its_new_files(incremental_and_full):
     """Every history file keeps the history build's parse time (no later run parsed it again), and
-    every day's file was parsed later, once; each daily run parsed something."""
-    incremental, _, _ = incremental_and_full
+    every day's file was parsed later, once; each daily run parsed something. Order lines aside:
+    their runs are checked by test_each_daily_run_parsed_only_new_order_lines_or_stale_ones."""
+    incremental, _, _, _ = incremental_and_full
     batches = set()
     with duckdb.connect(str(incremental), read_only=True) as con:
         for model in INCREMENTAL_MODELS["staging"][::2]:
@@ -214,21 +291,50 @@ def test_each_daily_run_parsed_only_its_new_files(incremental_and_full):
             first = min(parsed for _, parsed, _ in files)
             later = {name for name, parsed, last in files if parsed == last and parsed > first}
             from_days = {name for name, _, _ in files if any(str(day) in Path(name).name for day in DAYS)}
-            assert later == from_days, model
             batches |= {parsed for _, parsed, _ in files}
+            if model != "base_orders__order_items":
+                assert later == from_days, model
     assert len(batches) == 1 + len(DAYS)
+
+
+def test_each_daily_run_parsed_only_new_order_lines_or_stale_ones(incremental_and_full):
+    """Each daily run parsed its day's files of order lines, and parsed an earlier file again only
+    when one of its lines was parsed while its order stood otherwise than it stands now (landed,
+    valid, rate): a line of that file is no longer in the table as the run before left it. The
+    order landed late on the middle day makes one such file; the erasure on the last day none (the
+    post-hook deletes the erased lines)."""
+    _, _, _, order_lines = incremental_and_full
+    parsed_again = {}
+    for day, before, after in zip(DAYS, order_lines[:-1], order_lines[1:], strict=True):
+        kept = {(file, parsed_at) for file, _, parsed_at, *_ in before}
+        parsed = {file for file, _, parsed_at, *_ in after if (file, parsed_at) not in kept}
+        new = {file for file, *_ in after if str(day) in Path(file).name}
+        unchanged = {(file, row, *order) for file, row, _, *order in after}
+        stale = {file for file, row, _, *order in before if (file, row, *order) not in unchanged}
+        assert new and new <= parsed, day
+        assert parsed - new <= stale, day
+        parsed_again[day] = parsed - new
+    assert [day for day, files in parsed_again.items() if files] == [DAYS[1]]
 
 
 def test_a_person_erased_after_their_rows_were_staged_is_gone_from_every_incremental_table(
     incremental_and_full,
 ):
-    """The person had web events, e-mail events and orders staged by the history build (chosen so);
-    the erasure landed with the last day: that run left none of their rows, and the reconciliation
-    counts them as erased, every landed row accounted for."""
-    incremental, _, person = incremental_and_full
+    """The person had web events, e-mail events, orders and order lines staged by the history
+    build (chosen so); the erasure landed with the last day: that run left none of their rows (an
+    order line names them by its order's id), and the reconciliation counts them as erased, every
+    landed row accounted for."""
+    incremental, _, person, _ = incremental_and_full
+    assert person["order_ids"]
     with duckdb.connect(str(incremental), read_only=True) as con:
         left = {}
         for model in INCREMENTAL_MODELS["staging"]:
+            if "order_items" in model:
+                left[model] = con.execute(
+                    f"select count(*) from staging.{model} where list_contains($order_ids, order_id)",
+                    {"order_ids": person["order_ids"]},
+                ).fetchone()[0]
+                continue
             columns = ["contact_id"] if "web" in model else ["contact_id", "email"]
             matches = " or ".join(f"{column} = ${column}" for column in columns)
             left[model] = con.execute(
@@ -241,5 +347,6 @@ def test_a_person_erased_after_their_rows_were_staged_is_gone_from_every_increme
         ).fetchall()
     assert left == dict.fromkeys(INCREMENTAL_MODELS["staging"], 0)
     erased = {name: rows for name, rows, _ in reconciled}
-    assert all(erased[name] > 0 for name in ("web.events", "email.events", "orders.orders")), erased
+    tables = ("web.events", "email.events", "orders.orders", "orders.order_items")
+    assert all(erased[name] > 0 for name in tables), erased
     assert {name: unaccounted for name, _, unaccounted in reconciled if unaccounted} == {}

@@ -1,9 +1,20 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='order_line_key',
+        on_schema_change='fail',
+        post_hook="{{ delete_unbacked_keys(ref('base_orders__order_items'), 'order_line_key') }}",
+    )
+}}
+
 {#- One row per order line; a line landed twice (same order and line number) counts once. -#}
 with latest_versions as (
     {{ first_valid_rows(
         ref('base_orders__order_items'),
         key='order_line_key',
-        order_by='_landing_file desc, _landing_row desc'
+        order_by='_landing_file desc, _landing_row desc',
+        parse_batch=true
     ) }}
 )
 
@@ -17,5 +28,7 @@ select
     unit_price_reporting,
     line_total_reporting,
     invalid_value_columns,
-    _landing_file as landing_file
+    _landing_file as landing_file,
+    _valid_rows,
+    _key_parsed_at as _parsed_at
 from latest_versions

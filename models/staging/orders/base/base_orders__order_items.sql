@@ -1,7 +1,19 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='_landing_file',
+        on_schema_change='fail',
+        post_hook="{{ delete_unlanded_and_erased_rows('orders', 'order_items') }}",
+    )
+}}
 {#- Every landed order line, parsed, priced in the reporting currency at its order's rate, with the
-    first rule it breaks. A line whose order did not land, or was quarantined, is an orphan. -#}
+    first rule it breaks. A line whose order did not land, or was quarantined, is an orphan. An
+    incremental run also parses again the files of lines whose order changed since
+    (stale_order_line_files). -#}
+-- depends_on: {{ source('landing_audit', 'landing_files') }}
 with landed as (
-    {{ landed_rows('orders', 'order_items') }}
+    {{ landed_rows('orders', 'order_items', stale_files=stale_order_line_files()) }}
 ),
 
 parsed as (
@@ -15,30 +27,23 @@ parsed as (
         {{ clean_text('unit_price') }} as unit_price_text,
         case when {{ given_but_invalid('line_number', parse_integer('line_number')) }} then 'line_number' end
             as invalid_value_columns,
-        {{ landing_lineage_columns() }}
+        {{ landing_lineage_columns(parse_batch=true) }}
     from landed
 ),
 
-landed_orders as (
-    select
-        order_id,
-        max(case when rejection_rule is null then 1 else 0 end) as has_valid_version
-    from {{ ref('base_orders__orders') }}
-    where order_id is not null
-    group by order_id
+order_states as (
+    {{ order_line_order_states() }}
 ),
 
 with_orders as (
     select
         parsed.*,
-        landed_orders.order_id is not null as is_order_landed,
-        coalesce(landed_orders.has_valid_version = 1, false) as is_order_valid,
-        orders.rate_to_reporting
+        order_states.order_id is not null as is_order_landed,
+        coalesce(order_states.is_order_valid, false) as is_order_valid,
+        order_states.rate_to_reporting
     from parsed
-    left join landed_orders
-        on parsed.order_id = landed_orders.order_id
-    left join {{ ref('stg_orders__orders') }} as orders
-        on parsed.order_id = orders.order_id
+    left join order_states
+        on parsed.order_id = order_states.order_id
 ),
 
 checked as (
