@@ -1,7 +1,7 @@
 """Register the landing files as views in the warehouse, so dbt reads them in place.
 
 For every contract table this creates `landing.<source>__<table>`: all contract columns as text
-plus `_landing_file` and `_landing_row` (position in file order), over every CSV / Parquet /
+plus `_landing_file` and `_landing_row` (position in its file), over every CSV / Parquet /
 JSON-lines file of that table. A CSV or JSON line that cannot be parsed is not dropped: it is
 recorded in `landing.rejected_lines` (and staging quarantines it), and `landing.landing_files`
 lists every file with its parsed and rejected counts, which the reconciliation model balances
@@ -106,10 +106,16 @@ def _projection(table: LandingTable, present: set[str], expression, landing_file
     return ", ".join(parts)
 
 
-def _numbered(reader: str, row_number: str = "row_number() over ()") -> str:
-    """The reader's rows with `_landing_row`: their position in file order (DuckDB preserves
-    insertion order), so that "the later row of a file wins" can be applied downstream."""
-    return f"(select *, {row_number} as _landing_row from {reader})"
+def _numbered(reader: str) -> str:
+    """The reader's rows with `_landing_row`: their position in their own file (DuckDB preserves
+    insertion order), so that "the later row of a file wins" can be applied downstream. Counted per
+    file, as on Spark: a position across all files would renumber every file that sorts after one
+    that lands later, and an incremental build, which keeps what it parsed, would then differ from
+    a full build."""
+    return (
+        "(select *, row_number() over (partition by filename order by line_ordinal) as _landing_row "
+        f"from (select *, row_number() over () as line_ordinal from {reader}))"
+    )
 
 
 def _duckdb_message(error: Exception) -> str:

@@ -295,3 +295,22 @@ def test_a_carriage_return_inside_an_unquoted_value_rejects_only_its_line(landin
     assert [(line, kind) for _, line, kind, *_ in rejected] == [(3, "UNQUOTED VALUE")]
     [(reason,)] = _query(warehouse, "select error_message from landing.rejected_lines")
     assert "carriage return" in reason
+
+
+def test_a_file_that_lands_later_but_sorts_first_leaves_the_other_files_row_numbers_alone(landing, tmp_path):
+    """`_landing_row` counts within its file: were it a position across all of a table's files, a
+    new file sorting first would renumber the others, and an incremental build (which keeps the rows
+    it parsed) would differ from a full build on the same files."""
+    _write(landing / "crm" / "contacts_2026_06_02.csv", [CONTACT_HEADER, _contact(1), _contact(2)])
+    positions = "select _landing_file, _landing_row, contact_id from landing.crm__contacts order by all"
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    before = _query(_register(landing, tmp_path / "before"), positions)
+    _write(landing / "crm" / "contacts_2026_06_01.csv", [CONTACT_HEADER, _contact(3)])
+    after = _query(_register(landing, tmp_path / "after"), positions)
+    assert [(Path(f).name, row, key) for f, row, key in before] == [
+        ("contacts_2026_06_02.csv", 1, "C1"),
+        ("contacts_2026_06_02.csv", 2, "C2"),
+    ]
+    assert [row for row in after if row[2] != "C3"] == before
+    assert [(Path(f).name, row) for f, row, key in after if key == "C3"] == [("contacts_2026_06_01.csv", 1)]
