@@ -76,22 +76,12 @@ browser:  ## Install Debian's chromium for the Dagster UI test when it is missin
 		echo "$(AW_CHROMIUM) not found and apt-get needs root: the Dagster UI test will be skipped"; \
 	fi
 
-# The Spark suite runs beside pytest, at a lower priority: it takes the CPU pytest's workers leave idle
-# (waiting on Dagster subprocesses, the single-worker tail) rather than adding its minutes after
-# them. Its output is printed when it ends; the target fails if either fails.
-SPARK_LOG := $(or $(TMPDIR),/tmp)/audience-warehouse-test-spark.$(shell echo $$PPID).log
-
-test: setup browser  ## Lint and run every test, the Spark suite beside pytest (what CI runs)
+test: setup browser  ## Lint and run every test, the Spark equality test last (what CI runs)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run sqlfluff lint models --processes 2
-	$(UV) sync --frozen --inexact --extra spark --quiet
-	@( nice -n 10 $(MAKE) --no-print-directory test-spark > $(SPARK_LOG) 2>&1; echo $$? > $(SPARK_LOG).status ) & \
-	$(UV) run pytest; pytest_status=$$?; wait; \
-	echo "--- make test-spark (run beside pytest) ---"; cat $(SPARK_LOG); \
-	spark_status=$$(cat $(SPARK_LOG).status); rm -f $(SPARK_LOG) $(SPARK_LOG).status; \
-	echo "pytest exit $$pytest_status, test-spark exit $$spark_status"; \
-	test $$pytest_status -eq 0 -a $$spark_status -eq 0
+	$(UV) run pytest
+	$(MAKE) --no-print-directory test-spark
 
 bench: setup  ## The pipeline through Dagster, full then a ~1 % increment: SCALE=10k|100k|1M (default 10k)
 	$(UV) run python bench/bench_pipeline.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
