@@ -1,9 +1,7 @@
 {{
     config(
         materialized=landing_materialization(),
-        incremental_strategy='delete+insert',
         unique_key='order_line_key',
-        on_schema_change='fail',
         post_hook="{{ delete_unbacked_keys(ref('base_orders__order_items'), 'order_line_key') }}",
     )
 }}

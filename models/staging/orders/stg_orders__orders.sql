@@ -1,9 +1,7 @@
 {{
     config(
         materialized=landing_materialization(),
-        incremental_strategy='delete+insert',
         unique_key='order_id',
-        on_schema_change='fail',
         post_hook="{{ delete_unbacked_keys(ref('base_orders__orders'), 'order_id') }}",
     )
 }}

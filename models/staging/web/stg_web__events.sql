@@ -1,9 +1,7 @@
 {{
     config(
         materialized=landing_materialization(),
-        incremental_strategy='delete+insert',
         unique_key='event_id',
-        on_schema_change='fail',
         post_hook="{{ delete_unbacked_keys(ref('base_web__events'), 'event_id') }}",
     )
 }}

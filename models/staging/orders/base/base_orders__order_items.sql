@@ -1,9 +1,7 @@
 {{
     config(
         materialized=landing_materialization(),
-        incremental_strategy='delete+insert',
         unique_key='_landing_file',
-        on_schema_change='fail',
         post_hook="{{ delete_unlanded_and_erased_rows('orders', 'order_items') }}",
     )
 }}
