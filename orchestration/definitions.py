@@ -4,7 +4,6 @@ import multiprocessing
 import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.activation import (
     audience_respects_consent,
@@ -27,7 +26,7 @@ from orchestration.automation import (
     ml_training,
     weekly_training_schedule,
 )
-from orchestration.project import dbt_executable, dbt_project
+from orchestration.project import ProjectDbtResource, dbt_executable, dbt_project
 from orchestration.resources import ModelStoreResource, WarehouseResource
 from warehouse import context
 from warehouse.publish import PUBLISHED_SCHEMAS
@@ -52,13 +51,22 @@ def _published_upstream(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
 # scikit-learn, and under `dagster dev` a `dbt parse`) takes 5 to 20 s, paid again by every step when
 # processes are spawned; forked from a server that imported them once per run, a step starts in
 # well under a second. `make run` executes in process and never uses this executor.
+#
+# Every step of every job opens the warehouse, so its pool admits one of them at a time anyway; the
+# executor launches them one at a time itself. Left to the pool, a ready step that finds the slot
+# taken asks again after a wait that grows by 10 % per try, up to 15 s (Dagster's backoff), so a
+# step could sit idle for seconds after the slot was freed. The pool still serialises across runs.
+STEPS_AT_A_TIME = 1
 step_processes = (
     dg.multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": ["orchestration.definitions"]}}},
+        {
+            "max_concurrent": STEPS_AT_A_TIME,
+            "start_method": {"forkserver": {"preload_modules": ["orchestration.definitions"]}},
+        },
         name="step_processes",
     )
     if "forkserver" in multiprocessing.get_all_start_methods()
-    else dg.multiprocess_executor
+    else dg.multiprocess_executor.configured({"max_concurrent": STEPS_AT_A_TIME}, name="step_processes")
 )
 
 _assets = [
@@ -87,7 +95,7 @@ defs = dg.Definitions(
     sensors=[landing_files_arrived],
     executor=step_processes,
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt": ProjectDbtResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "warehouse": WarehouseResource(
             warehouse_path=_setting(context.WAREHOUSE_ENV), landing_dir=_setting(context.LANDING_ENV)
         ),

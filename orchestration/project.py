@@ -4,14 +4,16 @@ manifest ahead with `dbt parse` (the Makefile's `manifest` target)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from functools import cached_property
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 from warehouse.context import PROJECT_DIR
@@ -25,6 +27,21 @@ def dbt_executable() -> str:
     same dbt whether or not the environment is activated; else whatever `dbt` is on PATH."""
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+class ProjectDbtResource(DbtCliResource):
+    """dagster-dbt's dbt resource, told dbt's version rather than asking for it. Before every dbt
+    step it runs `dbt --version`, which imports dbt in a second process and asks PyPI for the latest
+    release: 4 to 5 s a step, and a call to the network at run time. The dbt beside this Python is
+    this environment's dbt-core, whose version its package metadata holds; any other dbt is asked."""
+
+    @cached_property
+    def _cli_version(self):
+        if Path(self.dbt_executable) == Path(sys.executable).with_name("dbt"):
+            from packaging import version
+
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
 
 
 class ProjectPreparer(DagsterDbtProjectPreparer):

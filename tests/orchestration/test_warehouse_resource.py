@@ -44,3 +44,20 @@ def test_a_launched_step_on_its_own_warehouse_runs(tmp_path, monkeypatch):
 @pytest.mark.parametrize("run", [None, _run(launched_from_code_location=False)], ids=["sensor", "in_process"])
 def test_steps_that_hold_no_pool_slot_may_name_any_warehouse(tmp_path, run):
     _setup(WarehouseResource(warehouse_path=str(tmp_path / "other.duckdb")), run)
+
+
+def test_every_step_of_every_job_opens_the_warehouse_so_running_one_at_a_time_loses_nothing():
+    """The executor runs a run's steps one at a time (orchestration/definitions.py) because the
+    warehouse pool admits one anyway; a step outside the pool would be serialised for nothing, and
+    the executor should then limit the pool's steps by tag instead."""
+    from orchestration.definitions import STEPS_AT_A_TIME, defs
+
+    jobs = [job for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
+    outside_the_pool = {
+        (job.name, node.name)
+        for job in jobs
+        for node in job.graph.nodes
+        if node.definition.pool != DUCKDB_POOL
+    }
+    assert STEPS_AT_A_TIME == 1 and len(jobs) >= 4
+    assert not outside_the_pool
