@@ -4,7 +4,11 @@ run's as_of as a dbt var, in two steps split by a dbt selector (never by model n
 1. core: staging to marts and the segments that need no ML;
 2. after_ml: what reads the ML tables (`source:ml+`) — the ML segments, the segment catalog,
    membership and history, the audiences — run after the ML assets. dbt sees every dependency
-   (the catalog lists its segments), so Dagster needs no split beyond the ML boundary."""
+   (the catalog lists its segments), so Dagster needs no split beyond the ML boundary.
+
+dbt unit tests are left out of both: they check the SQL against fixtures, not the data, so they
+answer once per change of code (`make test`, or `make dbt ARGS="test --select test_type:unit"`),
+not once per run — what dbt Labs advises for production builds."""
 
 import json
 
@@ -35,7 +39,7 @@ def _dbt_step(name: str, select: str, exclude: str | None) -> dg.AssetsDefinitio
         context.log.info("dbt build with as_of %s", as_of.isoformat())
         # buildable: a test runs only when all its parents are built in this step or before it, so
         # a subset (say, staging alone) never tests a model it did not build.
-        args = ["build", "--indirect-selection", "buildable"]
+        args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
         args += ["--vars", json.dumps({"as_of": as_of.isoformat(sep=" ")})]
         yield from dbt.cli(args, context=context).stream()
 
