@@ -84,7 +84,8 @@ def _unit_test_sql_fixtures():
 
 
 def test_unit_test_sql_fixtures_hold_no_duckdb_only_syntax():
-    """`AW_ENGINE=spark make run` runs the unit tests too: a fixture cast to varchar failed there."""
+    """dbt runs a unit test's SQL fixture as written on the engine: on Spark
+    (`make dbt ARGS="test --select test_type:unit"`), a fixture cast to varchar failed."""
     fixtures = list(_unit_test_sql_fixtures())
     problems = [
         f"{path.relative_to(PROJECT_DIR)} ({name}) line {line}: {rule} ({why})"
