@@ -43,8 +43,8 @@ def child_prepare(root: Path, customers: int, seed: int, clustering: bool = Fals
 
     from ml.lifecycle import ModelRegistry
     from ml.propensity import PropensityConfig
-    from ml.runner import run_btyd, run_clustering, run_propensity
     from ml.synthetic import make_synthetic
+    from ml.synthetic_champions import train_synthetic_champions
 
     data = make_synthetic(customers, seed=seed, n_products=200)
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
@@ -61,24 +61,8 @@ def child_prepare(root: Path, customers: int, seed: int, clustering: bool = Fals
         importance_repeats=1,
         n_jobs=1,
     )
-    latest = data.customer_features[data.customer_features["feature_as_of"] == data.as_of]
     with threadpool_limits(limits=1):
-        run_propensity(
-            data.customer_features,
-            data.customer_labels,
-            registry,
-            as_of=data.as_of,
-            transactions=data.transactions,
-            config=config,
-        )
-        run_btyd(
-            data.transactions,
-            registry,
-            as_of=data.as_of,
-            customers=latest["customer_key"],
-        )
-        if clustering:
-            run_clustering(data.customer_features, registry)
+        latest = train_synthetic_champions(data, registry, config, with_clustering=clustering)
     (root / "as_of.txt").write_text(str(data.as_of))
     return {
         "feature_rows": len(data.customer_features),

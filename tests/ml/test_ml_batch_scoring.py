@@ -21,8 +21,8 @@ from ml.batch_scoring import (
 from ml.btyd import METHOD_NONE
 from ml.champion import NoChampionError, score_clusters, score_customers
 from ml.lifecycle import ModelRegistry
-from ml.runner import run_btyd, run_clustering, run_propensity
 from ml.synthetic import make_synthetic
+from ml.synthetic_champions import train_synthetic_champions
 from warehouse.batches import batch_session
 
 FEATURES = "marts.customer_features"
@@ -37,17 +37,7 @@ def scored_world(tmp_path_factory, lean_propensity, lean_clustering):
     data = make_synthetic(400, seed=5, n_products=50)
     registry = ModelRegistry(root / "models")
     config = replace(lean_propensity, candidates=("logistic_regression",))
-    latest = data.customer_features[data.customer_features["feature_as_of"] == data.as_of]
-    run_propensity(
-        data.customer_features,
-        data.customer_labels,
-        registry,
-        as_of=data.as_of,
-        transactions=data.transactions,
-        config=config,
-    )
-    run_btyd(data.transactions, registry, as_of=data.as_of, customers=latest["customer_key"])
-    run_clustering(data.customer_features, registry, config=lean_clustering)
+    train_synthetic_champions(data, registry, config, with_clustering=True, clustering=lean_clustering)
     first = data.transactions.iloc[[0, 1]].copy()
     strays = pd.concat(
         [first.assign(customer_key="!before-every-key"), first.assign(customer_key="~after-every-key")]

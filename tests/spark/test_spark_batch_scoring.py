@@ -11,8 +11,8 @@ from ml.batch_scoring import latest_features_sql, transactions_sql, write_custom
 from ml.champion import score_customers
 from ml.lifecycle import ModelRegistry
 from ml.propensity import PropensityConfig
-from ml.runner import run_btyd, run_propensity
 from ml.synthetic import make_synthetic
+from ml.synthetic_champions import train_synthetic_champions
 from warehouse.batches import batch_session
 from warehouse.engine import SparkEngine, arrow_of_frame, pandas_like_duckdb
 
@@ -32,16 +32,7 @@ def test_batches_on_spark_write_what_scoring_everyone_at_once_gives(tmp_path, mo
     config = PropensityConfig(
         n_folds=2, importance_rows=300, importance_repeats=1, n_jobs=1, candidates=("logistic_regression",)
     )
-    run_propensity(
-        data.customer_features,
-        data.customer_labels,
-        registry,
-        as_of=data.as_of,
-        transactions=data.transactions,
-        config=config,
-    )
-    latest = data.customer_features[data.customer_features["feature_as_of"] == data.as_of]
-    run_btyd(data.transactions, registry, as_of=data.as_of, customers=latest["customer_key"])
+    train_synthetic_champions(data, registry, config)
     engine = SparkEngine()  # holds the session across the calls below
     try:
         engine.write_table("marts", "customer_features", arrow_of_frame(data.customer_features))
