@@ -129,8 +129,24 @@ def run(scale: str, work: Path, increment_days: int, save: Callable[[dict], None
     )
 
 
-def render_benchmarks() -> str:
-    """BENCHMARKS.md from every bench/results/<scale>.json, smallest scale first."""
+# BENCHMARKS.md below this line holds what was measured by hand (the scoring batches, the test
+# suite's profile): rendering keeps it as it is, so `make bench` never erases it.
+HAND_MEASURED = (
+    "<!-- Measured by hand, below: make bench and make bench-references keep this part as it is. -->"
+)
+
+
+def kept_hand_measurements(current: str) -> str:
+    """The part of BENCHMARKS.md from the HAND_MEASURED line on ("" when there is none)."""
+    at = current.find(HAND_MEASURED)
+    return current[at:] if at >= 0 else ""
+
+
+def render_benchmarks(current: str | None = None) -> str:
+    """BENCHMARKS.md from every bench/results/<scale>.json, smallest scale first, then the hand
+    measurements of `current` (the file as it is, when not given)."""
+    if current is None:
+        current = BENCHMARKS.read_text() if BENCHMARKS.exists() else ""
     lines = [
         "# Benchmarks",
         "",
@@ -185,7 +201,9 @@ def render_benchmarks() -> str:
             seconds = [str(result[name]["step_seconds"].get(step, "")) for name in runs]
             lines.append(f"| {step} | {' | '.join(seconds)} |")
         lines.append("")
-    return "\n".join(lines + references_section(RESULTS))
+    generated = "\n".join(lines + references_section(RESULTS))
+    kept = kept_hand_measurements(current)
+    return f"{generated.rstrip()}\n\n{kept}" if kept else generated
 
 
 def main() -> None:
