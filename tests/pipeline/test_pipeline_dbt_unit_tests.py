@@ -4,7 +4,6 @@ the SQL against fixtures, not the data), so this is where a broken rule in SQL t
 from __future__ import annotations
 
 import json
-import re
 import shutil
 
 from tests.dbt_cli import own_target_path, run_dbt
@@ -27,9 +26,9 @@ def test_every_dbt_unit_test_passes_as_an_analyst_runs_them(demo_run, tmp_path):
     )
     assert completed.returncode == 0, completed.stdout[-5000:]
     results = json.loads((target / "run_results.json").read_text())["results"]
+    results = [result for result in results if result["unique_id"].startswith("unit_test.")]
     ran = {result["unique_id"].split(".")[-1] for result in results}
     expected = _unit_tests_in_the_project()
     assert len(expected) > 30, "the project's unit tests were not found: the test would pass for nothing"
     assert ran == expected
     assert {result["status"] for result in results} == {"pass"}
-    assert re.search(rf"PASS={len(expected)}\b", completed.stdout), completed.stdout[-2000:]
