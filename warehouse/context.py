@@ -42,6 +42,7 @@ SPARK_DIR_ENV = "AW_SPARK_DIR"
 SPARK_MASTER_ENV = "AW_SPARK_MASTER"
 SPARK_PARTITIONS_ENV = "AW_SPARK_SHUFFLE_PARTITIONS"
 SPARK_DRIVER_HOST_ENV = "AW_SPARK_DRIVER_HOST"
+SPARK_JAVA_OPTIONS_ENV = "AW_SPARK_JAVA_OPTIONS"
 ENGINES = ("duckdb", "spark")
 
 DEFAULTS = {
@@ -165,9 +166,12 @@ def spark_settings() -> dict[str, str]:
     warnings about reusing that session). ANSI mode is off: a cast that fails or a
     division by zero is null, as in DuckDB, rather than an error. The driver listens on loopback
     unless AW_SPARK_DRIVER_HOST says otherwise: on a host whose name resolves to loopback Spark
-    otherwise picks a network address, and its own block fetches there can be refused and retried."""
+    otherwise picks a network address, and its own block fetches there can be refused and retried.
+    AW_SPARK_JAVA_OPTIONS adds options to the driver's JVM (the tests' tiny data: a JVM that starts
+    fast, rather than one that compiles hot code for long queries)."""
     home = spark_dir()
     driver_host = os.environ.get(SPARK_DRIVER_HOST_ENV, "").strip() or "127.0.0.1"
+    java_options = os.environ.get(SPARK_JAVA_OPTIONS_ENV, "").strip()
     return {
         "spark.master": spark_master(),
         "spark.driver.host": driver_host,
@@ -176,7 +180,7 @@ def spark_settings() -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} {java_options}".strip(),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.ansi.enabled": "false",
         "spark.sql.shuffle.partitions": os.environ.get(SPARK_PARTITIONS_ENV, "").strip() or "4",
