@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-QUICK_START_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# The client compiler alone gets a small code cache by default; Spark's generated code filled it
+# ("CodeCache is full. Compiler has been disabled.") and a window function then failed to link
+# (java.lang.InternalError). So the cache keeps the default size of the tiered JVM.
+QUICK_START_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=240m"
 
 
 @pytest.fixture(scope="session", autouse=True)
