@@ -18,6 +18,7 @@ from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 from warehouse.context import PROJECT_DIR
 from warehouse.dependencies import refresh as refresh_dependencies
+from warehouse.engine import stop_idle_spark
 
 PARSE_OUTPUTS = ("partial_parse.msgpack", "manifest.json")  # what Dagster and the next parse read
 
@@ -33,7 +34,15 @@ class ProjectDbtResource(DbtCliResource):
     """dagster-dbt's dbt resource, told dbt's version rather than asking for it. Before every dbt
     step it runs `dbt --version`, which imports dbt in a second process and asks PyPI for the latest
     release: 4 to 5 s a step, and a call to the network at run time. The dbt beside this Python is
-    this environment's dbt-core, whose version its package metadata holds; any other dbt is asked."""
+    this environment's dbt-core, whose version its package metadata holds; any other dbt is asked.
+
+    dbt runs in a process of its own: a Spark session this process keeps between steps
+    (warehouse.engine.spark_kept_between_steps) is stopped first, so that dbt can open the local
+    metastore."""
+
+    def cli(self, args, **kwargs):
+        stop_idle_spark()
+        return super().cli(args, **kwargs)
 
     @cached_property
     def _cli_version(self):

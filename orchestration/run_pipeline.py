@@ -25,6 +25,7 @@ import dagster as dg
 
 from orchestration.run_config import as_of_run_config
 from warehouse.context import AS_OF_ENV, connect, engine, landing_dir, preflight, warehouse_path
+from warehouse.engine import spark_kept_between_steps
 
 LAYER_SCHEMAS = ("staging", "audit", "intermediate", "marts", "segments", "ml", "audiences", "activation")
 ROW_METADATA_KEYS = ("rows", "row_count", "dagster/row_count")
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose
         else contextlib.redirect_stdout(DbtProgressFilter(sys.stdout))
     )
-    with quiet:
+    with quiet, spark_kept_between_steps():
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     elapsed = time.perf_counter() - started
 

@@ -32,3 +32,15 @@ def test_every_dbt_unit_test_passes_as_an_analyst_runs_them(demo_run, tmp_path):
     assert len(expected) > 30, "the project's unit tests were not found: the test would pass for nothing"
     assert ran == expected
     assert {result["status"] for result in results} == {"pass"}
+
+
+def test_the_pipeline_dbt_steps_build_models_and_data_tests_but_no_unit_test(demo_run):
+    """Each dbt step of the demo run leaves its run_results.json in the project's target folder
+    (dagster-dbt names it after the step and the run): models and data tests ran, no unit test."""
+    for step in ("dbt_core", "dbt_after_ml"):
+        folders = sorted((PROJECT_DIR / "target").glob(f"{step}-{demo_run.run_id[:7]}-*"))
+        assert len(folders) == 1, f"{step} of run {demo_run.run_id}: {folders}"
+        results = json.loads((folders[0] / "run_results.json").read_text())["results"]
+        kinds = {result["unique_id"].split(".")[0] for result in results}
+        assert {"model", "test"} <= kinds, f"{step} ran {kinds}"
+        assert "unit_test" not in kinds, f"{step} ran dbt unit tests"

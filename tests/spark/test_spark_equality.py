@@ -278,10 +278,11 @@ def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, lan
     exports and the published snapshot, materialized by Dagster on AW_ENGINE=spark. The Klaviyo
     and Mailchimp exports are left out for time: the same sync engine and state code as HubSpot's
     (`AW_ENGINE=spark make run` runs them). Runs last: it stops the build's session, since the dbt
-    step opens the catalog in a process of its own."""
+    step opens the catalog in a process of its own. As `make run` does, the Python steps share one
+    session, which the dbt step stops before its subprocess starts."""
     import dagster as dg
 
-    from warehouse.engine import SparkEngine, stop_spark
+    from warehouse.engine import SparkEngine, spark_kept_between_steps, stop_spark
 
     session, _ = spark_build
     stop_spark(session)
@@ -321,11 +322,12 @@ def test_the_rest_of_the_pipeline_runs_on_spark_through_dagster(spark_build, lan
             asset_selection=selected & set(job.asset_layer.executable_asset_keys),
             asset_check_selection=checks,
         )
-        result = rest.execute_in_process(
-            run_config=as_of_run_config(rest, AS_OF),
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
+        with spark_kept_between_steps():
+            result = rest.execute_in_process(
+                run_config=as_of_run_config(rest, AS_OF),
+                instance=dg.DagsterInstance.ephemeral(),
+                raise_on_error=False,
+            )
         assert result.success, "\n".join(root_cause(result))
         engine = SparkEngine()
         try:
