@@ -10,17 +10,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 from warehouse.context import PROJECT_DIR
 from warehouse.dependencies import refresh as refresh_dependencies
 from warehouse.engine import stop_idle_spark
 
-PARSE_OUTPUTS = ("partial_parse.msgpack", "manifest.json")  # what Dagster and the next parse read
+PARTIAL_PARSE = "partial_parse.msgpack"
+PARSE_OUTPUTS = (PARTIAL_PARSE, "manifest.json")  # what Dagster and the next parse read
 
 
 def dbt_executable() -> str:
@@ -38,11 +41,9 @@ class ProjectDbtResource(DbtCliResource):
 
     dbt runs in a process of its own: a Spark session this process keeps between steps
     (warehouse.engine.spark_kept_between_steps) is stopped first, so that dbt can open the local
-    metastore."""
-
-    def cli(self, args, **kwargs):
-        stop_idle_spark()
-        return super().cli(args, **kwargs)
+    metastore. `environment` adds variables to that process only (the run's as_of: a `--vars` that
+    changes every run would make dbt parse the whole project again, its partial parse being keyed
+    on the vars)."""
 
     @cached_property
     def _cli_version(self):
@@ -51,6 +52,43 @@ class ProjectDbtResource(DbtCliResource):
 
             return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
+
+    def cli(self, args, *, environment: Mapping[str, str] | None = None, **kwargs) -> DbtCliInvocation:
+        stop_idle_spark()
+        with _environment(environment or {}):
+            return super().cli(args, **kwargs)  # the dbt process starts here, with this environment
+
+    def keep_partial_parse(self, invocation: DbtCliInvocation) -> None:
+        """Make this invocation's parse the project's (dbt does so when invocations share a target
+        folder; dagster-dbt gives each its own and seeds it from the project's): the next dbt step
+        of the run, with the same profile, then parses nothing again. dbt checks a partial parse
+        against the profile, vars and files before using it, so one made elsewhere costs a parse,
+        never a wrong manifest."""
+        parsed = Path(invocation.target_path) / PARTIAL_PARSE
+        if not parsed.exists():
+            return
+        seeds = Path(os.environ.get("DBT_TARGET_PATH", "target"))  # where dagster-dbt seeds from
+        shared = (seeds if seeds.is_absolute() else Path(self.project_dir) / seeds) / PARTIAL_PARSE
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=shared.parent, prefix=".partial-parse-", delete=False) as copy:
+            copy.write(parsed.read_bytes())
+        os.replace(copy.name, shared)
+
+
+@contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `variables` set while the block runs (dagster-dbt copies os.environ into the
+    dbt process it starts, and takes no environment of its own)."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class ProjectPreparer(DagsterDbtProjectPreparer):

@@ -8,8 +8,13 @@
     taking a fresh "now" each time — else, for a new warehouse, the invocation's start time.
     warehouse/context.py parses the same forms for Python. -#}
 
-{#- as_of given on purpose (var or environment), as 'YYYY-MM-DD HH:MM:SS' UTC; '' when none. -#}
+{#- as_of given on purpose (var or environment), as 'YYYY-MM-DD HH:MM:SS' UTC; '' when none.
+    Not read while dbt parses (nothing parsed depends on it): dbt re-parses every file that read an
+    environment variable whose value changed since, and as_of changes every run. -#}
 {% macro explicit_as_of() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set value = var('as_of', none) or env_var('AW_AS_OF', '') -%}
     {%- if not value -%}
         {{ return('') }}

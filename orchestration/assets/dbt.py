@@ -1,5 +1,6 @@
 """Every dbt model, seed and test as Dagster assets and asset checks, built with `dbt build` and the
-run's as_of as a dbt var, in two steps split by a dbt selector (never by model names):
+run's as_of in AW_AS_OF (a `--vars` would change dbt's partial-parse key every run), in two steps
+split by a dbt selector (never by model names):
 
 1. core: staging to marts and the segments that need no ML;
 2. after_ml: what reads the ML tables (`source:ml+`) — the ML segments, the segment catalog,
@@ -10,14 +11,13 @@ dbt unit tests are left out of both: they check the SQL against fixtures, not th
 answer once per change of code (`make test`, or `make dbt ARGS="test --select test_type:unit"`),
 not once per run — what dbt Labs advises for production builds."""
 
-import json
-
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
-from orchestration.project import dbt_project
+from orchestration.project import ProjectDbtResource, dbt_project
 from orchestration.resources import DUCKDB_POOL, AsOfConfig, resolve_as_of
 from orchestration.translator import AudienceWarehouseTranslator
+from warehouse.context import AS_OF_ENV
 
 AFTER_ML = "source:ml+"
 
@@ -34,14 +34,15 @@ def _dbt_step(name: str, select: str, exclude: str | None) -> dg.AssetsDefinitio
         pool=DUCKDB_POOL,
         name=name,
     )
-    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
+    def build(context: dg.AssetExecutionContext, dbt: ProjectDbtResource, config: AsOfConfig):
         as_of = resolve_as_of(context, config)
         context.log.info("dbt build with as_of %s", as_of.isoformat())
         # buildable: a test runs only when all its parents are built in this step or before it, so
         # a subset (say, staging alone) never tests a model it did not build.
         args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
-        args += ["--vars", json.dumps({"as_of": as_of.isoformat(sep=" ")})]
-        yield from dbt.cli(args, context=context).stream()
+        invocation = dbt.cli(args, context=context, environment={AS_OF_ENV: as_of.isoformat(sep=" ")})
+        yield from invocation.stream()
+        dbt.keep_partial_parse(invocation)
 
     return build
 
