@@ -15,7 +15,8 @@
     this model). A build at an earlier as_of is refused with a message, never half-applied: see
     the rewind_membership_history operation to go back on purpose. -#}
 {%- if is_incremental() and execute %}
-    {%- set held = run_query("select cast(max(last_evaluated_at) as " ~ dbt.type_string() ~ ") from " ~ this).columns[0].values()[0] -%}
+    {%- set latest = "select cast(max(last_evaluated_at) as " ~ dbt.type_string() ~ ") from " ~ this -%}
+    {%- set held = run_query(latest).columns[0].values()[0] -%}
     {%- if held and held[:19] > as_of_text() -%}
         {{ exceptions.raise_compiler_error(
             this ~ " already records segment membership up to as_of " ~ held[:19] ~ ", and this build's as_of is "
