@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from activation.audience import CONSENT_REASONS, PreparedAudience, SuppressionIndex
 from activation.routing import ESP_WIDE, Route
@@ -78,6 +81,17 @@ class VolumeGuard:
         )
 
 
+def _is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """`values.isin(candidates)` for member keys, by Arrow's hash lookup: pandas' isin on Arrow-backed
+    strings compares in a Python loop (1.2 s of an unchanged re-sync of 200,000 members). A missing
+    key is in nothing."""
+    found = pc.is_in(
+        pa.array(values, type=pa.string(), from_pandas=True),
+        value_set=pa.array(candidates.dropna(), type=pa.string(), from_pandas=True),
+    )
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def plan_list(
     route: Route,
     prepared: PreparedAudience,
@@ -102,10 +116,10 @@ def plan_list(
     creates = merged[~in_state | pending]
     updates = merged[in_state & ~pending & (merged["state_hash"] != merged["payload_hash"])]
     unchanged = int((in_state & ~pending & (merged["state_hash"] == merged["payload_hash"])).sum())
-    leaving = state[~state["member_key"].isin(eligible["member_key"])].copy()
+    leaving = state[~_is_in(state["member_key"], eligible["member_key"])].copy()
     consent = suppression.reasons(leaving["member_key"], leaving["customer_key"]).notna()
     excluded_consent = prepared.excluded[prepared.excluded["reason"].isin(CONSENT_REASONS)]
-    consent |= leaving["member_key"].isin(excluded_consent["member_key"])
+    consent |= _is_in(leaving["member_key"], excluded_consent["member_key"])
     leaving["consent"] = consent.to_numpy()
     ours = leaving["created_by_us"].astype("boolean").fillna(False).astype(bool) | leaving["pending"].astype(
         bool

@@ -111,7 +111,8 @@ class SyncEngine:
         scope = router.scope(destinations, set(desired["destination"].astype(str)), state_lists)
         erased = self.warehouse.erased_addresses(normalize_email(desired["email"]))
         suppression = SuppressionIndex(suppressions, erasure_requests, erased)
-        audience_lists = zip(desired["destination"].astype(str), desired["list_key"].astype(str), strict=True)
+        lists = desired[["destination", "list_key"]].astype(str).drop_duplicates()
+        audience_lists = zip(lists["destination"], lists["list_key"], strict=True)
         routes = [
             (source, list_key, router.route(source, list_key))
             for source, list_key in router.lists(audience_lists, scope, state_lists)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from activation.audience import SuppressionIndex, prepare_audience
-from activation.plan import VolumeGuard, consent_only, plan_list, suppression_plan
+from activation.plan import VolumeGuard, _is_in, consent_only, plan_list, suppression_plan
 from activation.routing import ESP_WIDE, Route
 from tests.activation.helpers import audience, email_of, no_suppressions, suppressions
 
@@ -193,3 +193,12 @@ def test_a_person_no_longer_suppressed_loses_the_suppression_row():
     )
     wanted, stale = suppression_plan(state, SuppressionIndex(no_suppressions()))
     assert wanted.empty and list(stale["member_key"]) == [email_of(1)]
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "str"])
+def test_member_keys_are_looked_up_as_pandas_isin_would_and_a_missing_key_is_in_nothing(dtype):
+    values = pd.Series(["a@x.com", "b@x.com", None, "c@x.com", "a@x.com"], dtype=dtype)
+    candidates = pd.Series(["c@x.com", None, "a@x.com"], dtype=dtype)
+    assert _is_in(values, candidates).tolist() == [True, False, False, True, True]
+    assert _is_in(values, candidates.iloc[0:0]).tolist() == [False] * 5
+    assert _is_in(values.iloc[0:0], candidates).tolist() == []
