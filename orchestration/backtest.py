@@ -10,12 +10,10 @@ champion."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,27 +87,12 @@ def prepare(run: BacktestRun) -> None:
     )
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """The backtest's settings for the duration of its run, the caller's restored after it."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run_backtest(run: BacktestRun, verbose: bool = False) -> int:
     """The `backtest` job in this process, in the backtest's own places; 0 when it succeeded."""
     prepare(run)
     from orchestration.run_pipeline import main
 
-    with _environment(run.environment()):
+    with context.environment_set(run.environment()):
         status = main(["--as-of", run.as_of, "--job", "backtest", *(["-v"] if verbose else [])])
     if status == 0:
         print(f"\nreport: {run.report_path}\n")

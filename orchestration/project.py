@@ -10,15 +10,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
-from warehouse.context import PROJECT_DIR
+from warehouse.context import PROJECT_DIR, environment_set
 from warehouse.dependencies import refresh as refresh_dependencies
 from warehouse.engine import stop_idle_spark
 
@@ -55,7 +54,7 @@ class ProjectDbtResource(DbtCliResource):
 
     def cli(self, args, *, environment: Mapping[str, str] | None = None, **kwargs) -> DbtCliInvocation:
         stop_idle_spark()
-        with _environment(environment or {}):
+        with environment_set(environment or {}):
             return super().cli(args, **kwargs)  # the dbt process starts here, with this environment
 
     def keep_partial_parse(self, invocation: DbtCliInvocation) -> None:
@@ -73,22 +72,6 @@ class ProjectDbtResource(DbtCliResource):
         with tempfile.NamedTemporaryFile(dir=shared.parent, prefix=".partial-parse-", delete=False) as copy:
             copy.write(parsed.read_bytes())
         os.replace(copy.name, shared)
-
-
-@contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """os.environ with `variables` set while the block runs (dagster-dbt copies os.environ into the
-    dbt process it starts, and takes no environment of its own)."""
-    before = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class ProjectPreparer(DagsterDbtProjectPreparer):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -292,3 +294,20 @@ def preflight(
             f"the warehouse {warehouse} is locked by {holder}: close it (or wait for it) and retry"
         )
     return problems
+
+
+@contextmanager
+def environment_set(values: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `values` set while the block runs, the caller's own restored after it: for a
+    run in this process (a backtest) or a process started inside the block (dbt, which dagster-dbt
+    starts with a copy of os.environ and no environment of its own)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
