@@ -27,10 +27,10 @@ LANDING ?= $(AW_LANDING_DIR)
 # The browser the Dagster UI test drives (tests/pipeline/test_pipeline_dagster_ui.py).
 AW_CHROMIUM ?= /usr/bin/chromium
 HORIZON ?= 30,90
-DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml
+DBT_SOURCES := $(shell find models macros seeds -type f 2>/dev/null) dbt_project.yml profiles.yml selectors.yml
 
 .PHONY: help setup browser run test test-spark dev data lint format example-online-retail backtest previews purge-landing clean \
-	dbt segment segments query publish fake-esp consent-audit bench bench-references test-fast test-duckdb
+	dbt segment segments query publish fake-esp consent-audit bench bench-triggered bench-references test-fast test-duckdb
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-24s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ test-duckdb: setup  ## Every test but the Spark suite (pytest, one worker per co
 
 bench: setup  ## The pipeline through Dagster, full then a ~1 % increment: SCALE=10k|100k|1M (default 10k)
 	$(UV) run python bench/bench_pipeline.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
+
+bench-triggered: setup  ## New web and order files to the (fake) ESPs: triggered_audiences vs daily_refresh, SCALE=10k|100k|1M (default 10k)
+	$(UV) run python bench/bench_triggered.py --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),10k)
 
 bench-references: setup  ## dbt vs the hand-written DuckDB floor vs pandas on the core marts, same clean files, agreement checked first: SCALE=tiny|small|medium
 	$(UV) run python bench/bench_references.py --scale $(SCALE)

@@ -94,11 +94,22 @@ class Router:
         return scope
 
     def lists(
-        self, audience_lists: Iterable[tuple[str, str]], scope: set[str], state_lists: pd.DataFrame
+        self,
+        audience_lists: Iterable[tuple[str, str]],
+        scope: set[str],
+        state_lists: pd.DataFrame,
+        only: Collection[str] | None = None,
     ) -> list[tuple[str, str]]:
         """Every (destination, list) to sync: those of the audience, and those the state knows in
         the scope that the audience no longer has (synced as empty, so a vanished audience meets
-        the volume guard). A file fallback counts while its ESP is still unconfigured."""
+        the volume guard). A file fallback counts while its ESP is still unconfigured. `only` keeps
+        the lists with those keys (a run that syncs some lists leaves the others as they are)."""
+        pairs = self._lists(audience_lists, scope, state_lists)
+        return pairs if only is None else [pair for pair in pairs if pair[1] in set(only)]
+
+    def _lists(
+        self, audience_lists: Iterable[tuple[str, str]], scope: set[str], state_lists: pd.DataFrame
+    ) -> list[tuple[str, str]]:
         pairs = set(audience_lists)
         for destination, list_key in state_lists.itertuples(index=False):
             if list_key == ESP_WIDE:

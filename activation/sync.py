@@ -100,6 +100,7 @@ class SyncEngine:
         dry_run: bool = False,
         force: bool | Iterable[str] = False,
         destinations: Iterable[str] | None = None,
+        lists: Iterable[str] | None = None,
         run_id: str | None = None,
     ) -> list[SyncResult]:
         validate_frame(desired)
@@ -111,11 +112,12 @@ class SyncEngine:
         scope = router.scope(destinations, set(desired["destination"].astype(str)), state_lists)
         erased = self.warehouse.erased_addresses(normalize_email(desired["email"]))
         suppression = SuppressionIndex(suppressions, erasure_requests, erased)
-        lists = desired[["destination", "list_key"]].astype(str).drop_duplicates()
-        audience_lists = zip(lists["destination"], lists["list_key"], strict=True)
+        only = None if lists is None else set(lists)
+        pairs = desired[["destination", "list_key"]].astype(str).drop_duplicates()
+        audience_lists = zip(pairs["destination"], pairs["list_key"], strict=True)
         routes = [
             (source, list_key, router.route(source, list_key))
-            for source, list_key in router.lists(audience_lists, scope, state_lists)
+            for source, list_key in router.lists(audience_lists, scope, state_lists, only=only)
         ]
         reconciled = Reconciler(self.warehouse, router, self.destination, run_id, dry_run).run(
             scope, state_lists, suppression
@@ -224,12 +226,15 @@ def sync_audiences(
     dry_run: bool = False,
     force: bool | Iterable[str] = False,
     destinations: Iterable[str] | None = None,
+    lists: Iterable[str] | None = None,
     run_id: str | None = None,
 ) -> list[SyncResult]:
     """Sync every (destination, list) in `desired`, and every list the state knows that the
     frame no longer has, so a vanished audience meets the volume guard instead of being skipped.
-    A caller that syncs one destination at a time passes `destinations=[...]` to limit that.
-    Returns one SyncResult per list; check `result.ok`."""
+    A caller that syncs one destination at a time passes `destinations=[...]` to limit that, and
+    one that syncs some lists only (the triggered audiences) `lists=[...]`: the other lists are
+    left as they are. ESP-wide suppression runs either way. Returns one SyncResult per list;
+    check `result.ok`."""
     with SyncEngine(warehouse, config) as engine:
         return engine.sync(
             desired,
@@ -238,6 +243,7 @@ def sync_audiences(
             dry_run=dry_run,
             force=force,
             destinations=destinations,
+            lists=lists,
             run_id=run_id,
         )
 

@@ -119,14 +119,35 @@ def read_csv_header(path: Path) -> tuple[list[str], str]:
     return columns, delimiter
 
 
-def landing_fingerprint(landing_dir: Path) -> str:
-    """Changes whenever a data file under the landing folder is added, removed or rewritten: what
-    the file-arrival sensor compares between ticks (names, sizes and modification times only, so
-    a tick costs a directory walk, never a read)."""
-    if not landing_dir.is_dir():
-        return "absent"
-    entries = []
+def _file_signatures(landing_dir: Path) -> list[tuple[str, str]]:
+    """(source folder, `path|size|mtime`) of every data file, sorted: names, sizes and modification
+    times only, so a sensor tick costs a directory walk, never a read."""
+    signatures = []
     for path in sorted(p for p in landing_dir.rglob("*") if p.is_file() and file_format(p)):
         stat = path.stat()
-        entries.append(f"{path.relative_to(landing_dir)}|{stat.st_size}|{stat.st_mtime_ns}")
+        relative = path.relative_to(landing_dir)
+        signatures.append((relative.parts[0], f"{relative}|{stat.st_size}|{stat.st_mtime_ns}"))
+    return signatures
+
+
+def _digest(entries: list[str]) -> str:
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+
+
+def landing_fingerprint(landing_dir: Path) -> str:
+    """Changes whenever a data file under the landing folder is added, removed or rewritten: what
+    the file-arrival sensor compares between ticks, and what a published snapshot records."""
+    if not landing_dir.is_dir():
+        return "absent"
+    return _digest([entry for _, entry in _file_signatures(landing_dir)])
+
+
+def source_fingerprints(landing_dir: Path) -> dict[str, str]:
+    """The same fingerprint per source folder (`web`, `orders`, ...): which sources a change touched,
+    so the sensor can tell new web events alone from a change to consent's sources."""
+    if not landing_dir.is_dir():
+        return {}
+    by_source: dict[str, list[str]] = {}
+    for source, entry in _file_signatures(landing_dir):
+        by_source.setdefault(source, []).append(entry)
+    return {source: _digest(entries) for source, entries in by_source.items()}

@@ -1,9 +1,17 @@
 """Jobs, schedules and the file-arrival sensor."""
 
-import dagster as dg
+import json
+from functools import reduce
+from operator import or_
 
-from landing.files import landing_fingerprint
+import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
+
+from landing.files import landing_fingerprint, source_fingerprints
+from orchestration.assets.activation import export_assets
 from orchestration.assets.backtest import BACKTEST_GROUP, BACKTEST_KEY
+from orchestration.assets.dbt import dbt_steps
+from orchestration.project import dbt_project
 from orchestration.resources import WarehouseResource
 from warehouse import context as run_context
 from warehouse.publish import published_landing_fingerprint
@@ -42,6 +50,42 @@ backtest = dg.define_asset_job(
     "there, and compare the scores with what happened after (ml.backtest_results, a markdown report).",
 )
 
+# The segments tagged `triggered` (cart and browse abandonment) between daily runs: the landing
+# files, the dbt selector that holds what those segments, consent and their audience rows read, and
+# the exports, told to sync those segments' lists only. ML, the other marts, the membership history
+# and the published snapshot keep what the last daily run made.
+TRIGGERED_SELECTOR = "triggered_audiences"
+
+
+def _dbt_selection(selector: str) -> dg.AssetSelection:
+    """The assets of a dbt selector (selectors.yml), across the dbt steps (dagster-dbt takes one
+    step at a time)."""
+    return reduce(or_, (build_dbt_asset_selection([step], dbt_selector=selector) for step in dbt_steps))
+
+
+triggered_audiences = dg.define_asset_job(
+    "triggered_audiences",
+    selection=dg.AssetSelection.groups("landing")
+    | _dbt_selection(TRIGGERED_SELECTOR)
+    | dg.AssetSelection.assets(*export_assets),
+    config={"ops": {asset.op.name: {"config": {"only_triggered": True}} for asset in export_assets}},
+    description="Between daily runs, when only web or order files land: the cart- and browse-"
+    "abandonment segments rebuilt with consent at this as_of (dbt selector triggered_audiences) and "
+    "their lists synced; nothing else.",
+)
+
+
+def triggering_sources() -> frozenset[str]:
+    """The landing sources whose new files alone start triggered_audiences: the sources marked
+    `meta.triggered_audiences` in their YAML."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return frozenset(
+        source["source_name"]
+        for source in manifest["sources"].values()
+        if (source.get("source_meta") or {}).get("triggered_audiences")
+    )
+
+
 # Scheduled and sensed runs leave as_of empty: it is then the time the run was created, the same
 # for every step of the run (orchestration.resources.resolve_as_of).
 daily_schedule = dg.ScheduleDefinition(
@@ -63,21 +107,51 @@ weekly_training_schedule = dg.ScheduleDefinition(
 
 
 @dg.sensor(
-    job=daily_refresh,
+    jobs=[daily_refresh, triggered_audiences],
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts daily_refresh when files under the landing folder are added, removed or "
-    "rewritten (names, sizes and modification times are compared each minute) and the last "
-    "successful run did not already process exactly these files.",
+    description="Compares the files under the landing folder each minute (names, sizes and "
+    "modification times, per source). When only sources marked `meta.triggered_audiences` changed "
+    "(web events, orders) and a daily run has published, starts triggered_audiences; when any other "
+    "source changed, daily_refresh, unless the last successful run processed exactly these files.",
 )
 def landing_files_arrived(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    fingerprint = landing_fingerprint(warehouse.landing)
-    if fingerprint in ("absent", context.cursor):
+    fingerprints = source_fingerprints(warehouse.landing)
+    if not fingerprints:
+        return dg.SkipReason(f"no files under {warehouse.landing}")
+    previous = _cursor_fingerprints(context.cursor)
+    changed = {
+        source
+        for source in fingerprints.keys() | previous.keys()
+        if fingerprints.get(source) != previous.get(source)
+    }
+    if not changed:
         return dg.SkipReason(f"no change under {warehouse.landing}")
-    context.update_cursor(fingerprint)
+    context.update_cursor(json.dumps(fingerprints, sort_keys=True))
+    fingerprint = landing_fingerprint(warehouse.landing)
     processed = published_landing_fingerprint(run_context.published_path(warehouse.path))
+    if processed is not None and changed <= triggering_sources():
+        return dg.RunRequest(
+            run_key=f"triggered-{fingerprint}",
+            job_name=triggered_audiences.name,
+            tags={"changed_sources": ",".join(sorted(changed))},
+        )
     if fingerprint == processed:
         return dg.SkipReason(
             f"the files under {warehouse.landing} are the ones the last successful run processed"
         )
-    return dg.RunRequest(run_key=f"landing-{fingerprint}")
+    return dg.RunRequest(
+        run_key=f"landing-{fingerprint}",
+        job_name=daily_refresh.name,
+        tags={"changed_sources": ",".join(sorted(changed))},
+    )
+
+
+def _cursor_fingerprints(cursor: str | None) -> dict[str, str]:
+    """The per-source fingerprints of the last tick that saw a change; an older cursor (one
+    fingerprint for the whole folder) reads as empty: every source counts as changed."""
+    try:
+        previous = json.loads(cursor) if cursor else {}
+    except json.JSONDecodeError:
+        return {}
+    return previous if isinstance(previous, dict) else {}

@@ -24,6 +24,7 @@ from orchestration.automation import (
     full_pipeline,
     landing_files_arrived,
     ml_training,
+    triggered_audiences,
     weekly_training_schedule,
 )
 from orchestration.project import ProjectDbtResource, dbt_executable, dbt_project
@@ -90,7 +91,7 @@ def _setting(name: str) -> dg.EnvVar | str:
 defs = dg.Definitions(
     assets=[*_assets, published_snapshot_asset(_published_upstream(_assets))],
     asset_checks=[audience_respects_consent, audience_volume_guard],
-    jobs=[full_pipeline, daily_refresh, ml_training, backtest],
+    jobs=[full_pipeline, daily_refresh, triggered_audiences, ml_training, backtest],
     schedules=[daily_schedule, weekly_training_schedule],
     sensors=[landing_files_arrived],
     executor=step_processes,

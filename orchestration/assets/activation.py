@@ -34,10 +34,13 @@ CAMPAIGN_ARMS = dg.AssetKey(["audiences", "audience_campaign_arms"])
 
 
 class ExportConfig(dg.Config):
-    """dry_run: plan and log, send nothing. force: let lists shrink past the volume guard."""
+    """dry_run: plan and log, send nothing. force: let lists shrink past the volume guard.
+    only_triggered: sync only the lists of segments refreshed between daily runs (marts.segments,
+    refresh = 'triggered'), leaving the others as the last daily run synced them."""
 
     dry_run: bool = False
     force: bool = False
+    only_triggered: bool = False
 
 
 class VolumeGuardConfig(dg.Config):
@@ -66,6 +69,12 @@ def _audience(warehouse: WarehouseResource, destination: str | None = None) -> p
         [destination] if destination else None,
     )
     return audience.drop(columns=["as_of"])
+
+
+def _triggered_lists(warehouse: WarehouseResource) -> list[str]:
+    """The lists of the segments SQL marks as refreshed between daily runs."""
+    catalog = warehouse.frame("select distinct target_list from marts.segments where refresh = 'triggered'")
+    return sorted(catalog["target_list"])
 
 
 def _suppressions(warehouse: WarehouseResource) -> pd.DataFrame:
@@ -204,8 +213,13 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):
         settings = ActivationConfig.from_env()
         with warehouse.session():
+            audience = _audience(warehouse, destination)
+            lists = _triggered_lists(warehouse) if config.only_triggered else None
+            if lists is not None:
+                audience = audience[audience["list_key"].isin(lists)]
+                context.log.info("only the triggered lists: %s", ", ".join(lists) or "none")
             results = sync_audiences(
-                _audience(warehouse, destination),
+                audience,
                 _suppressions(warehouse),
                 _erasures(warehouse),
                 warehouse=warehouse.path,
@@ -213,6 +227,7 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
                 dry_run=config.dry_run,
                 force=config.force,
                 destinations=[destination],
+                lists=lists,
                 run_id=context.run.run_id,
             )
         # messages carry ESP texts, redacted where they were read; this guards the metadata too
@@ -230,6 +245,7 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
             "requests_made": sum(r.requests_made for r in results),
             "duration_seconds": round(sum(r.duration_seconds for r in results), 2),
             "dry_run": config.dry_run,
+            "only_triggered": config.only_triggered,
             "results": dg.MetadataValue.md("```\n" + summary + "\n```"),
         }
         if any(r.status in ("failed", "refused") for r in results):

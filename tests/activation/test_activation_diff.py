@@ -244,3 +244,15 @@ def test_unconfigured_esp_falls_back_to_the_file_destination(wh, tmp_path):
         audience("hubspot", "vip", range(4)), no_suppressions(), warehouse=wh, config=skip
     )
     assert skipped[0].status == "skipped"
+
+
+def test_a_sync_of_some_lists_leaves_the_others_at_the_esp_as_they_are(fake, wh, config):
+    everything = pd.concat(
+        [audience("mailchimp", "vip", range(50)), audience("mailchimp", "carts", range(50, 60))]
+    )
+    sync_audiences(everything, no_suppressions(), warehouse=wh, config=config)
+    carts_only = audience("mailchimp", "carts", range(55, 70))
+    results = sync_audiences(carts_only, no_suppressions(), warehouse=wh, config=config, lists=["carts"])
+    assert [r.list_key for r in results if r.list_key != "*"] == ["carts"]
+    assert fake.list_members("mailchimp", "vip") == {email_of(k) for k in range(50)}
+    assert fake.list_members("mailchimp", "carts") == {email_of(k) for k in range(55, 70)}

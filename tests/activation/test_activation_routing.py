@@ -86,3 +86,13 @@ def test_a_file_fallback_belongs_to_its_esps_export_only():
 def test_skipping_an_esp_retires_its_file_fallback():
     skip = Router(frozenset({"file"}), "skip")
     assert skip.stale_file_lists({"hubspot"}, _state(("file", "hubspot/vip"))) == [("hubspot", "vip")]
+
+
+def test_a_run_of_some_lists_leaves_the_other_lists_of_the_audience_and_the_state_alone():
+    state = _state(("mailchimp", "old"), ("mailchimp", "carts"), ("file", "hubspot/carts"))
+    audience_lists = [("mailchimp", "vip"), ("mailchimp", "carts"), ("hubspot", "carts")]
+    assert FILES_ONLY.lists(audience_lists, {"mailchimp", "hubspot"}, state, only={"carts"}) == [
+        ("hubspot", "carts"),
+        ("mailchimp", "carts"),
+    ]
+    assert EVERYTHING.lists(audience_lists, {"mailchimp"}, state, only=set()) == []

@@ -15,3 +15,9 @@ def daily_refresh() -> dg.JobDefinition:
     from orchestration.definitions import defs
 
     return defs.resolve_job_def("daily_refresh")
+
+
+def triggered_audiences() -> dg.JobDefinition:
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def("triggered_audiences")

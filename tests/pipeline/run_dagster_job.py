@@ -20,7 +20,7 @@ from tests.pipeline import dagster_jobs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("job", choices=["full_pipeline", "daily_refresh"])
+    parser.add_argument("job", choices=["full_pipeline", "daily_refresh", "triggered_audiences"])
     parser.add_argument("dagster_home", type=Path)
     parser.add_argument("run_id_file", type=Path)
     args = parser.parse_args(argv)

@@ -143,3 +143,28 @@ def test_a_segment_written_by_hand_without_make_segments_is_a_clear_error(demo_r
     )
     assert completed.returncode != 0
     assert "run `make segments`" in completed.stdout
+
+
+def test_a_campaign_group_of_triggered_and_daily_segments_is_a_clear_error(demo_run, tmp_path):
+    """The triggered_audiences job syncs the triggered lists only: a group that mixed them with daily
+    ones would leave a customer who moved between its lists in two of them until the daily run."""
+    project = tmp_path / "project"
+    _copy_repository(project)
+    yaml = project / SEGMENTS_DIR.relative_to(PROJECT_DIR) / SEGMENTS_YAML_NAME
+    text = yaml.read_text()
+    assert text.count("      tags: [triggered]\n") == 3
+    yaml.write_text(text.replace("      tags: [triggered]\n", "", 1))
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_run.warehouse, warehouse)
+    dbt = PROJECT_DIR / ".venv" / "bin" / "dbt"
+    completed = subprocess.run(
+        [str(dbt), "compile", "-s", "segments", "--project-dir", str(project)],
+        cwd=project,
+        env={**os.environ, "AW_WAREHOUSE_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "campaign group abandonment mixes triggered and daily segments" in completed.stdout

@@ -63,3 +63,32 @@ def test_sensor_at_first_start_requests_a_run_when_no_run_published_these_files(
     with dg.DagsterInstance.local_temp(str(dagster_home(tmp_path / "dagster_home"))) as instance:
         first_start = _tick(instance, cursor=None)
     assert len(first_start.run_requests) == 1
+
+
+def test_web_or_order_files_alone_start_the_triggered_job_and_any_other_source_the_daily_one(
+    demo_run, tmp_path, monkeypatch
+):
+    landing = tmp_path / "landing"
+    shutil.copytree(demo_run.landing, landing)
+    monkeypatch.setenv("AW_LANDING_DIR", str(landing))
+    monkeypatch.setenv("AW_WAREHOUSE_PATH", str(demo_run.warehouse))
+    monkeypatch.setenv("AW_PUBLISHED_PATH", str(demo_run.root / "published" / "warehouse.duckdb"))
+    with dg.DagsterInstance.local_temp(str(dagster_home(tmp_path / "dagster_home"))) as instance:
+        # a cursor from before per-source fingerprints (one for the whole folder) reads as empty
+        first = _tick(instance, cursor=landing_fingerprint(landing))
+        assert not first.run_requests and "the last successful run processed" in first.skip_message
+
+        shutil.copy(demo_run.landing / "orders" / "orders.csv", landing / "orders" / "orders_2026-07-01.csv")
+        orders_only = _tick(instance, cursor=first.cursor)
+        assert [r.job_name for r in orders_only.run_requests] == ["triggered_audiences"]
+        assert orders_only.run_requests[0].tags["changed_sources"] == "orders"
+
+        write_csv(
+            landing / "crm" / "contacts_2026-07-01.csv",
+            CONTACT_HEADER,
+            [contact("C-NEW-2", "n2@example.com")],
+        )
+        shutil.copy(demo_run.landing / "orders" / "orders.csv", landing / "orders" / "orders_2026-07-02.csv")
+        with_consent_source = _tick(instance, cursor=orders_only.cursor)
+        assert [r.job_name for r in with_consent_source.run_requests] == ["daily_refresh"]
+        assert with_consent_source.run_requests[0].tags["changed_sources"] == "crm,orders"
