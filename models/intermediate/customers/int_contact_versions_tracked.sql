@@ -28,11 +28,6 @@ select
     {% for column in crm_contact_columns() %}
         {{ column }},
     {% endfor %}
-    updated_at as valid_from,
-    coalesce(
-        lead(updated_at) over (partition by contact_id order by updated_at),
-        cast('9999-12-31' as timestamp)
-    ) as valid_to,
-    lead(updated_at) over (partition by contact_id order by updated_at) is null as is_current
+    {{ version_validity_columns('contact_id', 'updated_at') }}
 from deduplicated
 where copy_rank = 1

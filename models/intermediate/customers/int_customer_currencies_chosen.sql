@@ -2,11 +2,7 @@
     currencies with a rate at as_of), else var reporting_currency; with its US dollars per unit at
     as_of, so that a price converts as price * product currency rate / customer currency rate. -#}
 with rates_at_as_of as (
-    select
-        currency_code,
-        usd_per_unit
-    from {{ ref('stg_reference__currency_rates') }}
-    where {{ as_of() }} >= valid_from and {{ as_of() }} < valid_to
+    {{ currency_rates_at_as_of() }}
 ),
 
 purchases as (

@@ -34,11 +34,6 @@ select
     discount_reporting,
     shipping_reporting,
     total_reporting,
-    known_at as valid_from,
-    coalesce(
-        lead(known_at) over (partition by order_id order by known_at),
-        cast('9999-12-31' as timestamp)
-    ) as valid_to,
-    lead(known_at) over (partition by order_id order by known_at) is null as is_current
+    {{ version_validity_columns('order_id', 'known_at') }}
 from known_versions
 where rank_at_moment = 1

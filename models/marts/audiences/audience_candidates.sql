@@ -63,11 +63,7 @@ suppressed_addresses as (
 ),
 
 rates_at_as_of as (
-    select
-        currency_code,
-        usd_per_unit
-    from {{ ref('stg_reference__currency_rates') }}
-    where {{ as_of() }} >= valid_from and {{ as_of() }} < valid_to
+    {{ currency_rates_at_as_of() }}
 ),
 
 recommended_products as (

@@ -11,9 +11,6 @@ with rates as (
 select
     currency_code,
     valid_from,
-    coalesce(
-        lead(valid_from) over (partition by currency_code order by valid_from),
-        cast('9999-12-31' as timestamp)
-    ) as valid_to,
+    {{ valid_until('currency_code', 'valid_from') }} as valid_to,
     usd_per_unit
 from rates

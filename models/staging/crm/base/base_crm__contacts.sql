@@ -62,9 +62,7 @@ checked as (
         coalesce(contact_id, landing_row_hash) as row_key,
         case
             when contact_id is null then 'missing_contact_id'
-            when updated_at_text is null then 'missing_updated_at'
-            when updated_at is null then 'unparseable_updated_at'
-            when updated_at > {{ latest_plausible_time() }} then 'implausible_future_updated_at'
+            {{ required_timestamp_rules('updated_at') }}
         end as rejection_rule
     from with_country
 )

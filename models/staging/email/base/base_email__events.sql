@@ -39,9 +39,7 @@ checked as (
         coalesce(event_id, landing_row_hash) as row_key,
         case
             when event_id is null then 'missing_event_id'
-            when event_at_text is null then 'missing_event_at'
-            when event_at is null then 'unparseable_event_at'
-            when event_at > {{ latest_plausible_time() }} then 'implausible_future_event_at'
+            {{ required_timestamp_rules('event_at') }}
             when event_type_text is null then 'missing_event_type'
             when event_type is null then 'unknown_event_type'
             when contact_id is null and not {{ is_valid_email('email') }} then 'missing_recipient'

@@ -89,9 +89,7 @@ ruled as (
         coalesce(order_id, landing_row_hash) as row_key,
         case
             when order_id is null then 'missing_order_id'
-            when ordered_at_text is null then 'missing_ordered_at'
-            when ordered_at is null then 'unparseable_ordered_at'
-            when ordered_at > {{ latest_plausible_time() }} then 'implausible_future_ordered_at'
+            {{ required_timestamp_rules('ordered_at') }}
             when not is_known_status then 'unknown_status'
             when total_text is null then 'missing_total'
             when total is null then 'unparseable_total'

@@ -37,9 +37,7 @@ checked as (
         coalesce(event_id, landing_row_hash) as row_key,
         case
             when event_id is null then 'missing_event_id'
-            when event_at_text is null then 'missing_event_at'
-            when event_at is null then 'unparseable_event_at'
-            when event_at > {{ latest_plausible_time() }} then 'implausible_future_event_at'
+            {{ required_timestamp_rules('event_at') }}
             when event_type is null then 'missing_event_type'
             when not {{ is_one_of('event_type', var('web_event_types')) }} then 'unknown_event_type'
             when anonymous_id is null and contact_id is null then 'missing_visitor_id'
