@@ -271,13 +271,7 @@ class Warehouse:
         one transaction."""
         with self.transaction() as con:
             if upserts is not None and not upserts.empty:
-                frame = upserts.assign(destination=destination, list_key=list_key)[list(STATE_COLUMNS)]
-                con.register("upsert_rows", frame)
-                con.execute(
-                    f"INSERT OR REPLACE INTO activation.sync_state ({', '.join(STATE_COLUMNS)}) "
-                    f"SELECT {', '.join(STATE_COLUMNS)} FROM upsert_rows"
-                )
-                con.unregister("upsert_rows")
+                self._insert_state(con, destination, list_key, upserts, replace=True)
             if deletes:
                 con.register("delete_keys", pd.DataFrame({"member_key": pd.Series(deletes, dtype=object)}))
                 con.execute(
@@ -297,13 +291,7 @@ class Warehouse:
                 [destination, list_key],
             )
             if not rows.empty:
-                frame = rows.assign(destination=destination, list_key=list_key)[list(STATE_COLUMNS)]
-                con.register("snapshot_rows", frame)
-                con.execute(
-                    f"INSERT INTO activation.sync_state ({', '.join(STATE_COLUMNS)}) "
-                    f"SELECT {', '.join(STATE_COLUMNS)} FROM snapshot_rows"
-                )
-                con.unregister("snapshot_rows")
+                self._insert_state(con, destination, list_key, rows, replace=False)
             if not results.empty:
                 self._insert_results(con, results)
 
@@ -312,6 +300,20 @@ class Warehouse:
             return
         with self.transaction() as con:
             self._insert_results(con, results)
+
+    @staticmethod
+    def _insert_state(
+        con: duckdb.DuckDBPyConnection, destination: str, list_key: str, rows: pd.DataFrame, *, replace: bool
+    ) -> None:
+        """Members of one list into sync_state; `replace` for a batch that updates members."""
+        frame = rows.assign(destination=destination, list_key=list_key)[list(STATE_COLUMNS)]
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        con.register("state_rows", frame)
+        con.execute(
+            f"{verb} INTO activation.sync_state ({', '.join(STATE_COLUMNS)}) "
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM state_rows"
+        )
+        con.unregister("state_rows")
 
     @staticmethod
     def _insert_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> None:

@@ -27,12 +27,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from activation.config import ESP_NAMES  # noqa: E402
 from fake_esp import FakeESP  # noqa: E402
 from warehouse.consent_audit import exported_addresses, must_not_mail  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 AS_OF = "2026-06-30T00:00:00Z"
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 
 
 def _esp_members(fake: FakeESP, warehouse: Path) -> set[str]:
@@ -42,7 +42,7 @@ def _esp_members(fake: FakeESP, warehouse: Path) -> set[str]:
         ).fetchall()
     members: set[str] = set()
     for destination, name in lists:
-        if destination in ESPS:
+        if destination in ESP_NAMES:
             members |= fake.list_members(destination, name)
     # Mailchimp keeps members by subscriber hash: a subscribed member of the audience is mailable
     # by any campaign sent to the whole audience, so it counts as exported.

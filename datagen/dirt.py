@@ -6,6 +6,8 @@ set bits into rows of ground_truth/dirt.parquet with the file and row where the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -209,12 +211,22 @@ def format_timestamps(
 ) -> pa.Array:
     """Timestamps as text: canonical ISO UTC, except cells whose format code says otherwise."""
     seconds = np.asarray(seconds, dtype=np.int64)
-    values = text.iso_timestamps(seconds)
+
+    def variant(code: int, rows: np.ndarray) -> pa.Array:
+        return _timestamp_variant(code, seconds[rows], aux[rows])
+
+    return _with_variants(text.iso_timestamps(seconds), fmt, variant)
+
+
+def _with_variants(
+    values: pa.Array, fmt: np.ndarray | None, variant: Callable[[int, np.ndarray], pa.Array]
+) -> pa.Array:
+    """The canonical texts, each cell with a format code replaced by `variant(code, rows)`."""
     if fmt is None or not fmt.any():
         return values
     for code in np.unique(fmt[fmt > 0]):
         rows = np.flatnonzero(fmt == code)
-        values = text.replace_at(values, rows, _timestamp_variant(int(code), seconds[rows], aux[rows]))
+        values = text.replace_at(values, rows, variant(int(code), rows))
     return values
 
 
@@ -256,19 +268,15 @@ def _day_first(days: np.ndarray, separator: str) -> np.ndarray:
 
 def format_dates(days: np.ndarray, fmt: np.ndarray | None = None) -> pa.Array:
     days = np.asarray(days, dtype=np.int64)
-    values = text.iso_dates(days)
-    if fmt is None or not fmt.any():
-        return values
-    for code in np.unique(fmt[fmt > 0]):
-        rows = np.flatnonzero(fmt == code)
-        if code == SLASH_DATE:
-            variant = text.from_matrix(_day_first(days[rows], "/"))
-        elif code == DOTTED_DATE:
-            variant = text.from_matrix(_day_first(days[rows], "."))
-        else:
-            variant = text.from_matrix(text.hstack(text.date_matrix(days[rows]), "T00:00:00Z"))
-        values = text.replace_at(values, rows, variant)
-    return values
+    return _with_variants(text.iso_dates(days), fmt, lambda code, rows: _date_variant(code, days[rows]))
+
+
+def _date_variant(code: int, days: np.ndarray) -> pa.Array:
+    if code == SLASH_DATE:
+        return text.from_matrix(_day_first(days, "/"))
+    if code == DOTTED_DATE:
+        return text.from_matrix(_day_first(days, "."))
+    return text.from_matrix(text.hstack(text.date_matrix(days), "T00:00:00Z"))
 
 
 def garbage_timestamps(rng: np.random.Generator, n: int) -> pa.Array:

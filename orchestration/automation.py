@@ -86,23 +86,28 @@ def triggering_sources() -> frozenset[str]:
     )
 
 
+def _utc_schedule(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
+    """Cron in UTC and running from the start, so no one has to switch it on in the UI."""
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+
+
 # Scheduled and sensed runs leave as_of empty: it is then the time the run was created, the same
 # for every step of the run (orchestration.resources.resolve_as_of).
-daily_schedule = dg.ScheduleDefinition(
-    name="daily_refresh_schedule",
-    job=daily_refresh,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day at 06:00 UTC.",
+daily_schedule = _utc_schedule(
+    "daily_refresh_schedule", daily_refresh, "0 6 * * *", "Every day at 06:00 UTC."
 )
-weekly_training_schedule = dg.ScheduleDefinition(
-    name="ml_training_schedule",
-    job=ml_training,
-    cron_schedule="0 3 * * 0",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Sundays at 03:00 UTC: retraining, separate from daily scoring.",
+weekly_training_schedule = _utc_schedule(
+    "ml_training_schedule",
+    ml_training,
+    "0 3 * * 0",
+    "Sundays at 03:00 UTC: retraining, separate from daily scoring.",
 )
 
 

@@ -52,14 +52,8 @@ def simulate_email(
         events.append((recipients, campaign, np.full(m, SENT), sent_at))
         bounced = c["bad_address"][recipients]
         status[recipients[bounced]] = 2
-        events.append(
-            (
-                recipients[bounced],
-                campaign[bounced],
-                np.full(bounced.sum(), BOUNCE),
-                sent_at[bounced] + rng.integers(1, 60, size=bounced.sum()),
-            )
-        )
+        bounced_at = sent_at[bounced] + rng.integers(1, 60, size=bounced.sum())
+        events.append(_events(BOUNCE, recipients, campaign, bounced, bounced_at))
         who = recipients[~bounced]
         m = len(who)
         delivered_at = sent_at[~bounced] + rng.integers(1, 120, size=m)
@@ -99,30 +93,18 @@ def simulate_email(
         p_click = np.where(has_order, 1 - (1 - p_click) * 0.3, p_click)
         clicked = opened & (rng.random(m) < p_click)
         clicked_at = opened_at + rng.integers(5, 180, size=m)
-        events.append((who[opened], campaign[opened], np.full(opened.sum(), OPEN), opened_at[opened]))
-        events.append((who[clicked], campaign[clicked], np.full(clicked.sum(), CLICK), clicked_at[clicked]))
+        events.append(_events(OPEN, who, campaign, opened, opened_at[opened]))
+        events.append(_events(CLICK, who, campaign, clicked, clicked_at[clicked]))
         won = clicked & has_order
         attributed[candidate[won]] = k
         unsubscribed = opened & (rng.random(m) < c["unsubscribe"][who])
         status[who[unsubscribed]] = 1
-        events.append(
-            (
-                who[unsubscribed],
-                campaign[unsubscribed],
-                np.full(unsubscribed.sum(), UNSUBSCRIBE),
-                opened_at[unsubscribed] + rng.integers(20, 300, size=unsubscribed.sum()),
-            )
-        )
+        unsubscribed_at = opened_at[unsubscribed] + rng.integers(20, 300, size=unsubscribed.sum())
+        events.append(_events(UNSUBSCRIBE, who, campaign, unsubscribed, unsubscribed_at))
         complained = ~unsubscribed & (rng.random(m) < COMPLAINT_PROBABILITY)
         status[who[complained]] = 3
-        events.append(
-            (
-                who[complained],
-                campaign[complained],
-                np.full(complained.sum(), COMPLAINT),
-                delivered_at[complained] + rng.integers(600, 2 * DAY, size=complained.sum()),
-            )
-        )
+        complained_at = delivered_at[complained] + rng.integers(600, 2 * DAY, size=complained.sum())
+        events.append(_events(COMPLAINT, who, campaign, complained, complained_at))
 
     if events:
         contact, campaign, kind, at = (np.concatenate([e[i] for e in events]) for i in range(4))
@@ -138,3 +120,10 @@ def simulate_email(
         "at": at[kept][order].astype(np.int64),
         "attributed_campaign": attributed,
     }
+
+
+def _events(
+    kind: int, who: np.ndarray, campaign: np.ndarray, picked: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Events of one kind for the recipients `picked` selects; `at` holds their times only."""
+    return who[picked], campaign[picked], np.full(picked.sum(), kind), at

@@ -17,6 +17,13 @@ from activation.config import ActivationConfig
 from warehouse.context import PROJECT_DIR
 
 SUPPRESSION_COLUMNS = ["email", "customer_key", "reason"]
+# The request each ESP's destination adds list members with: (method, path pattern), for faults
+# and kills injected at that step.
+MEMBERSHIP_ADD = {
+    "mailchimp": ("POST", r"/segments/\d+$"),
+    "klaviyo": ("POST", r"^/api/profile-bulk-import-jobs$"),
+    "hubspot": ("PUT", r"memberships/add$"),
+}
 HOLDOUT_MACROS = PROJECT_DIR / "macros" / "run" / "holdout.sql"
 
 

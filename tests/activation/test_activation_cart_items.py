@@ -10,13 +10,12 @@ import pytest
 
 from activation import sync_audiences
 from activation.audience import SuppressionIndex, member_fields, prepare_audience
+from activation.config import ESP_NAMES
 from activation.destinations.base import Member
 from activation.destinations.hubspot import contact_properties
 from activation.destinations.klaviyo import profile_resource
 from activation.destinations.mailchimp import merge_fields
 from tests.activation.helpers import audience, email_of, no_suppressions
-
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 
 
 def cart(n: int = 2, seed: int = 0) -> str:
@@ -110,7 +109,7 @@ def test_each_esp_gets_the_cart_in_a_shape_it_can_hold():
     assert klaviyo["properties"]["currency"] == "EUR" and klaviyo["first_name"] == "Ann"
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_the_sync_engine_carries_cart_and_currency_to_each_esp(fake, wh, config, esp):
     results = sync_audiences(with_cart(esp, range(3)), no_suppressions(), warehouse=wh, config=config)
     assert results[0].status == "success" and results[0].counts["creates"] == 3

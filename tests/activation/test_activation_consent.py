@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from activation import InputError, propagate_erasures, sync_audiences
+from activation.config import ESP_NAMES
 from activation.routing import ESP_WIDE
 from tests.activation.helpers import (
     audience,
@@ -17,8 +18,7 @@ from tests.activation.helpers import (
     suppressions,
 )
 
-ESPS = ("mailchimp", "klaviyo", "hubspot")
-ALL = (*ESPS, "file")
+ALL = (*ESP_NAMES, "file")
 
 
 def _desired(keys) -> pd.DataFrame:
@@ -66,7 +66,7 @@ def test_every_kind_of_non_consent_is_refused_by_every_destination(fake, wh, con
     assert all(r.status == "success" for r in results), [r.line() for r in results]
     sent = _everything_sent(fake)
     assert not (sent & forbidden)
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         assert fake.list_members(esp, "newsletter") == allowed
     assert not {m["email_address"] for m in fake.mc_members.values()} & forbidden
     assert not set(fake.kl_profiles) & forbidden
@@ -96,7 +96,7 @@ def test_every_kind_of_non_consent_is_refused_by_every_destination(fake, wh, con
 def test_consent_withdrawn_between_runs_removes_and_never_updates_again(fake, wh, config, tmp_path):
     keys = range(50)
     assert all(r.ok for r in sync_audiences(_desired(keys), no_suppressions(), warehouse=wh, config=config))
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         assert email_of(3) in fake.list_members(esp, "newsletter")
     # Run 2: 3 unsubscribed (the mart lags and still lists them, with a new offer), 4 asked for
     # erasure, 5..19 dropped out of the mart because they opted out (30% of the list: the volume
@@ -112,7 +112,7 @@ def test_consent_withdrawn_between_runs_removes_and_never_updates_again(fake, wh
     results = sync_audiences(desired, supp, erasures, warehouse=wh, config=config)
     assert all(r.status == "success" for r in results), [r.line() for r in results]
     gone = {email_of(k) for k in [3, 4, *range(5, 20)]}
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         members = fake.list_members(esp, "newsletter")
         assert not members & gone
         assert members == {email_of(k) for k in keys} - gone
@@ -128,7 +128,7 @@ def test_consent_withdrawn_between_runs_removes_and_never_updates_again(fake, wh
         if result.list_key != ESP_WIDE:
             assert result.counts["consent_removes"] == 17
     suppressed = {r.destination: r.counts["suppressions"] for r in results if r.list_key == ESP_WIDE}
-    assert suppressed == dict.fromkeys(ESPS, 17), "and each ESP itself stops mailing them"
+    assert suppressed == dict.fromkeys(ESP_NAMES, 17), "and each ESP itself stops mailing them"
 
 
 def test_member_unsubscribed_in_the_esp_is_never_resubscribed(fake, wh, config):
@@ -173,7 +173,7 @@ def test_erasure_reaches_every_esp_and_the_person_is_never_exported_again(fake, 
     results = sync_audiences(_desired(range(10)), no_suppressions(), warehouse=wh, config=config)
     assert all(r.excluded_reasons == {"erasure_requested": 1} for r in results)
     assert email_of(2) not in fake.emails_sent()
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         assert email_of(2) not in fake.list_members(esp, "newsletter")
     assert email_of(2) not in _file_emails(tmp_path)
     fake.reset_log()
@@ -181,7 +181,7 @@ def test_erasure_reaches_every_esp_and_the_person_is_never_exported_again(fake, 
     assert again.empty and fake.request_count() == 0
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_control_group_of_a_campaign_is_never_exported(fake, wh, tmp_path, esp):
     from tests.activation.helpers import fake_config
 

@@ -11,6 +11,7 @@ import pytest
 
 from activation import sync_audiences
 from tests.activation.helpers import (
+    MEMBERSHIP_ADD,
     audience,
     email_of,
     fake_config,
@@ -20,11 +21,6 @@ from tests.activation.helpers import (
     sync_process,
 )
 
-MEMBERSHIP_ADD = {
-    "mailchimp": ("POST", r"/segments/\d+$"),
-    "klaviyo": ("POST", r"^/api/profile-bulk-import-jobs$"),
-    "hubspot": ("PUT", r"memberships/add$"),
-}
 SCRIPT = textwrap.dedent(
     """
     import sys

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from activation import InputError, format_results, plan_sync, sync_audiences
+from activation.config import ESP_NAMES
 from tests.activation.helpers import audience, email_of, fake_config, no_suppressions, sql, suppressions
 
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 UPSERT_PATHS = {
     "mailchimp": r"^/3\.0/lists/[^/]+$",
     "klaviyo": r"^/api/profile-bulk-import-jobs$",
@@ -31,7 +31,7 @@ def _upserted_emails(fake, esp: str) -> list[str]:
     return emails
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_unchanged_second_run_sends_nothing_and_one_percent_sends_only_that(fake, wh, config, esp):
     keys = range(1000)
     desired = audience(esp, "vip", keys)
@@ -53,7 +53,7 @@ def test_unchanged_second_run_sends_nothing_and_one_percent_sends_only_that(fake
     assert not fake.requests(esp, path="segments|relationships|memberships")
 
 
-@pytest.mark.parametrize("esp", (*ESPS, "file"))
+@pytest.mark.parametrize("esp", (*ESP_NAMES, "file"))
 def test_volume_guard_refuses_a_collapse_unless_forced(fake, wh, config, tmp_path, esp):
     sync_audiences(audience(esp, "vip", range(100)), no_suppressions(), warehouse=wh, config=config)
     fake.reset_log()
@@ -119,7 +119,7 @@ def test_empty_audience_with_consent_removals_only_is_not_a_collapse(fake, wh, c
     assert fake.mailchimp_segment("vip") == set()
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_only_memberships_we_created_are_removed(fake, wh, config, esp):
     fake.seed_member(esp, email_of(5), list_name="vip")  # in our audience too, but added by someone else
     fake.seed_member(esp, "someone@else.example.com", list_name="vip")  # never in our audience
@@ -141,7 +141,7 @@ def test_only_memberships_we_created_are_removed(fake, wh, config, esp):
     assert actions == {email_of(9): "remove", email_of(5): "release"}
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_null_or_blank_values_never_overwrite_esp_fields(fake, wh, config, esp):
     sync_audiences(audience(esp, "vip", range(3)), no_suppressions(), warehouse=wh, config=config)
     blanked = audience(esp, "vip", range(3))

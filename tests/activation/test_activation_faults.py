@@ -7,7 +7,9 @@ import time
 import pytest
 
 from activation import sync_audiences
+from activation.config import ESP_NAMES
 from tests.activation.helpers import (
+    MEMBERSHIP_ADD,
     audience,
     email_of,
     fake_config,
@@ -16,16 +18,10 @@ from tests.activation.helpers import (
     sql,
 )
 
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 UPSERT = {
     "mailchimp": ("POST", r"^/3\.0/lists/[^/]+$"),
     "klaviyo": ("POST", r"^/api/profile-bulk-import-jobs$"),
     "hubspot": ("POST", r"batch/upsert$"),
-}
-MEMBERSHIP_ADD = {
-    "mailchimp": ("POST", r"/segments/\d+$"),
-    "klaviyo": ("POST", r"^/api/profile-bulk-import-jobs$"),
-    "hubspot": ("PUT", r"memberships/add$"),
 }
 
 
@@ -57,7 +53,7 @@ def _sync_until_clean(desired, wh, config, attempts: int = 3):
     raise AssertionError([r.line() for r in results])
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 @pytest.mark.parametrize("kind", ["429", "500", "slow", "drop"])
 def test_injected_fault_ends_with_esp_equal_to_audience(fake, wh, tmp_path, esp, kind):
     config = small_batches(fake_config(fake, tmp_path / "files", **{f"AW_{esp.upper()}_TIMEOUT": "0.5"}))
@@ -94,7 +90,7 @@ def test_retry_after_is_honoured(fake, wh, config):
     assert len(retried) == 1
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_dropped_connection_after_membership_add_still_counts_as_ours(fake, wh, tmp_path, esp):
     """The ESP applied the add, the answer was lost, the retry finds the member already there:
     the membership is still ours, so a later removal takes it out."""
@@ -108,7 +104,7 @@ def test_dropped_connection_after_membership_add_still_counts_as_ours(fake, wh, 
     _assert_equal(fake, wh, esp, "vip", range(3, 20))
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_rows_rejected_inside_a_batch_are_reported_and_retried_next_run(fake, wh, tmp_path, esp):
     config = small_batches(fake_config(fake, tmp_path / "files"))
     fake.reject(esp, [email_of(3), email_of(17)], "Invalid Resource: looks fake")
@@ -130,7 +126,7 @@ def test_rows_rejected_inside_a_batch_are_reported_and_retried_next_run(fake, wh
     _assert_equal(fake, wh, esp, "vip", range(25))
 
 
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_failed_batches_are_not_marked_synced_and_succeed_next_run(fake, wh, tmp_path, esp):
     env = {f"AW_{esp.upper()}_MAX_ATTEMPTS": "2", f"AW_{esp.upper()}_MAX_CONCURRENCY": "1"}
     config = small_batches(fake_config(fake, tmp_path / "files", **env))

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from activation import ActivationConfig, propagate_erasures, sync_audiences
+from activation.config import ESP_NAMES
 from fake_esp import md5
 from tests.activation.helpers import (
     audience,
@@ -27,7 +28,6 @@ from tests.activation.helpers import (
     sync_process,
 )
 
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 SUPPRESS_CALLS = {
     "mailchimp": ("PATCH", r"/members/[0-9a-f]{32}$"),
     "klaviyo": ("POST", r"^/api/profile-suppression-bulk-create-jobs$"),
@@ -64,7 +64,8 @@ def _suppression_requests(fake, esp: str) -> list[str]:
 
 def _lists(keys_vip, keys_news) -> pd.DataFrame:
     return pd.concat(
-        [audience(esp, "vip", keys_vip) for esp in ESPS] + [audience(esp, "news", keys_news) for esp in ESPS],
+        [audience(esp, "vip", keys_vip) for esp in ESP_NAMES]
+        + [audience(esp, "news", keys_news) for esp in ESP_NAMES],
         ignore_index=True,
     )
 
@@ -95,7 +96,7 @@ def test_a_person_who_withdraws_consent_is_suppressed_at_the_esp_itself(fake, wh
     results = sync_audiences(desired, supp, warehouse=wh, config=config)
     assert all(r.status == "success" for r in results), [r.line() for r in results]
     withdrawn = {email_of(k) for k in (3, 21, 25, 27)}
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         for email in withdrawn:
             assert _suppressed_at(fake, esp, email), (esp, email)
         assert not _suppressed_at(fake, esp, email_of(0)) and not _suppressed_at(fake, esp, email_of(22))
@@ -112,7 +113,7 @@ def test_a_person_who_withdraws_consent_is_suppressed_at_the_esp_itself(fake, wh
         "SELECT destination, member_key, status, reason FROM activation.sync_results "
         "WHERE action = 'suppress'",
     )
-    assert {(d, m) for d, m, _, _ in rows} == {(esp, e) for esp in ESPS for e in withdrawn}
+    assert {(d, m) for d, m, _, _ in rows} == {(esp, e) for esp in ESP_NAMES for e in withdrawn}
     assert {s for _, _, s, _ in rows} == {"sent"}
     assert all(r.startswith("opted_out") for d, m, _, r in rows if m == email_of(21))
     fake.reset_log()
@@ -138,17 +139,17 @@ def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
     files = tmp_path / "files"
     without_keys = ActivationConfig.from_env({"AW_ACTIVATION_FILE_DIR": str(files)})
     desired = pd.concat(
-        [audience(esp, "vip", range(30)) for esp in ESPS] + [audience("file", "newsletter", range(10))],
+        [audience(esp, "vip", range(30)) for esp in ESP_NAMES] + [audience("file", "newsletter", range(10))],
         ignore_index=True,
     )
     first = sync_audiences(desired, no_suppressions(), warehouse=wh, config=without_keys)
     assert all(r.status == "success" and r.destination == "file" for r in first)
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         assert all(path.exists() for path in _files(files, esp, "vip"))
     # consent withdrawn, then the ESP keys arrive; each Dagster export syncs its own destination
     supp = suppressions([(email_of(4), "c0000004", "unsubscribed"), (email_of(7), None, "opted_out")])
     with_keys = fake_config(fake, files)
-    exports = ["file", *ESPS] if order == "file_export_first" else [*ESPS, "file"]
+    exports = ["file", *ESP_NAMES] if order == "file_export_first" else [*ESP_NAMES, "file"]
     caplog.set_level(logging.INFO, logger="activation")
     for name in exports:
         results = sync_audiences(
@@ -156,7 +157,7 @@ def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
         )
         assert all(r.ok for r in results), [r.line() for r in results]
     gone = {email_of(4), email_of(7)}
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         assert not any(path.exists() for path in _files(files, esp, "vip")), esp
         assert fake.list_members(esp, "vip") == {email_of(k) for k in range(30)} - gone
         assert any(f"{esp}/vip" in r.getMessage() and "retired" in r.getMessage() for r in caplog.records)
@@ -171,7 +172,7 @@ def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
         "SELECT list_key, count(*), min(reason) FROM activation.sync_results "
         "WHERE destination = 'file' AND action = 'remove' AND list_key LIKE '%/vip' GROUP BY 1 ORDER BY 1",
     )
-    assert [(k, n) for k, n, _ in why] == [(f"{esp}/vip", 30) for esp in sorted(ESPS)]
+    assert [(k, n) for k, n, _ in why] == [(f"{esp}/vip", 30) for esp in sorted(ESP_NAMES)]
     assert all("configured" in reason for _, _, reason in why)
     fake.reset_log()
     for name in exports:
@@ -179,10 +180,10 @@ def test_file_audiences_written_without_keys_are_retired_once_the_esp_has_them(
             desired[desired["destination"] == name], supp, warehouse=wh, config=with_keys, destinations=[name]
         )
     assert fake.request_count() == 0
-    assert not any(path.exists() for esp in ESPS for path in _files(files, esp, "vip"))
+    assert not any(path.exists() for esp in ESP_NAMES for path in _files(files, esp, "vip"))
 
 
-@pytest.mark.parametrize("esp", (*ESPS, "file"))
+@pytest.mark.parametrize("esp", (*ESP_NAMES, "file"))
 def test_the_volume_guard_never_holds_back_a_consent_removal(fake, wh, config, tmp_path, esp):
     sync_audiences(audience(esp, "vip", range(100)), no_suppressions(), warehouse=wh, config=config)
     # 30 members leave the mart with no consent reason (a collapse: refused), and 5 and 6
@@ -229,7 +230,7 @@ CRASH_AFTER = {"mailchimp": 12, "klaviyo": 1, "hubspot": 12}
 
 
 @pytest.mark.slow  # a sync in a process of its own, killed and run again
-@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("esp", ESP_NAMES)
 def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(fake, wh, tmp_path, esp):
     config = small_batches(fake_config(fake, tmp_path / "files"))
     assert sync_audiences(audience(esp, "vip", range(50)), no_suppressions(), warehouse=wh, config=config)[

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from activation import ActivationConfig, ConfigError, ESPRequestError, propagate_erasures, sync_audiences
-from activation.config import HttpSettings
+from activation.config import ESP_NAMES, HttpSettings
 from activation.destinations.klaviyo import KlaviyoDestination
 from activation.errors import redact
 from activation.http import ApiClient
@@ -44,7 +44,6 @@ MAILCHIMP_BASIC = base64.b64encode(f"anystring:{MAILCHIMP_KEY}".encode()).decode
 KEYS = {"mailchimp": MAILCHIMP_KEY, "klaviyo": KLAVIYO_KEY, "hubspot": HUBSPOT_TOKEN}
 PLANTED = (MAILCHIMP_KEY, KLAVIYO_KEY, HUBSPOT_TOKEN, MAILCHIMP_BASIC)
 PIECE = 8
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 
 
 PIECES = {key[i : i + PIECE] for key in PLANTED for i in range(len(key) - PIECE + 1)}
@@ -114,14 +113,14 @@ def planted_env(fake: FakeESP, tmp_path) -> dict[str, str]:
     return fake_env(
         fake,
         tmp_path / "files",
-        **{f"AW_{esp.upper()}_MAX_CONCURRENCY": "1" for esp in ESPS},
+        **{f"AW_{esp.upper()}_MAX_CONCURRENCY": "1" for esp in ESP_NAMES},
     )
 
 
 def desired() -> pd.DataFrame:
     return pd.concat(
         audience(esp, name, range(size), campaign_key=f"{esp}-{name}")
-        for esp in ESPS
+        for esp in ESP_NAMES
         for name, size in (("gold", 5), ("vip", 40))
     )
 
@@ -182,7 +181,7 @@ def test_a_planted_key_reaches_no_exception_log_output_or_table(wh, tmp_path, ca
 
     messages = {(r.destination, r.list_key): r.message for r in results}
     reasons = " ".join(str(row) for row in sql(wh, "SELECT reason FROM activation.sync_results"))
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         assert "answered 400" in messages[(esp, "gold")], (
             "the list lookup's error should be the run's message"
         )
@@ -385,4 +384,4 @@ def test_valid_keys_of_each_format_are_accepted(caplog):
     assert ActivationConfig.from_env({"AW_KLAVIYO_API_KEY": "", "AW_HUBSPOT_TOKEN": ""}).configured() == (
         "file",
     )
-    assert ActivationConfig.from_env(FakeESP().env()).configured() == (*ESPS, "file")
+    assert ActivationConfig.from_env(FakeESP().env()).configured() == (*ESP_NAMES, "file")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from activation import ActivationConfig, ConfigError, ESPRequestError, propagate_erasures, sync_audiences
-from activation.config import Secret
+from activation.config import ESP_NAMES, Secret
 from activation.destinations.klaviyo import KlaviyoDestination
 from tests.activation.helpers import (
     audience,
@@ -21,8 +21,6 @@ from tests.activation.helpers import (
     small_batches,
     sql,
 )
-
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 
 
 def _secrets(fake) -> list[str]:
@@ -34,10 +32,10 @@ def test_keys_never_appear_in_logs_errors_reprs_or_tables(fake, wh, tmp_path, ca
     config = small_batches(fake_config(fake, tmp_path / "files"))
     # an ESP that echoes the credential back in its error body
     fake.inject("status", esp="mailchimp", path=r"/segments/\d+$", status=400, echo_auth=True)
-    for esp in ESPS:
+    for esp in ESP_NAMES:
         fake.inject("status", esp=esp, status=429, retry_after=0)
         fake.inject("status", esp=esp, status=500, after=1)
-    desired = pd.concat([audience(esp, "vip", range(30)) for esp in ESPS])
+    desired = pd.concat([audience(esp, "vip", range(30)) for esp in ESP_NAMES])
     results = sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
     errors: list[str] = [r.message for r in results]
     bad = ActivationConfig.from_env({**fake.env(), "AW_KLAVIYO_API_KEY": "pk_wrong_key_for_this_test"})

@@ -8,14 +8,13 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from activation.config import ESP_NAMES
 from fake_esp import FakeESP
 from tests.pipeline.helpers import (
     copy_run,
     failure_messages,
     materialize,
 )
-
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 
 
 def _frame(warehouse, sql: str) -> pd.DataFrame:
@@ -48,12 +47,14 @@ def _control(warehouse) -> dict[tuple[str, str], set[str]]:
 
 def _esp_lists(fake: FakeESP, warehouse) -> dict[tuple[str, str], set[str]]:
     lists = _frame(warehouse, "select distinct destination, list_key from activation.sync_state")
-    return {(d, name): fake.list_members(d, name) for d, name in lists.itertuples(index=False) if d in ESPS}
+    return {
+        (d, name): fake.list_members(d, name) for d, name in lists.itertuples(index=False) if d in ESP_NAMES
+    }
 
 
 def test_without_an_esp_the_run_writes_file_audiences(demo_run):
     treatment = _treatment(demo_run.warehouse)
-    assert set(treatment.destination) == set(ESPS)
+    assert set(treatment.destination) == set(ESP_NAMES)
     control = _control(demo_run.warehouse)
     exported: set[str] = set()
     for (destination, list_key), members in treatment.groupby(["destination", "list_key"]):

@@ -19,11 +19,11 @@ import duckdb
 import pandas as pd
 import pytest
 
+from activation.config import ESP_NAMES
 from fake_esp import FakeESP
 from tests.pipeline.helpers import CONTACT_HEADER, failure_messages, materialize, write_csv, write_lines
 from warehouse.consent_audit import exported_addresses, must_not_mail
 
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 CASES = (
     "crm_edit_after_unsubscribe",
     "future_opt_in_at",
@@ -74,7 +74,7 @@ def _esp_members(fake: FakeESP, warehouse: Path) -> set[str]:
     lists = _frame(warehouse, "select distinct destination, list_key from activation.sync_state")
     members: set[str] = set()
     for destination, name in lists.itertuples(index=False):
-        if destination in ESPS:
+        if destination in ESP_NAMES:
             members |= fake.list_members(destination, name)
     return members
 

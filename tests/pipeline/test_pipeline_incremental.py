@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datagen import GeneratorConfig, generate
+from datagen.tables.orders import ORDER_COLUMNS
 from landing.days import split_landing_by_day
 from landing.register import register_for_engine
 
@@ -46,20 +47,6 @@ SELECTION = [
     *(f"+path:models/marts/{folder}" for folder in MART_FOLDERS),
     "+quarantined_rows",
     "+source_reconciliation",
-]
-ORDER_COLUMNS = [
-    "order_id",
-    "contact_id",
-    "email",
-    "ordered_at",
-    "status",
-    "currency",
-    "subtotal",
-    "discount",
-    "shipping",
-    "total",
-    "channel",
-    "updated_at",
 ]
 # When the build parsed a row: the one column the two warehouses may differ in.
 PARSE_BATCH_COLUMNS = {"_parsed_at"}

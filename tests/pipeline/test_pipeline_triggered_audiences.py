@@ -24,17 +24,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from activation.config import ESP_NAMES as ESPS
+from datagen.tables.orders import ORDER_COLUMNS
 from fake_esp import FakeESP
 from landing.files import landing_fingerprint
 from orchestration.definitions import defs
 from tests.pipeline.dagster_runs import AS_OF, Workspace, copy_workspace, dagster_home, launch
 from tests.pipeline.helpers import failure_messages, materialize, write_csv
-from tests.pipeline.test_pipeline_incremental import ORDER_COLUMNS
 from warehouse.publish import published_landing_fingerprint
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-ESPS = ("mailchimp", "klaviyo", "hubspot")
 RUN_TIMEOUT_SECONDS = 1200
 AS_OF_TIME = datetime.fromisoformat(AS_OF)
 CART_AT = (AS_OF_TIME - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%SZ")  # observed > 24 h
