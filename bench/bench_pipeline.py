@@ -56,6 +56,27 @@ def generate(scale: str, out: Path) -> Path:
     return landing
 
 
+def run_environment(root: Path) -> dict[str, str]:
+    """This process's environment with the run's places under `root` (no AW_ setting of the caller
+    but the DuckDB engine's, no DAGSTER_HOME: an ephemeral instance)."""
+    env = {
+        key: value for key, value in os.environ.items() if key != "DAGSTER_HOME" and not key.startswith("AW_")
+    }
+    env |= {
+        "AW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "AW_LANDING_DIR": str(root / "landing"),
+        "AW_MODELS_DIR": str(root / "models"),
+        "AW_ACTIVATION_FILE_DIR": str(root / "activation"),
+        "DBT_PROFILES_DIR": str(REPO),
+    }
+    env |= {key: value for key, value in os.environ.items() if key.startswith("AW_DUCKDB_")}
+    # A later as_of moves windowed segments (new customers: 30 days) by more than the volume guard's
+    # 20 %: the guard would (rightly) stop a real sync; a benchmark lets it pass. Consent removals
+    # are never held back either way.
+    env["AW_ACTIVATION_MAX_SHRINK"] = "1"
+    return env
+
+
 def pipeline_run(env: dict[str, str], as_of: dt.date, root: Path, name: str) -> dict:
     report = root / f"{name}_report.json"
     command = [sys.executable, "-m", "orchestration.run_pipeline", "--as-of", as_of.isoformat()]
@@ -78,21 +99,7 @@ def run(scale: str, work: Path, increment_days: int, save: Callable[[dict], None
     shutil.rmtree(root, ignore_errors=True)
     (root / "landing").mkdir(parents=True)
     shutil.copytree(split.history, root / "landing", dirs_exist_ok=True)
-    env = {
-        key: value for key, value in os.environ.items() if key != "DAGSTER_HOME" and not key.startswith("AW_")
-    }
-    env |= {
-        "AW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "AW_LANDING_DIR": str(root / "landing"),
-        "AW_MODELS_DIR": str(root / "models"),
-        "AW_ACTIVATION_FILE_DIR": str(root / "activation"),
-        "DBT_PROFILES_DIR": str(REPO),
-    }
-    env |= {key: value for key, value in os.environ.items() if key.startswith("AW_DUCKDB_")}
-    # The increment moves as_of by days, and windowed segments (new customers: 30 days) churn by
-    # more than the volume guard's 20 %: the guard would (rightly) stop a real sync; a benchmark of
-    # the file destinations lets it pass. Consent removals are never held back either way.
-    env["AW_ACTIVATION_MAX_SHRINK"] = "1"
+    env = run_environment(root)
     settings = engine_settings_for(env)
     figures = {
         "scale": scale,

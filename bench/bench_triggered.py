@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_pipeline import AS_OF, SCALES, generate  # noqa: E402
+from bench.bench_pipeline import AS_OF, SCALES, generate, run_environment  # noqa: E402
 from bench.measure import engine_settings_for, machine_facts, measured, write_results  # noqa: E402
 from fake_esp import FakeESP  # noqa: E402
 from landing.days import split_landing_by_day  # noqa: E402
@@ -79,21 +78,7 @@ def run(scale: str, work: Path) -> dict:
         for path in sorted((split.days[last_day] / source).rglob("*"))
         if path.is_file()
     ]
-    env = {
-        key: value for key, value in os.environ.items() if key != "DAGSTER_HOME" and not key.startswith("AW_")
-    }
-    env |= {
-        "AW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "AW_LANDING_DIR": str(root / "landing"),
-        "AW_MODELS_DIR": str(root / "models"),
-        "AW_ACTIVATION_FILE_DIR": str(root / "activation"),
-        "AW_PUBLISHED_PATH": str(root / "published" / "warehouse.duckdb"),
-        "DBT_PROFILES_DIR": str(REPO),
-        # Windowed segments churn by more than the volume guard's 20 % when as_of moves a day; the
-        # guard would rightly stop a real sync. Consent removals are never held back either way.
-        "AW_ACTIVATION_MAX_SHRINK": "1",
-    }
-    env |= {key: value for key, value in os.environ.items() if key.startswith("AW_DUCKDB_")}
+    env = run_environment(root)
     with FakeESP(log_bodies=False) as fake:
         env |= fake.env()
         full = _run("full_pipeline", last_day, env, root, fake)

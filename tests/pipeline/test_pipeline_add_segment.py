@@ -116,6 +116,25 @@ def test_the_readme_segment_recipe_followed_literally(demo_run, tmp_path):
     assert published == (expected,)
 
 
+def _plain_dbt(
+    project: Path, demo_warehouse: Path, tmp_path: Path, *arguments: str
+) -> subprocess.CompletedProcess:
+    """Plain `dbt <arguments>` in the copied project, on a copy of the demo warehouse, as an analyst
+    runs it (no make, no segment refresh); the caller reads the return code and the output."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse, warehouse)
+    dbt = PROJECT_DIR / ".venv" / "bin" / "dbt"
+    return subprocess.run(
+        [str(dbt), *arguments, "--project-dir", str(project)],
+        cwd=project,
+        env={**os.environ, "AW_WAREHOUSE_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 def test_a_segment_written_by_hand_without_make_segments_is_a_clear_error(demo_run, tmp_path):
     """Analysts who skip the scaffold and run plain dbt are told what to run."""
     project = tmp_path / "project"
@@ -129,17 +148,8 @@ def test_a_segment_written_by_hand_without_make_segments_is_a_clear_error(demo_r
         "          owner: me\n          priority: 50\n          target_list: by_hand\n"
         "          campaign_group: lifecycle\n"
     )
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo_run.warehouse, warehouse)
-    dbt = PROJECT_DIR / ".venv" / "bin" / "dbt"
-    completed = subprocess.run(
-        [str(dbt), "build", "-s", "by_hand", "segment_membership", "--project-dir", str(project)],
-        cwd=project,
-        env={**os.environ, "AW_WAREHOUSE_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    completed = _plain_dbt(
+        project, demo_run.warehouse, tmp_path, "build", "-s", "by_hand", "segment_membership"
     )
     assert completed.returncode != 0
     assert "run `make segments`" in completed.stdout
@@ -154,17 +164,6 @@ def test_a_campaign_group_of_triggered_and_daily_segments_is_a_clear_error(demo_
     text = yaml.read_text()
     assert text.count("      tags: [triggered]\n") == 3
     yaml.write_text(text.replace("      tags: [triggered]\n", "", 1))
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo_run.warehouse, warehouse)
-    dbt = PROJECT_DIR / ".venv" / "bin" / "dbt"
-    completed = subprocess.run(
-        [str(dbt), "compile", "-s", "segments", "--project-dir", str(project)],
-        cwd=project,
-        env={**os.environ, "AW_WAREHOUSE_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    completed = _plain_dbt(project, demo_run.warehouse, tmp_path, "compile", "-s", "segments")
     assert completed.returncode != 0
     assert "campaign group abandonment mixes triggered and daily segments" in completed.stdout
