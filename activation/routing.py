@@ -105,7 +105,10 @@ class Router:
         the volume guard). A file fallback counts while its ESP is still unconfigured. `only` keeps
         the lists with those keys (a run that syncs some lists leaves the others as they are)."""
         pairs = self._lists(audience_lists, scope, state_lists)
-        return pairs if only is None else [pair for pair in pairs if pair[1] in set(only)]
+        if only is None:
+            return pairs
+        keep = set(only)
+        return [pair for pair in pairs if pair[1] in keep]
 
     def _lists(
         self, audience_lists: Iterable[tuple[str, str]], scope: set[str], state_lists: pd.DataFrame

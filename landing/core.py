@@ -8,6 +8,7 @@ problem) are taken here once, so that both engines land the same rows and audit 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from landing.files import (
     LandingError,
     LandingFile,
     discover_files,
-    landing_fingerprint,
+    landing_fingerprints,
     read_csv_header,
     unclaimed_files,
 )
@@ -58,7 +59,12 @@ REJECTS_COLUMNS = (
     ("error_message", "text"),
     ("raw_line", "text"),
 )
-SNAPSHOT_COLUMNS = (("fingerprint", "text"), ("landing_dir", "text"), ("registered_at", "timestamp"))
+SNAPSHOT_COLUMNS = (
+    ("fingerprint", "text"),
+    ("source_fingerprints", "text"),
+    ("landing_dir", "text"),
+    ("registered_at", "timestamp"),
+)
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,10 @@ class LandingReport:
     landing_dir: Path
     tables: list[TableReport]
     unclaimed: list[Path]
-    # landing_fingerprint() of the folder when the step started: what a later run compares against
-    # to tell whether these files were already processed.
+    # landing_fingerprints() of the folder when the step started: what a later run compares against
+    # to tell whether these files were already processed (the whole folder, and per source).
     fingerprint: str = ""
+    source_fingerprints: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> TableReport:
         return next(t for t in self.tables if t.table.name == name)
@@ -324,7 +331,7 @@ def read_landing(
     """
     tables = tables or load_contract()
     landing_dir = landing_dir.resolve()
-    fingerprint = landing_fingerprint(landing_dir)
+    fingerprint, by_source = landing_fingerprints(landing_dir)
     problems: list[str] = []
     reports: list[TableReport] = []
     rejects: list[tuple] = []
@@ -360,7 +367,7 @@ def read_landing(
         raise LandingError("The landing files break the raw-data contract:\n- " + "\n- ".join(problems))
     claimed = {f.path for r in reports for f in r.files}
     return (
-        LandingReport(landing_dir, reports, unclaimed_files(landing_dir, claimed), fingerprint),
+        LandingReport(landing_dir, reports, unclaimed_files(landing_dir, claimed), fingerprint, by_source),
         parts,
         rejects,
     )
@@ -392,7 +399,8 @@ def file_account_rows(report: LandingReport, registered_at: datetime) -> list[tu
 
 def audit_tables(report: LandingReport, rejects: list[tuple], registered_at: datetime):
     """(table name, columns, rows) of the three audit tables of the landing schema."""
-    snapshot = [(report.fingerprint, str(report.landing_dir), registered_at)]
+    by_source = json.dumps(report.source_fingerprints, sort_keys=True)
+    snapshot = [(report.fingerprint, by_source, str(report.landing_dir), registered_at)]
     return [
         (FILES_TABLE, FILES_COLUMNS, file_account_rows(report, registered_at)),
         (REJECTS_TABLE, REJECTS_COLUMNS, rejects),

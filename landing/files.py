@@ -134,20 +134,23 @@ def _digest(entries: list[str]) -> str:
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
 
 
-def landing_fingerprint(landing_dir: Path) -> str:
-    """Changes whenever a data file under the landing folder is added, removed or rewritten: what
-    the file-arrival sensor compares between ticks, and what a published snapshot records."""
+def landing_fingerprints(landing_dir: Path) -> tuple[str, dict[str, str]]:
+    """The folder's fingerprint, which changes whenever a data file under it is added, removed or
+    rewritten, and the same per source folder (`web`, `orders`, ...), from one walk: what the
+    file-arrival sensor compares between ticks and with what the last published run processed,
+    so it can tell new web events alone from a change to consent's sources."""
     if not landing_dir.is_dir():
-        return "absent"
-    return _digest([entry for _, entry in _file_signatures(landing_dir)])
-
-
-def source_fingerprints(landing_dir: Path) -> dict[str, str]:
-    """The same fingerprint per source folder (`web`, `orders`, ...): which sources a change touched,
-    so the sensor can tell new web events alone from a change to consent's sources."""
-    if not landing_dir.is_dir():
-        return {}
+        return "absent", {}
+    signatures = _file_signatures(landing_dir)
     by_source: dict[str, list[str]] = {}
-    for source, entry in _file_signatures(landing_dir):
+    for source, entry in signatures:
         by_source.setdefault(source, []).append(entry)
-    return {source: _digest(entries) for source, entries in by_source.items()}
+    return (
+        _digest([entry for _, entry in signatures]),
+        {source: _digest(entries) for source, entries in by_source.items()},
+    )
+
+
+def landing_fingerprint(landing_dir: Path) -> str:
+    """The folder's fingerprint alone (landing_fingerprints)."""
+    return landing_fingerprints(landing_dir)[0]

@@ -1,39 +1,46 @@
 """Jobs, schedules and the file-arrival sensor."""
 
 import json
-from functools import reduce
+from functools import cache, reduce
 from operator import or_
 
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
-from landing.files import landing_fingerprint, source_fingerprints
-from orchestration.assets.activation import export_assets
+from landing.files import landing_fingerprints
+from orchestration.assets.activation import audience_respects_consent, audience_volume_guard, export_assets
 from orchestration.assets.backtest import BACKTEST_GROUP, BACKTEST_KEY
 from orchestration.assets.dbt import dbt_steps
 from orchestration.project import dbt_project
-from orchestration.resources import WarehouseResource
+from orchestration.resources import DUCKDB_POOL, WarehouseResource
 from warehouse import context as run_context
-from warehouse.publish import published_landing_fingerprint
+from warehouse.publish import published_landing_fingerprint, published_source_fingerprints
 
 TRAINING_GROUP = "ml_training"
+# Every job's runs carry their warehouse's pool in this tag; orchestration/dagster.yaml admits one
+# run per value at a time. A Spark cluster has no pool: its runs may overlap.
+WAREHOUSE_TAG = "audience_warehouse/warehouse"
+RUN_TAGS = {WAREHOUSE_TAG: DUCKDB_POOL} if DUCKDB_POOL else {}
 # A backtest compares scores with the future: it belongs in a backtest warehouse, never in a run
 # of the working one.
 EVERY_RUN = dg.AssetSelection.all() - dg.AssetSelection.groups(BACKTEST_GROUP)
 
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
+    tags=RUN_TAGS,
     selection=EVERY_RUN,
     description="Everything: landing, staging, marts, segments, ML training and scoring, audiences, "
     "exports, published snapshot. What `make run` executes.",
 )
 daily_refresh = dg.define_asset_job(
     "daily_refresh",
+    tags=RUN_TAGS,
     selection=EVERY_RUN - dg.AssetSelection.groups(TRAINING_GROUP),
     description="Every asset except model training: scores with the current champions.",
 )
 ml_training = dg.define_asset_job(
     "ml_training",
+    tags=RUN_TAGS,
     selection=dg.AssetSelection.groups(TRAINING_GROUP),
     description="Train challengers and promote them only when they are not worse than the champions.",
 )
@@ -43,6 +50,7 @@ ml_training = dg.define_asset_job(
 # warehouse of its own (`make backtest` sets AW_WAREHOUSE_PATH).
 backtest = dg.define_asset_job(
     "backtest",
+    tags=RUN_TAGS,
     selection=(
         dg.AssetSelection.assets(BACKTEST_KEY).upstream() | dg.AssetSelection.groups("quarantine").upstream()
     ).required_multi_asset_neighbors(),
@@ -65,16 +73,26 @@ def _dbt_selection(selector: str) -> dg.AssetSelection:
 
 triggered_audiences = dg.define_asset_job(
     "triggered_audiences",
+    tags=RUN_TAGS,
     selection=dg.AssetSelection.groups("landing")
     | _dbt_selection(TRIGGERED_SELECTOR)
-    | dg.AssetSelection.assets(*export_assets),
-    config={"ops": {asset.op.name: {"config": {"only_triggered": True}} for asset in export_assets}},
+    | dg.AssetSelection.assets(*export_assets)
+    # named: Dagster leaves out a check whose extra dependencies (the suppressions, the erasure
+    # targets) are not all selected, and these two block the exports
+    | dg.AssetSelection.checks(audience_respects_consent, audience_volume_guard),
+    config={
+        "ops": {
+            step.node_def.name: {"config": {"only_triggered": True}}
+            for step in (*export_assets, audience_volume_guard)
+        }
+    },
     description="Between daily runs, when only web or order files land: the cart- and browse-"
     "abandonment segments rebuilt with consent at this as_of (dbt selector triggered_audiences) and "
     "their lists synced; nothing else.",
 )
 
 
+@cache
 def triggering_sources() -> frozenset[str]:
     """The landing sources whose new files alone start triggered_audiences: the sources marked
     `meta.triggered_audiences` in their YAML."""
@@ -116,40 +134,49 @@ weekly_training_schedule = _utc_schedule(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Compares the files under the landing folder each minute (names, sizes and "
-    "modification times, per source). When only sources marked `meta.triggered_audiences` changed "
-    "(web events, orders) and a daily run has published, starts triggered_audiences; when any other "
-    "source changed, daily_refresh, unless the last successful run processed exactly these files.",
+    "modification times, per source) with the last tick and with what the last published run "
+    "processed. When only sources marked `meta.triggered_audiences` (web events, orders) differ from "
+    "what it processed, starts triggered_audiences; when any other source does (consent's among "
+    "them), daily_refresh, unless the last successful run processed exactly these files.",
 )
 def landing_files_arrived(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    fingerprints = source_fingerprints(warehouse.landing)
+    fingerprint, fingerprints = landing_fingerprints(warehouse.landing)
     if not fingerprints:
         return dg.SkipReason(f"no files under {warehouse.landing}")
-    previous = _cursor_fingerprints(context.cursor)
-    changed = {
-        source
-        for source in fingerprints.keys() | previous.keys()
-        if fingerprints.get(source) != previous.get(source)
-    }
+    changed = _differing(fingerprints, _cursor_fingerprints(context.cursor))
     if not changed:
         return dg.SkipReason(f"no change under {warehouse.landing}")
     context.update_cursor(json.dumps(fingerprints, sort_keys=True))
-    fingerprint = landing_fingerprint(warehouse.landing)
-    processed = published_landing_fingerprint(run_context.published_path(warehouse.path))
-    if processed is not None and changed <= triggering_sources():
-        return dg.RunRequest(
-            run_key=f"triggered-{fingerprint}",
-            job_name=triggered_audiences.name,
-            tags={"changed_sources": ",".join(sorted(changed))},
-        )
-    if fingerprint == processed:
+    published = run_context.published_path(warehouse.path)
+    if fingerprint == published_landing_fingerprint(published):
         return dg.SkipReason(
             f"the files under {warehouse.landing} are the ones the last successful run processed"
         )
+    processed = published_source_fingerprints(published)
+    # Every source but the triggering ones exactly as the last published run processed it: a
+    # change of consent not yet through the full path (its run queued, running or failed) never
+    # lets the triggered job run before it.
+    unprocessed = None if processed is None else _differing(fingerprints, processed)
+    job = (
+        triggered_audiences
+        if unprocessed is not None and unprocessed <= triggering_sources()
+        else daily_refresh
+    )
+    prefix = "triggered" if job is triggered_audiences else "landing"
     return dg.RunRequest(
-        run_key=f"landing-{fingerprint}",
-        job_name=daily_refresh.name,
+        run_key=f"{prefix}-{fingerprint}",
+        job_name=job.name,
         tags={"changed_sources": ",".join(sorted(changed))},
     )
+
+
+def _differing(fingerprints: dict[str, str], other: dict[str, str]) -> set[str]:
+    """The sources whose files differ between two sets of per-source fingerprints."""
+    return {
+        source
+        for source in fingerprints.keys() | other.keys()
+        if fingerprints.get(source) != other.get(source)
+    }
 
 
 def _cursor_fingerprints(cursor: str | None) -> dict[str, str]:

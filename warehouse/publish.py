@@ -60,6 +60,8 @@ SNAPSHOT_TABLES: dict[tuple[str, str], TableDocs] = {
             "run_id": "Dagster run that published the snapshot.",
             "code_version": "Commit of the code that built it (+changes when the work tree differed).",
             "landing_fingerprint": "Fingerprint of the landing files the run processed.",
+            "landing_source_fingerprints": "The same per source folder (JSON): which sources the "
+            "file-arrival sensor may treat as processed.",
             "source_warehouse": "The working warehouse the snapshot was copied from.",
         },
     ),
@@ -143,14 +145,20 @@ def code_version() -> str:
 
 
 def _source_value(snapshot: duckdb.DuckDBPyConnection, table: str, sql: str):
-    """One value from the source warehouse, None when the table is not there."""
+    """One value from the source warehouse, None when the table is not there (or, built before the
+    column was, lacks it)."""
     schema, name = table.split(".")
     found = snapshot.execute(
         "select count(*) from duckdb_tables() where database_name = 'source' "
         "and schema_name = ? and table_name = ?",
         [schema, name],
     ).fetchone()[0]
-    return snapshot.execute(sql).fetchone()[0] if found else None
+    if not found:
+        return None
+    try:
+        return snapshot.execute(sql).fetchone()[0]
+    except duckdb.BinderException:
+        return None
 
 
 def published_landing_fingerprint(published: Path) -> str | None:
@@ -163,6 +171,21 @@ def published_landing_fingerprint(published: Path) -> str | None:
             return snapshot.execute("select landing_fingerprint from main.snapshot_info").fetchone()[0]
     except duckdb.Error:
         return None
+
+
+def published_source_fingerprints(published: Path) -> dict[str, str] | None:
+    """The per-source landing fingerprints of the run a snapshot was published from; None without
+    a snapshot or when it predates them (the sensor then takes the full path)."""
+    if not published.exists():
+        return None
+    try:
+        with connect(published, read_only=True) as snapshot:
+            text = snapshot.execute("select landing_source_fingerprints from main.snapshot_info").fetchone()[
+                0
+            ]
+    except duckdb.Error:
+        return None
+    return json.loads(text) if text else None
 
 
 @dataclass
@@ -336,6 +359,11 @@ def publish_snapshot(
                     snapshot,
                     "landing.landing_snapshot",
                     "select fingerprint from source.landing.landing_snapshot",
+                ),
+                "landing_source_fingerprints": _source_value(
+                    snapshot,
+                    "landing.landing_snapshot",
+                    "select source_fingerprints from source.landing.landing_snapshot",
                 ),
                 "source_warehouse": "spark catalog" if engine() == "spark" else str(warehouse),
             }

@@ -44,9 +44,12 @@ class ExportConfig(dg.Config):
 
 
 class VolumeGuardConfig(dg.Config):
-    """force: pass the check even when a list would shrink past AW_ACTIVATION_MAX_SHRINK."""
+    """force: pass the check even when a list would shrink past AW_ACTIVATION_MAX_SHRINK.
+    only_triggered: check only the lists the triggered_audiences job syncs (a daily list waiting
+    to be forced must not stop them)."""
 
     force: bool = False
+    only_triggered: bool = False
 
 
 class HoldoutConfig(AsOfConfig):
@@ -71,8 +74,10 @@ def _audience(warehouse: WarehouseResource, destination: str | None = None) -> p
     return audience.drop(columns=["as_of"])
 
 
-def _triggered_lists(warehouse: WarehouseResource) -> list[str]:
-    """The lists of the segments SQL marks as refreshed between daily runs."""
+def _lists(warehouse: WarehouseResource, only_triggered: bool) -> list[str] | None:
+    """None (every list), or the lists of the segments SQL marks as refreshed between daily runs."""
+    if not only_triggered:
+        return None
     catalog = warehouse.frame("select distinct target_list from marts.segments where refresh = 'triggered'")
     return sorted(catalog["target_list"])
 
@@ -146,6 +151,7 @@ def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfi
             _erasures(warehouse),
             warehouse=warehouse.path,
             config=ActivationConfig.from_env(),
+            lists=_lists(warehouse, config.only_triggered),
         )
     refused = [r for r in results if r.status == "refused"]
     return dg.AssetCheckResult(
@@ -154,6 +160,7 @@ def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfi
             "lists": len(results),
             "refused": len(refused),
             "forced": config.force,
+            "only_triggered": config.only_triggered,
             "plan": dg.MetadataValue.md("```\n" + format_results(results) + "\n```"),
         },
     )
@@ -213,13 +220,11 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     def export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: ExportConfig):
         settings = ActivationConfig.from_env()
         with warehouse.session():
-            audience = _audience(warehouse, destination)
-            lists = _triggered_lists(warehouse) if config.only_triggered else None
+            lists = _lists(warehouse, config.only_triggered)
             if lists is not None:
-                audience = audience[audience["list_key"].isin(lists)]
                 context.log.info("only the triggered lists: %s", ", ".join(lists) or "none")
             results = sync_audiences(
-                audience,
+                _audience(warehouse, destination),
                 _suppressions(warehouse),
                 _erasures(warehouse),
                 warehouse=warehouse.path,

@@ -92,3 +92,10 @@ def test_web_or_order_files_alone_start_the_triggered_job_and_any_other_source_t
         with_consent_source = _tick(instance, cursor=orders_only.cursor)
         assert [r.job_name for r in with_consent_source.run_requests] == ["daily_refresh"]
         assert with_consent_source.run_requests[0].tags["changed_sources"] == "crm,orders"
+
+        # the contacts are not through a daily run yet (it is queued, running or failed): new web
+        # events alone must not let the triggered job run before it
+        shutil.copy(demo_run.landing / "orders" / "orders.csv", landing / "orders" / "orders_2026-07-03.csv")
+        consent_unprocessed = _tick(instance, cursor=with_consent_source.cursor)
+        assert [r.job_name for r in consent_unprocessed.run_requests] == ["daily_refresh"]
+        assert consent_unprocessed.run_requests[0].tags["changed_sources"] == "orders"

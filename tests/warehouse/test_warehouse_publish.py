@@ -13,7 +13,13 @@ import pytest
 
 from warehouse import context
 from warehouse.documentation import TableDocs
-from warehouse.publish import PublishError, parquet_folder, publish_snapshot
+from warehouse.publish import (
+    PublishError,
+    parquet_folder,
+    publish_snapshot,
+    published_landing_fingerprint,
+    published_source_fingerprints,
+)
 
 
 def _warehouse(path: Path, customers: int, extra_table: str | None = None) -> Path:
@@ -264,3 +270,23 @@ def test_readers_during_full_publishes_never_fail_nor_see_a_half_snapshot(tmp_pa
             f"the {kind} reader did not straddle the publishes ({len(seen)} reads)"
         )
     assert not list(published.parent.glob(".*.partial")) and os.path.islink(parquet_folder(published))
+
+
+def test_the_snapshot_records_the_landing_files_per_source_and_an_older_warehouse_reads_as_unknown(tmp_path):
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb", 3)
+    by_source = {"crm": "c1", "web": "w1"}
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema landing")
+        con.execute(
+            "create table landing.landing_snapshot as select 'all1' as fingerprint, ? as source_fingerprints",
+            [json.dumps(by_source)],
+        )
+    published = publish_snapshot(warehouse, tmp_path / "published" / "warehouse.duckdb").path
+    assert published_landing_fingerprint(published) == "all1"
+    assert published_source_fingerprints(published) == by_source
+
+    with duckdb.connect(str(warehouse)) as con:  # a landing step from before per-source fingerprints
+        con.execute("create or replace table landing.landing_snapshot as select 'all2' as fingerprint")
+    published = publish_snapshot(warehouse, tmp_path / "published" / "warehouse.duckdb").path
+    assert published_landing_fingerprint(published) == "all2"
+    assert published_source_fingerprints(published) is None

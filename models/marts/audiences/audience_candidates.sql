@@ -1,7 +1,8 @@
 {#- Every segment member for every destination list it is meant for, with its merge fields, holdout
     arm (int_campaign_member_arms, by macros/run/holdout.sql: the one place a holdout or a content
     test's arm is decided; an arm may set the send hour) and — when it must not be
-    sent this run — the reason: no consent (consent_status), a higher-
+    sent this run — the reason: no consent (consent_status, read from int_customer_consent_resolved
+    itself so that a run that rebuilds consent but not the profiles still decides on today's), a higher-
     priority segment of the same campaign group, or the frequency cap (already sent
     var frequency_cap_emails, or the engagement tier's recommended weekly sends if fewer, in the last
     var frequency_cap_days days). Prices (recommendations, cart items) are in the customer's
@@ -125,8 +126,8 @@ candidates as (
         recommended_products.recommended_products,
         cart_items.cart_items,
         coalesce(currencies.currency_code, '{{ var("reporting_currency") }}') as currency,
-        profiles.is_contactable,
-        profiles.consent_status,
+        consent.is_contactable,
+        consent.consent_status,
         suppressed_addresses.reason as address_suppressed_for,
         coalesce(recent_sends.emails_sent, 0) as emails_sent_recently,
         least(
@@ -141,6 +142,8 @@ candidates as (
         on members.segment_name = segment_destinations.segment_name
     inner join {{ ref('customer_profiles') }} as profiles
         on members.customer_key = profiles.customer_key
+    inner join {{ ref('int_customer_consent_resolved') }} as consent
+        on members.customer_key = consent.customer_key
     left join {{ ref('customer_rfm') }} as rfm
         on members.customer_key = rfm.customer_key
     left join {{ ref('customer_engagement') }} as engagement
