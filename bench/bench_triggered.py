@@ -14,7 +14,7 @@ process of its own (orchestration.run_pipeline, as `make run` runs a job):
    less than it would alone).
 
 Writes bench/results/triggered_<scale>.json: per run the wall and CPU seconds, peak RSS, the seconds
-of each step, and what the fake ESP received."""
+of each step, the requests the fake ESPs received and the members their lists hold after it."""
 
 from __future__ import annotations
 
@@ -58,8 +58,13 @@ def _run(job: str, as_of: dt.date, env: dict[str, str], root: Path, fake: FakeES
         **figures,
         **json.loads(report.read_text()),
         "esp_requests": fake.request_count(),
-        "esp_addresses_sent": len(fake.emails_sent()),
+        "esp_list_members_after": _list_members(fake),
     }
+
+
+def _list_members(fake: FakeESP) -> dict[str, int]:
+    """Members of every list the fake ESPs hold, per ESP."""
+    return {esp: sum(sizes.values()) for esp, sizes in fake.stats()["lists"].items()}
 
 
 def run(scale: str, work: Path) -> dict:
