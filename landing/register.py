@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from landing.audit import audit_tables, file_account_rows
 from landing.contract import LandingTable
 from landing.core import (
     LINE_NUMBER_COLUMN,
@@ -40,8 +41,6 @@ from landing.core import (
     LandingReport,
     LineRead,
     TableReport,
-    audit_tables,
-    file_account_rows,
     read_landing,
 )
 from landing.files import LandingError

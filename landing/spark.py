@@ -18,6 +18,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from landing.audit import audit_tables
 from landing.contract import LandingTable
 from landing.core import (
     LINE_NUMBER_COLUMN,
@@ -25,7 +26,6 @@ from landing.core import (
     JsonlScan,
     LandingReport,
     LineRead,
-    audit_tables,
     read_landing,
 )
 from landing.files import LandingError

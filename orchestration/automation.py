@@ -14,7 +14,7 @@ from orchestration.assets.dbt import dbt_steps
 from orchestration.project import dbt_project
 from orchestration.resources import DUCKDB_POOL, WarehouseResource
 from warehouse import context as run_context
-from warehouse.publish import published_landing_fingerprint, published_source_fingerprints
+from warehouse.snapshot_info import published_landing_fingerprint, published_source_fingerprints
 
 TRAINING_GROUP = "ml_training"
 # Every job's runs carry their warehouse's pool in this tag; orchestration/dagster.yaml admits one

@@ -161,33 +161,6 @@ def _source_value(snapshot: duckdb.DuckDBPyConnection, table: str, sql: str):
         return None
 
 
-def published_landing_fingerprint(published: Path) -> str | None:
-    """The landing fingerprint of the run a snapshot was published from (None without one): the
-    file-arrival sensor's proof that files were already processed."""
-    if not published.exists():
-        return None
-    try:
-        with connect(published, read_only=True) as snapshot:
-            return snapshot.execute("select landing_fingerprint from main.snapshot_info").fetchone()[0]
-    except duckdb.Error:
-        return None
-
-
-def published_source_fingerprints(published: Path) -> dict[str, str] | None:
-    """The per-source landing fingerprints of the run a snapshot was published from; None without
-    a snapshot or when it predates them (the sensor then takes the full path)."""
-    if not published.exists():
-        return None
-    try:
-        with connect(published, read_only=True) as snapshot:
-            text = snapshot.execute("select landing_source_fingerprints from main.snapshot_info").fetchone()[
-                0
-            ]
-    except duckdb.Error:
-        return None
-    return json.loads(text) if text else None
-
-
 @dataclass
 class _Table:
     """One published table as the source warehouse describes it."""

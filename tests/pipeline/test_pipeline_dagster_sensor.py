@@ -12,7 +12,7 @@ from landing.files import landing_fingerprint
 from orchestration.definitions import defs
 from tests.pipeline.dagster_runs import dagster_home
 from tests.pipeline.helpers import CONTACT_HEADER, contact, write_csv
-from warehouse.publish import published_landing_fingerprint
+from warehouse.snapshot_info import published_landing_fingerprint
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorExecutionData:

@@ -31,7 +31,7 @@ from landing.files import landing_fingerprint
 from orchestration.definitions import defs
 from tests.pipeline.dagster_runs import AS_OF, Workspace, copy_workspace, dagster_home, launch
 from tests.pipeline.helpers import failure_messages, materialize, write_csv
-from warehouse.publish import published_landing_fingerprint
+from warehouse.snapshot_info import published_landing_fingerprint
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 

@@ -13,13 +13,8 @@ import pytest
 
 from warehouse import context
 from warehouse.documentation import TableDocs
-from warehouse.publish import (
-    PublishError,
-    parquet_folder,
-    publish_snapshot,
-    published_landing_fingerprint,
-    published_source_fingerprints,
-)
+from warehouse.publish import PublishError, parquet_folder, publish_snapshot
+from warehouse.snapshot_info import published_landing_fingerprint, published_source_fingerprints
 
 
 def _warehouse(path: Path, customers: int, extra_table: str | None = None) -> Path:
