@@ -40,6 +40,7 @@ def _shown_as_of(invocation) -> str:
     return shown[0][0]["as_of"]
 
 
+@pytest.mark.slow  # two real dbt invocations: left to `make test`, out of `make test-fast`
 def test_the_run_as_of_reaches_dbt_and_a_new_one_parses_nothing_again(tmp_path, monkeypatch):
     """The dbt step hands the run's as_of to dbt in its environment, not as a --vars (which would
     make dbt parse the whole project again each run), and keeps its parse for the next step."""
