@@ -15,25 +15,22 @@ from warehouse.context import connect
 def published_landing_fingerprint(published: Path) -> str | None:
     """The landing fingerprint of the run a snapshot was published from (None without one): the
     file-arrival sensor's proof that files were already processed."""
-    if not published.exists():
-        return None
-    try:
-        with connect(published, read_only=True) as snapshot:
-            return snapshot.execute("select landing_fingerprint from main.snapshot_info").fetchone()[0]
-    except duckdb.Error:
-        return None
+    return _snapshot_info(published, "landing_fingerprint")
 
 
 def published_source_fingerprints(published: Path) -> dict[str, str] | None:
     """The per-source landing fingerprints of the run a snapshot was published from; None without
     a snapshot or when it predates them (the sensor then takes the full path)."""
+    text = _snapshot_info(published, "landing_source_fingerprints")
+    return json.loads(text) if text else None
+
+
+def _snapshot_info(published: Path, column: str):
+    """One column of the snapshot's snapshot_info row; None without a snapshot or the column."""
     if not published.exists():
         return None
     try:
         with connect(published, read_only=True) as snapshot:
-            text = snapshot.execute("select landing_source_fingerprints from main.snapshot_info").fetchone()[
-                0
-            ]
+            return snapshot.execute(f"select {column} from main.snapshot_info").fetchone()[0]
     except duckdb.Error:
         return None
-    return json.loads(text) if text else None
