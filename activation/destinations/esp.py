@@ -1,12 +1,14 @@
 """What the three ESP clients share: one HTTP client built from their settings (credential in its
 headers or auth only), the request count, redaction of ESP texts, closing, a `__repr__` that never
-shows the key, and the lookup-then-act steps of removal and suppression (ids we know from the
-state or looked up by e-mail; one request per group; every member of a failed group failed)."""
+shows the key, the lookup-then-act steps of removal and suppression (ids we know from the
+state or looked up by e-mail; one request per group; every member of a failed group failed), the
+one-call-per-member steps run up to the connection cap, and erasure by one deletion request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 
@@ -16,6 +18,7 @@ from activation.http import ApiClient
 
 Lookup = Callable[[list[str]], dict[str, str]]
 Pairs = list[tuple[str, str]]
+T = TypeVar("T")
 
 
 def all_failed(keys: Sequence[str], why: str) -> dict[str, Outcome]:
@@ -57,6 +60,20 @@ class EspDestination(Destination):
 
     def close(self) -> None:
         self.api.close()
+
+    def in_parallel(self, call: Callable[[T], tuple[str, Outcome]], items: Iterable[T]) -> dict[str, Outcome]:
+        """The (member key, outcome) `call` gives for each item, up to the connection cap at once:
+        for ESP calls that take one member each."""
+        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+            return dict(pool.map(call, items))
+
+    def erase_with(self, method: str, path: str, **kwargs: Any) -> Outcome:
+        """Erasure by one deletion request; a 404 means the ESP never held the person, which is
+        as erased as they can be."""
+        response = self.api.request(method, path, ok_statuses=(404,), **kwargs)
+        if response.status_code == 404:
+            return Outcome(SENT, f"not present in {self.name}")
+        return Outcome(SENT)
 
     def records(
         self, members: list[StateMember], lookup: Lookup, *, what: str, absent: str, known_ids: bool = True

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -117,11 +116,7 @@ class HubSpotDestination(EspDestination):
         ]
         response = self.api.request("POST", "/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
         body = response.body or {}
-        ids: dict[str, str] = {}
-        for result in body.get("results", []):
-            email = str((result.get("properties") or {}).get("email", "")).lower()
-            if email:
-                ids[email] = str(result["id"])
+        ids = _ids_by_email(body)
         keys = {m.member_key for m in group}
         rejected: dict[str, Outcome] = {}
         for error in body.get("errors", []):
@@ -163,9 +158,7 @@ class HubSpotDestination(EspDestination):
                 "/crm/v3/objects/contacts/batch/read",
                 json={"idProperty": "email", "properties": ["email"], "inputs": [{"id": e} for e in group]},
             ).body
-            for result in (body or {}).get("results", []):
-                email = str((result.get("properties") or {}).get("email", "")).lower()
-                resolved[email] = str(result["id"])
+            resolved.update(_ids_by_email(body or {}))
         return resolved
 
     def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
@@ -189,8 +182,7 @@ class HubSpotDestination(EspDestination):
         pairs, outcomes = self.records(
             members, self._contact_ids, what="contact", absent="no hubspot contact", known_ids=False
         )
-        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
-            outcomes.update(dict(pool.map(lambda pair: self._opt_out(*pair), pairs)))
+        outcomes.update(self.in_parallel(lambda pair: self._opt_out(*pair), pairs))
         return outcomes
 
     def _opt_out(self, email: str, record: str) -> tuple[str, Outcome]:
@@ -205,15 +197,19 @@ class HubSpotDestination(EspDestination):
         return email, Outcome(SENT, esp_record_id=record)
 
     def erase(self, email: str, customer_key: str | None) -> Outcome:
-        response = self.api.request(
-            "POST",
-            "/crm/v3/objects/contacts/gdpr-delete",
-            json={"objectId": email, "idProperty": "email"},
-            ok_statuses=(404,),
+        return self.erase_with(
+            "POST", "/crm/v3/objects/contacts/gdpr-delete", json={"objectId": email, "idProperty": "email"}
         )
-        if response.status_code == 404:
-            return Outcome(SENT, "not present in hubspot")
-        return Outcome(SENT)
+
+
+def _ids_by_email(body: dict[str, Any]) -> dict[str, str]:
+    """Record id by lower-cased e-mail of the contacts a batch call answered with."""
+    ids: dict[str, str] = {}
+    for result in body.get("results", []):
+        email = str((result.get("properties") or {}).get("email", "")).lower()
+        if email:
+            ids[email] = str(result["id"])
+    return ids
 
 
 def _context_values(context: Any) -> list[Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from activation.config import MailchimpConfig, mailchimp_basic_auth
@@ -191,10 +190,7 @@ class MailchimpDestination(EspDestination):
             return all_failed([m.member_key for m in group], f"segment add failed: {error}")
         body = response.body or {}
         added = {str(m.get("email_address", "")).lower() for m in body.get("members_added", [])}
-        errors: dict[str, str] = {}
-        for error in body.get("errors", []):
-            for email in error.get("email_addresses", []):
-                errors[str(email).lower()] = self.redact(str(error.get("error")))
+        errors = self._segment_errors(body)
         outcomes = {}
         for member in group:
             key = member.member_key
@@ -204,6 +200,14 @@ class MailchimpDestination(EspDestination):
             ours = key in added or member.was_pending or response.maybe_applied_twice
             outcomes[key] = Outcome(SENT, esp_record_id=subscriber_hash(key), created_by_us=ours)
         return outcomes
+
+    def _segment_errors(self, body: dict[str, Any]) -> dict[str, str]:
+        """The redacted error of each address a segment change refused, by lower-cased e-mail."""
+        errors: dict[str, str] = {}
+        for error in body.get("errors", []):
+            for email in error.get("email_addresses", []):
+                errors[str(email).lower()] = self.redact(str(error.get("error")))
+        return errors
 
     def remove(self, handle: ListHandle, members: list[StateMember]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
@@ -217,10 +221,7 @@ class MailchimpDestination(EspDestination):
             except ESPRequestError as error:
                 outcomes.update(all_failed([m.member_key for m in group], f"segment remove failed: {error}"))
                 continue
-            errors: dict[str, str] = {}
-            for error in (response.body or {}).get("errors", []):
-                for email in error.get("email_addresses", []):
-                    errors[str(email).lower()] = self.redact(str(error.get("error")))
+            errors = self._segment_errors(response.body or {})
             for member in group:
                 if member.member_key in errors:
                     outcomes[member.member_key] = Outcome(FAILED, f"mailchimp: {errors[member.member_key]}")
@@ -231,8 +232,7 @@ class MailchimpDestination(EspDestination):
     def suppress(self, members: list[StateMember]) -> dict[str, Outcome]:
         """One PATCH per member (Mailchimp has no batch status change that cannot create), up to
         the connection cap in parallel."""
-        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
-            return dict(pool.map(self._unsubscribe, [m.member_key for m in members]))
+        return self.in_parallel(self._unsubscribe, [m.member_key for m in members])
 
     def _unsubscribe(self, key: str) -> tuple[str, Outcome]:
         path = f"/lists/{self._audience}/members/{subscriber_hash(key)}"
@@ -255,11 +255,6 @@ class MailchimpDestination(EspDestination):
         return key, Outcome(REJECTED, f"mailchimp refused the unsubscribe; the member is {status}")
 
     def erase(self, email: str, customer_key: str | None) -> Outcome:
-        response = self.api.request(
-            "POST",
-            f"/lists/{self._audience}/members/{subscriber_hash(email)}/actions/delete-permanent",
-            ok_statuses=(404,),
+        return self.erase_with(
+            "POST", f"/lists/{self._audience}/members/{subscriber_hash(email)}/actions/delete-permanent"
         )
-        if response.status_code == 404:
-            return Outcome(SENT, "not present in mailchimp")
-        return Outcome(SENT)
