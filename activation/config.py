@@ -114,12 +114,20 @@ class HttpSettings:
     requests_per_second: float = 0.0
 
 
+# Mailchimp allows ten connections per user; its default uses them all.
+MAILCHIMP_MAX_CONNECTIONS = 10
+# Each ESP's defaults, for the dataclasses below and for from_env (which adds the back-off).
+MAILCHIMP_HTTP = HttpSettings(max_concurrency=MAILCHIMP_MAX_CONNECTIONS)
+KLAVIYO_HTTP = HttpSettings(max_concurrency=3, requests_per_second=10)
+HUBSPOT_HTTP = HttpSettings(max_concurrency=4, requests_per_second=10)
+
+
 @dataclass(frozen=True)
 class MailchimpConfig:
     api_key: Secret
     audience_id: str
     base_url: str
-    http: HttpSettings = field(default_factory=lambda: HttpSettings(max_concurrency=10))
+    http: HttpSettings = MAILCHIMP_HTTP
     batch_size: int = 500
     segment_batch_size: int = 500
 
@@ -129,9 +137,7 @@ class KlaviyoConfig:
     api_key: Secret
     base_url: str = "https://a.klaviyo.com"
     revision: str = "2024-10-15"
-    http: HttpSettings = field(
-        default_factory=lambda: HttpSettings(max_concurrency=3, requests_per_second=10)
-    )
+    http: HttpSettings = KLAVIYO_HTTP
     import_batch_size: int = 10_000
     import_max_bytes: int = 5_000_000
     list_batch_size: int = 1_000
@@ -145,9 +151,7 @@ class KlaviyoConfig:
 class HubSpotConfig:
     token: Secret
     base_url: str = "https://api.hubapi.com"
-    http: HttpSettings = field(
-        default_factory=lambda: HttpSettings(max_concurrency=4, requests_per_second=10)
-    )
+    http: HttpSettings = HUBSPOT_HTTP
     upsert_batch_size: int = 100
     list_batch_size: int = 1_000
 
@@ -198,18 +202,21 @@ class ActivationConfig:
         mailchimp = klaviyo = hubspot = None
         key = credential(env, "AW_MAILCHIMP_API_KEY", "mailchimp")
         if key:
-            audience = env.get("AW_MAILCHIMP_AUDIENCE_ID", "").strip()
+            audience = _setting(env, "AW_MAILCHIMP_AUDIENCE_ID")
             if not audience:
                 raise ConfigError("AW_MAILCHIMP_API_KEY is set but AW_MAILCHIMP_AUDIENCE_ID is not")
-            base = env.get("AW_MAILCHIMP_BASE_URL", "").strip() or mailchimp_base_url(key)
+            base = _setting(env, "AW_MAILCHIMP_BASE_URL") or mailchimp_base_url(key)
             mailchimp = MailchimpConfig(
                 api_key=Secret(key),
                 audience_id=audience,
                 base_url=base.rstrip("/"),
-                http=_http(env, "MAILCHIMP", HttpSettings(max_concurrency=10, backoff_initial=backoff)),
+                http=_http(env, "MAILCHIMP", MAILCHIMP_HTTP, backoff),
             )
-            if mailchimp.http.max_concurrency > 10:
-                raise ConfigError("AW_MAILCHIMP_MAX_CONCURRENCY above 10: Mailchimp allows 10 connections")
+            if mailchimp.http.max_concurrency > MAILCHIMP_MAX_CONNECTIONS:
+                raise ConfigError(
+                    f"AW_MAILCHIMP_MAX_CONCURRENCY above {MAILCHIMP_MAX_CONNECTIONS}: "
+                    f"Mailchimp allows {MAILCHIMP_MAX_CONNECTIONS} connections"
+                )
         key = credential(env, "AW_KLAVIYO_API_KEY", "klaviyo")
         if key:
             if not KEY_SHAPES["klaviyo"].fullmatch(key):
@@ -220,14 +227,10 @@ class ActivationConfig:
                 )
             klaviyo = KlaviyoConfig(
                 api_key=Secret(key),
-                base_url=(env.get("AW_KLAVIYO_BASE_URL", "").strip() or "https://a.klaviyo.com").rstrip("/"),
-                revision=env.get("AW_KLAVIYO_REVISION", "").strip() or "2024-10-15",
-                http=_http(
-                    env,
-                    "KLAVIYO",
-                    HttpSettings(max_concurrency=3, requests_per_second=10, backoff_initial=backoff),
-                ),
-                poll_interval=_float(env, "AW_KLAVIYO_POLL_SECONDS", 0.5),
+                base_url=_setting(env, "AW_KLAVIYO_BASE_URL", KlaviyoConfig.base_url).rstrip("/"),
+                revision=_setting(env, "AW_KLAVIYO_REVISION", KlaviyoConfig.revision),
+                http=_http(env, "KLAVIYO", KLAVIYO_HTTP, backoff),
+                poll_interval=_float(env, "AW_KLAVIYO_POLL_SECONDS", KlaviyoConfig.poll_interval),
             )
         key = credential(env, "AW_HUBSPOT_TOKEN", "hubspot")
         if key:
@@ -239,29 +242,25 @@ class ActivationConfig:
                 )
             hubspot = HubSpotConfig(
                 token=Secret(key),
-                base_url=(env.get("AW_HUBSPOT_BASE_URL", "").strip() or "https://api.hubapi.com").rstrip("/"),
-                http=_http(
-                    env,
-                    "HUBSPOT",
-                    HttpSettings(max_concurrency=4, requests_per_second=10, backoff_initial=backoff),
-                ),
+                base_url=_setting(env, "AW_HUBSPOT_BASE_URL", HubSpotConfig.base_url).rstrip("/"),
+                http=_http(env, "HUBSPOT", HUBSPOT_HTTP, backoff),
             )
         for retired in ("AW_HOLDOUT_SALT", "AW_HOLDOUT_SHARE"):
-            if env.get(retired, "").strip():
+            if _setting(env, retired):
                 log.warning(
                     "%s is no longer read: holdouts are decided in SQL (dbt var %s)",
                     retired,
                     retired[3:].lower(),
                 )
-        file_dir = env.get("AW_ACTIVATION_FILE_DIR", "").strip()
+        file_dir = _setting(env, "AW_ACTIVATION_FILE_DIR")
         file_cfg = FileConfig(directory=resolve_path(file_dir)) if file_dir else FileConfig()
-        unconfigured = env.get("AW_ACTIVATION_UNCONFIGURED", "file").strip() or "file"
+        unconfigured = _setting(env, "AW_ACTIVATION_UNCONFIGURED", cls.unconfigured)
         if unconfigured not in ("file", "skip", "error"):
             raise ConfigError("AW_ACTIVATION_UNCONFIGURED must be one of file, skip, error")
-        max_shrink = _float(env, "AW_ACTIVATION_MAX_SHRINK", 0.2)
+        max_shrink = _float(env, "AW_ACTIVATION_MAX_SHRINK", cls.max_shrink_share)
         if not 0.0 <= max_shrink <= 1.0:
             raise ConfigError("AW_ACTIVATION_MAX_SHRINK must be a share between 0 and 1")
-        guard_min_members = _float(env, "AW_ACTIVATION_GUARD_MIN_MEMBERS", 25)
+        guard_min_members = _float(env, "AW_ACTIVATION_GUARD_MIN_MEMBERS", cls.guard_min_members)
         if guard_min_members < 0 or guard_min_members != int(guard_min_members):
             raise ConfigError("AW_ACTIVATION_GUARD_MIN_MEMBERS must be a whole number of members, 0 or more")
         return cls(
@@ -349,8 +348,13 @@ def mailchimp_basic_auth(api_key: str) -> str:
     return base64.b64encode(f"anystring:{api_key}".encode()).decode()
 
 
+def _setting(env: Mapping[str, str], name: str, default: str = "") -> str:
+    """The variable's value without surrounding white space; `default` when unset or blank."""
+    return env.get(name, "").strip() or default
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip()
+    text = _setting(env, name)
     if not text:
         return default
     try:
@@ -359,7 +363,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {text!r}") from error
 
 
-def _http(env: Mapping[str, str], prefix: str, base: HttpSettings) -> HttpSettings:
+def _http(env: Mapping[str, str], prefix: str, base: HttpSettings, backoff: float) -> HttpSettings:
+    """An ESP's defaults with the shared back-off and its own AW_<ESP>_* overrides."""
+    base = replace(base, backoff_initial=backoff)
     return replace(
         base,
         timeout_seconds=_float(env, f"AW_{prefix}_TIMEOUT", base.timeout_seconds),

@@ -18,7 +18,7 @@ import hashlib
 import re
 from typing import Any
 
-from activation.config import MailchimpConfig, mailchimp_basic_auth
+from activation.config import MAILCHIMP_MAX_CONNECTIONS, MailchimpConfig, mailchimp_basic_auth
 from activation.destinations.base import (
     FAILED,
     REJECTED,
@@ -94,7 +94,7 @@ class MailchimpDestination(EspDestination):
         super().__init__(config, auth=("anystring", key), secrets=(key, mailchimp_basic_auth(key)))
         self.batch_size = min(config.batch_size, MAX_BATCH)
         self.suppress_batch_size = min(config.segment_batch_size, MAX_BATCH)
-        self.max_concurrency = min(config.http.max_concurrency, 10)
+        self.max_concurrency = min(config.http.max_concurrency, MAILCHIMP_MAX_CONNECTIONS)
         self._audience = config.audience_id
 
     def describe(self) -> str:
