@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fake_esp import FakeESP
-from tests.activation.helpers import fake_config
+from tests.activation.helpers import fake_config, small_batches
 
 
 @pytest.fixture
@@ -34,3 +34,9 @@ def wh(tmp_path):
 @pytest.fixture
 def config(fake, tmp_path):
     return fake_config(fake, tmp_path / "files")
+
+
+@pytest.fixture
+def small_config(config):
+    """The fake's config with batches of ten, so a few dozen members make several batches."""
+    return small_batches(config)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import duckdb
@@ -157,11 +160,37 @@ def fake_env(fake, files: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def sync_process(tmp_path: Path, script: str, fake, esp: str, *arguments: str) -> subprocess.Popen:
-    """Start `script` (a sync) in a process of its own against the fake, one request at a time
-    with a long timeout, so a test can kill it at a chosen call and run the sync again."""
-    path = tmp_path / "run_sync.py"
-    path.write_text(script)
+# A sync of the audience and suppressions in two Parquet files, with small batches, in a process
+# of its own: python run_sync.py <audience> <suppressions> <warehouse>.
+SYNC_SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    import pandas as pd
+
+    from activation import ActivationConfig, sync_audiences
+    from tests.activation.helpers import small_batches
+
+    config = small_batches(ActivationConfig.from_env())
+    desired, supp = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
+    sync_audiences(desired, supp, warehouse=sys.argv[3], config=config)
+    """
+)
+
+
+def sync_killed_at(
+    fake, tmp_path: Path, esp: str, desired: pd.DataFrame, supp: pd.DataFrame, wh: Path, *, call, after: int
+) -> None:
+    """Sync in a process of its own (one request at a time, a long timeout) until the ESP applies
+    the `after`+1-th request matching `call` (method, path pattern) but never answers it: the worst
+    moment to die. The process gets time to record what it did hear back about, is killed, and the
+    fake stops hanging, so the test can look at what was left and sync again."""
+    desired.to_parquet(tmp_path / "desired.parquet")
+    supp.to_parquet(tmp_path / "supp.parquet")
+    method, path = call
+    hang = fake.inject("hang", esp=esp, method=method, path=path, after=after, apply=True, seconds=60)
+    script = tmp_path / "run_sync.py"
+    script.write_text(SYNC_SCRIPT)
     env = {
         **os.environ,
         **fake_env(fake, tmp_path / "files"),
@@ -169,7 +198,20 @@ def sync_process(tmp_path: Path, script: str, fake, esp: str, *arguments: str) -
         f"AW_{esp.upper()}_TIMEOUT": "120",
         "PYTHONPATH": str(PROJECT_DIR),
     }
-    return subprocess.Popen([sys.executable, str(path), *arguments], env=env, cwd=PROJECT_DIR)
+    arguments = [str(tmp_path / "desired.parquet"), str(tmp_path / "supp.parquet"), str(wh)]
+    process = subprocess.Popen([sys.executable, str(script), *arguments], env=env, cwd=PROJECT_DIR)
+    try:
+        deadline = time.monotonic() + 120
+        while not hang.hit.is_set() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hang.hit.is_set(), f"the sync never reached {method} {path} number {after + 1}"
+        time.sleep(1.5)  # let the process record the batches it did hear back about
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    fake.clear_faults()
+    fake.release.set()
 
 
 def fake_config(fake, files: Path, **extra: str) -> ActivationConfig:

@@ -91,24 +91,24 @@ def test_retry_after_is_honoured(fake, wh, config):
 
 
 @pytest.mark.parametrize("esp", ESP_NAMES)
-def test_dropped_connection_after_membership_add_still_counts_as_ours(fake, wh, tmp_path, esp):
+def test_dropped_connection_after_membership_add_still_counts_as_ours(fake, wh, small_config, esp):
     """The ESP applied the add, the answer was lost, the retry finds the member already there:
     the membership is still ours, so a later removal takes it out."""
-    config = small_batches(fake_config(fake, tmp_path / "files"))
     method, path = MEMBERSHIP_ADD[esp]
     fake.inject("drop", esp=esp, method=method, path=path)
-    _sync_until_clean(audience(esp, "vip", range(20)), wh, config)
+    _sync_until_clean(audience(esp, "vip", range(20)), wh, small_config)
     owned = sql(wh, "SELECT count(*) FROM activation.sync_state WHERE created_by_us")[0][0]
     assert owned == 20
-    _sync_until_clean(audience(esp, "vip", range(3, 20)), wh, config)
+    _sync_until_clean(audience(esp, "vip", range(3, 20)), wh, small_config)
     _assert_equal(fake, wh, esp, "vip", range(3, 20))
 
 
 @pytest.mark.parametrize("esp", ESP_NAMES)
-def test_rows_rejected_inside_a_batch_are_reported_and_retried_next_run(fake, wh, tmp_path, esp):
-    config = small_batches(fake_config(fake, tmp_path / "files"))
+def test_rows_rejected_inside_a_batch_are_reported_and_retried_next_run(fake, wh, small_config, esp):
     fake.reject(esp, [email_of(3), email_of(17)], "Invalid Resource: looks fake")
-    results = sync_audiences(audience(esp, "vip", range(25)), no_suppressions(), warehouse=wh, config=config)
+    results = sync_audiences(
+        audience(esp, "vip", range(25)), no_suppressions(), warehouse=wh, config=small_config
+    )
     assert results[0].status == "success"
     assert (results[0].sent, results[0].rejected, results[0].failed) == (23, 2, 0)
     rows = sql(
@@ -121,7 +121,9 @@ def test_rows_rejected_inside_a_batch_are_reported_and_retried_next_run(fake, wh
     assert fake.list_members(esp, "vip") == {email_of(k) for k in range(25)} - {email_of(3), email_of(17)}
     fake.clear_faults()
     fake.reset_log()
-    results = sync_audiences(audience(esp, "vip", range(25)), no_suppressions(), warehouse=wh, config=config)
+    results = sync_audiences(
+        audience(esp, "vip", range(25)), no_suppressions(), warehouse=wh, config=small_config
+    )
     assert results[0].counts["creates"] == 2 and results[0].sent == 2
     _assert_equal(fake, wh, esp, "vip", range(25))
 

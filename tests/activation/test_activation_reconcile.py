@@ -6,9 +6,6 @@ consent removal."""
 from __future__ import annotations
 
 import logging
-import signal
-import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,10 +19,9 @@ from tests.activation.helpers import (
     email_of,
     fake_config,
     no_suppressions,
-    small_batches,
     sql,
     suppressions,
-    sync_process,
+    sync_killed_at,
 )
 
 SUPPRESS_CALLS = {
@@ -210,20 +206,6 @@ def test_the_volume_guard_never_holds_back_a_consent_removal(fake, wh, config, t
     assert fake.request_count() == 0
 
 
-CRASH_SCRIPT = textwrap.dedent(
-    """
-    import sys
-
-    import pandas as pd
-
-    from activation import ActivationConfig, sync_audiences
-    from tests.activation.helpers import small_batches
-
-    config = small_batches(ActivationConfig.from_env())
-    desired, supp = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
-    sync_audiences(desired, supp, warehouse=sys.argv[3], config=config)
-    """
-)
 # The call that hangs after the ESP applied it: the 13th Mailchimp or HubSpot suppression (the
 # second batch of ten), or Klaviyo's second suppression job.
 CRASH_AFTER = {"mailchimp": 12, "klaviyo": 1, "hubspot": 12}
@@ -231,40 +213,21 @@ CRASH_AFTER = {"mailchimp": 12, "klaviyo": 1, "hubspot": 12}
 
 @pytest.mark.slow  # a sync in a process of its own, killed and run again
 @pytest.mark.parametrize("esp", ESP_NAMES)
-def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(fake, wh, tmp_path, esp):
-    config = small_batches(fake_config(fake, tmp_path / "files"))
-    assert sync_audiences(audience(esp, "vip", range(50)), no_suppressions(), warehouse=wh, config=config)[
-        0
-    ].ok
+def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(
+    fake, wh, small_config, tmp_path, esp
+):
+    assert sync_audiences(
+        audience(esp, "vip", range(50)), no_suppressions(), warehouse=wh, config=small_config
+    )[0].ok
     desired = audience(esp, "vip", range(20, 50))
     supp = suppressions([(email_of(k), f"c{k:07d}", "unsubscribed") for k in range(20)])
-    desired.to_parquet(tmp_path / "desired.parquet")
-    supp.to_parquet(tmp_path / "supp.parquet")
-    method, path = SUPPRESS_CALLS[esp]
-    hang = fake.inject(
-        "hang", esp=esp, method=method, path=path, after=CRASH_AFTER[esp], apply=True, seconds=60
-    )
-    arguments = [str(tmp_path / "desired.parquet"), str(tmp_path / "supp.parquet"), str(wh)]
-    process = sync_process(tmp_path, CRASH_SCRIPT, fake, esp, *arguments)
-    try:
-        deadline = time.monotonic() + 120
-        while not hang.hit.is_set() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert hang.hit.is_set(), "the sync never reached a suppression call"
-        time.sleep(1.5)  # let the process record the batch it did hear back about
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
+    sync_killed_at(fake, tmp_path, esp, desired, supp, wh, call=SUPPRESS_CALLS[esp], after=CRASH_AFTER[esp])
     withdrawn = {email_of(k) for k in range(20)}
     acknowledged = sql(wh, "SELECT count(*) FROM activation.sync_results WHERE action = 'suppress'")[0][0]
     assert acknowledged == 10, "suppressions are recorded per acknowledged batch"
     assert fake.list_members(esp, "vip") == {email_of(k) for k in range(50)}, "lists come after suppression"
-    fake.clear_faults()
-    fake.release.set()
     fake.reset_log()
-    results = sync_audiences(
-        desired, supp, warehouse=wh, config=small_batches(fake_config(fake, tmp_path / "files"))
-    )
+    results = sync_audiences(desired, supp, warehouse=wh, config=small_config)
     assert all(r.status == "success" for r in results), [r.line() for r in results]
     assert all(_suppressed_at(fake, esp, email) for email in withdrawn)
     resent = _suppression_requests(fake, esp)
@@ -272,7 +235,5 @@ def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(fake, wh
     assert fake.list_members(esp, "vip") == {email_of(k) for k in range(20, 50)}
     assert sql(wh, "SELECT count(*) FROM activation.sync_state WHERE pending")[0][0] == 0
     fake.reset_log()
-    again = sync_audiences(
-        desired, supp, warehouse=wh, config=small_batches(fake_config(fake, tmp_path / "files"))
-    )
+    again = sync_audiences(desired, supp, warehouse=wh, config=small_config)
     assert all(r.ok for r in again) and fake.request_count() == 0

@@ -16,9 +16,7 @@ from activation.destinations.klaviyo import KlaviyoDestination
 from tests.activation.helpers import (
     audience,
     erasure_targets,
-    fake_config,
     no_suppressions,
-    small_batches,
     sql,
 )
 
@@ -27,24 +25,23 @@ def _secrets(fake) -> list[str]:
     return [fake.mailchimp_key, fake.klaviyo_key, fake.hubspot_token]
 
 
-def test_keys_never_appear_in_logs_errors_reprs_or_tables(fake, wh, tmp_path, caplog):
+def test_keys_never_appear_in_logs_errors_reprs_or_tables(fake, wh, small_config, caplog):
     caplog.set_level(logging.DEBUG)
-    config = small_batches(fake_config(fake, tmp_path / "files"))
     # an ESP that echoes the credential back in its error body
     fake.inject("status", esp="mailchimp", path=r"/segments/\d+$", status=400, echo_auth=True)
     for esp in ESP_NAMES:
         fake.inject("status", esp=esp, status=429, retry_after=0)
         fake.inject("status", esp=esp, status=500, after=1)
     desired = pd.concat([audience(esp, "vip", range(30)) for esp in ESP_NAMES])
-    results = sync_audiences(desired, no_suppressions(), warehouse=wh, config=config)
+    results = sync_audiences(desired, no_suppressions(), warehouse=wh, config=small_config)
     errors: list[str] = [r.message for r in results]
     bad = ActivationConfig.from_env({**fake.env(), "AW_KLAVIYO_API_KEY": "pk_wrong_key_for_this_test"})
     with pytest.raises(ESPRequestError) as raised:
         KlaviyoDestination(bad.klaviyo).ensure_list("vip", None)
     errors.append(str(raised.value))
     errors.append("".join(traceback.format_exception(raised.value)))
-    errors.append(repr(config) + str(config) + repr(results))
-    propagate_erasures(erasure_targets(1), warehouse=wh, config=config)
+    errors.append(repr(small_config) + str(small_config) + repr(results))
+    propagate_erasures(erasure_targets(1), warehouse=wh, config=small_config)
     logged = [record.getMessage() for record in caplog.records]
     assert any("retrying" in line for line in logged), "the faults should have been logged"
     tables = str(
