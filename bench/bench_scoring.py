@@ -42,9 +42,8 @@ def child_prepare(root: Path, customers: int, seed: int, clustering: bool = Fals
     from threadpoolctl import threadpool_limits
 
     from ml.lifecycle import ModelRegistry
-    from ml.propensity import PropensityConfig
     from ml.synthetic import make_synthetic
-    from ml.synthetic_champions import train_synthetic_champions
+    from ml.synthetic_champions import quick_propensity, train_synthetic_champions
 
     data = make_synthetic(customers, seed=seed, n_products=200)
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
@@ -54,13 +53,7 @@ def child_prepare(root: Path, customers: int, seed: int, clustering: bool = Fals
         con.register("transactions", data.transactions[["customer_key", "ordered_at", "revenue"]])
         con.execute(f"create table {TRANSACTIONS} as select * from transactions")
     registry = ModelRegistry(root / "models")
-    config = PropensityConfig(
-        n_folds=2,
-        candidates=("hist_gradient_boosting",),
-        importance_rows=2000,
-        importance_repeats=1,
-        n_jobs=1,
-    )
+    config = quick_propensity("hist_gradient_boosting", importance_rows=2000)
     with threadpool_limits(limits=1):
         latest = train_synthetic_champions(data, registry, config, with_clustering=clustering)
     (root / "as_of.txt").write_text(str(data.as_of))

@@ -13,6 +13,19 @@ from ml.runner import run_btyd, run_clustering, run_propensity
 from ml.synthetic import SyntheticData
 
 
+def quick_propensity(candidate: str, importance_rows: int, **changes) -> PropensityConfig:
+    """Propensity settings that train in seconds on synthetic data: two folds, one candidate, one
+    importance repeat, one job; for tests and benchmarks that need a champion, not a good one."""
+    return PropensityConfig(
+        n_folds=2,
+        candidates=(candidate,),
+        importance_rows=importance_rows,
+        importance_repeats=1,
+        n_jobs=1,
+        **changes,
+    )
+
+
 def train_synthetic_champions(
     data: SyntheticData,
     registry: ModelRegistry,

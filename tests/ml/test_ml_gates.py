@@ -7,8 +7,9 @@ import pytest
 
 from ml.baselines import BASELINES, baseline_pipeline
 from ml.gates import BEATS_BASELINE_CHECK, NOT_DEGENERATE_CHECK, GateSettings, decide, training_verdicts
-from ml.propensity import PropensityConfig, train_propensity
+from ml.propensity import train_propensity
 from ml.propensity_selection import choose_candidate, selection_folds
+from ml.synthetic_champions import quick_propensity
 
 
 def _decide(model_value, baselines, margin=0.01):
@@ -60,13 +61,8 @@ def test_each_baseline_ranks_by_its_own_rule(name):
 @pytest.fixture(scope="module")
 def gated(data):
     """One candidate and an impossible margin: the model cannot pass, a baseline must be served."""
-    cfg = PropensityConfig(
-        n_folds=2,
-        candidates=("logistic_regression",),
-        importance_rows=300,
-        importance_repeats=1,
-        n_jobs=1,
-        gates=GateSettings(propensity_margin=0.5),
+    cfg = quick_propensity(
+        "logistic_regression", importance_rows=300, gates=GateSettings(propensity_margin=0.5)
     )
     return train_propensity(data.customer_features, data.customer_labels, as_of=data.as_of, config=cfg)
 

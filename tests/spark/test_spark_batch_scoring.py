@@ -10,9 +10,8 @@ import pytest
 from ml.batch_scoring import latest_features_sql, transactions_sql, write_customer_scores
 from ml.champion import score_customers
 from ml.lifecycle import ModelRegistry
-from ml.propensity import PropensityConfig
 from ml.synthetic import make_synthetic
-from ml.synthetic_champions import train_synthetic_champions
+from ml.synthetic_champions import quick_propensity, train_synthetic_champions
 from warehouse.batches import batch_session
 from warehouse.engine import SparkEngine, arrow_of_frame, pandas_like_duckdb
 
@@ -29,9 +28,7 @@ def test_batches_on_spark_write_what_scoring_everyone_at_once_gives(tmp_path, mo
     monkeypatch.setenv("AW_SPARK_SHUFFLE_PARTITIONS", "2")
     data = make_synthetic(150, seed=3, n_products=30)
     registry = ModelRegistry(tmp_path / "models")
-    config = PropensityConfig(
-        n_folds=2, importance_rows=300, importance_repeats=1, n_jobs=1, candidates=("logistic_regression",)
-    )
+    config = quick_propensity("logistic_regression", importance_rows=300)
     train_synthetic_champions(data, registry, config)
     engine = SparkEngine()  # holds the session across the calls below
     try:
