@@ -223,29 +223,17 @@ def sync_audiences(
     *,
     warehouse: str | Path | None = None,
     config: ActivationConfig | None = None,
-    dry_run: bool = False,
-    force: bool | Iterable[str] = False,
-    destinations: Iterable[str] | None = None,
-    lists: Iterable[str] | None = None,
-    run_id: str | None = None,
+    **options,
 ) -> list[SyncResult]:
     """Sync every (destination, list) in `desired`, and every list the state knows that the
     frame no longer has, so a vanished audience meets the volume guard instead of being skipped.
     A caller that syncs one destination at a time passes `destinations=[...]` to limit that, and
     one that syncs some lists only (the triggered audiences) `lists=[...]`: the other lists are
     left as they are. ESP-wide suppression runs either way. Returns one SyncResult per list;
-    check `result.ok`."""
+    check `result.ok`. `options` are SyncEngine.sync's (dry_run, force, destinations, lists,
+    run_id), whose signature is their one home."""
     with SyncEngine(warehouse, config) as engine:
-        return engine.sync(
-            desired,
-            suppressions,
-            erasure_requests,
-            dry_run=dry_run,
-            force=force,
-            destinations=destinations,
-            lists=lists,
-            run_id=run_id,
-        )
+        return engine.sync(desired, suppressions, erasure_requests, **options)
 
 
 def plan_sync(
