@@ -1,6 +1,8 @@
 """The backtest asset: after the warehouse was built, trained and scored at a past as_of, compare
 its scores with what the customers did after it (ml.backtest). This module only reads the tables,
-calls ml.backtest, writes `ml.backtest_results` and the markdown report, and shows the figures."""
+calls ml.backtest, writes `ml.backtest_results` and the markdown report, and shows the figures.
+ml.backtest imports scikit-learn: it is imported in the step, not by every step process that loads
+the definitions (orchestration/assets/ml.py says why)."""
 
 import os
 from pathlib import Path
@@ -8,10 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from ml.backtest import BacktestError, evaluate, parse_horizons, render_markdown, scored_population
-from ml.features import CUTOFF, KEY
-from ml.point_in_time import LABEL, LeakageError, validate_point_in_time
-from orchestration.assets.ml import FEATURES, LABELS, _inline_plots
+from orchestration.assets.ml import FEATURES, LABELS, inline_plots
 from orchestration.resources import DUCKDB_POOL, WarehouseResource, resolve_as_of
 
 SCORES = dg.AssetKey(["ml", "customer_scores"])
@@ -85,6 +84,10 @@ def _report_path(config: BacktestConfig, warehouse: WarehouseResource) -> Path:
     "in a backtest warehouse (`make backtest`), never the demo's.",
 )
 def backtest_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: BacktestConfig):
+    from ml.backtest import BacktestError, evaluate, parse_horizons, render_markdown, scored_population
+    from ml.features import CUTOFF, KEY
+    from ml.point_in_time import LABEL, LeakageError, validate_point_in_time
+
     as_of = resolve_as_of(context, config)
     horizons = parse_horizons(config.horizons or os.environ.get(HORIZONS_ENV, "") or "30,90")
     labelled = warehouse.frame(
@@ -132,6 +135,6 @@ def backtest_results(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "point_in_time": "features and CRM attributes checked at every labelled cutoff",
             "report_path": str(path),
             "report": dg.MetadataValue.md(report),
-            **_inline_plots(result.plots),
+            **inline_plots(result.plots),
         }
     )

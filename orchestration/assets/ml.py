@@ -1,26 +1,20 @@
 """Machine learning: training (group ml_training, its own weekly schedule) and daily scoring with
 the champions (group ml). The models are in ml/; this module only reads the marts, calls it, writes
-the tables of the `ml` schema and shows metrics and plots in the Dagster UI."""
+the tables of the `ml` schema and shows metrics and plots in the Dagster UI.
+
+The ml modules that import scikit-learn and SciPy (about a second) are imported inside the steps
+that use them: every step process of a run loads this module, and most steps train nothing."""
 
 import base64
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
-from ml.batch_scoring import (
-    latest_features_sql,
-    scoring_batch_rows,
-    transactions_sql,
-    write_customer_clusters,
-    write_customer_scores,
-)
-from ml.champion import NoChampionError, score_recommendations
 from ml.drift import PSI_FAIL, PSI_WARN, check_drift
-from ml.features import latest_customers
 from ml.gates import BEATS_BASELINE_CHECK, NOT_DEGENERATE_CHECK, training_verdicts
 from ml.lifecycle import ModelRegistry, model_runs_frame, save_plots
-from ml.runner import run_btyd, run_clustering, run_propensity, run_recommendations
 from ml.summaries import recommendation_summary, training_summary
 from orchestration.resources import (
     DUCKDB_POOL,
@@ -49,6 +43,8 @@ class Inputs:
 
     @property
     def customers(self) -> pd.Series:
+        from ml.features import latest_customers
+
         return latest_customers(self.features)
 
 
@@ -62,7 +58,7 @@ def _inputs(warehouse: WarehouseResource) -> Inputs:
     )
 
 
-def _inline_plots(plots: dict[str, bytes]) -> dict:
+def inline_plots(plots: dict[str, bytes]) -> dict:
     """Each PNG shown inline in the UI (a markdown image)."""
     return {
         f"plot_{name}": dg.MetadataValue.md(
@@ -72,18 +68,24 @@ def _inline_plots(plots: dict[str, bytes]) -> dict:
     }
 
 
-TRAINERS = {
-    "clustering": lambda inputs, registry, as_of: run_clustering(inputs.features, registry),
-    "propensity": lambda inputs, registry, as_of: run_propensity(
-        inputs.features, inputs.labels, registry, as_of=as_of, transactions=inputs.transactions
-    ),
-    "btyd": lambda inputs, registry, as_of: run_btyd(
-        inputs.transactions, registry, as_of=as_of, customers=inputs.customers
-    ),
-    "recommendations": lambda inputs, registry, as_of: run_recommendations(
+MODELS = ("clustering", "propensity", "btyd", "recommendations")
+
+
+def _train(model_name: str, inputs: Inputs, registry: ModelRegistry, as_of: pd.Timestamp):
+    """One model's training stage (ml.runner) on the marts' inputs."""
+    from ml import runner
+
+    if model_name == "clustering":
+        return runner.run_clustering(inputs.features, registry)
+    if model_name == "propensity":
+        return runner.run_propensity(
+            inputs.features, inputs.labels, registry, as_of=as_of, transactions=inputs.transactions
+        )
+    if model_name == "btyd":
+        return runner.run_btyd(inputs.transactions, registry, as_of=as_of, customers=inputs.customers)
+    return runner.run_recommendations(
         inputs.interactions, inputs.products, registry, as_of=as_of, customers=inputs.customers
-    ),
-}
+    )
 
 
 GATE_CHECKS = {
@@ -125,7 +127,7 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
         as_of = pd.Timestamp(resolve_as_of(context, config))
         registry = ModelRegistry(model_store.path)
         with warehouse.session():
-            stage = TRAINERS[model_name](_inputs(warehouse), registry, as_of)
+            stage = _train(model_name, _inputs(warehouse), registry, as_of)
             run = stage.model_run
             warehouse.append_rows(
                 "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run.run_id}])
@@ -134,7 +136,7 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
         metadata = {
             **training_summary(run),
             "report": dg.MetadataValue.json(stage.report),
-            **_inline_plots(stage.plots),
+            **inline_plots(stage.plots),
         }
         checks = [
             dg.AssetCheckResult(
@@ -150,11 +152,18 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
     return train
 
 
-training_assets = [_training_asset(name) for name in TRAINERS]
+training_assets = [_training_asset(name) for name in MODELS]
 
 
-def _champions_or_fail(error: NoChampionError):
-    raise dg.Failure(description=str(error)) from error
+@contextmanager
+def _champions_or_fail():
+    """A missing champion fails the step with the registry's message (run the training job)."""
+    from ml.champion import NoChampionError
+
+    try:
+        yield
+    except NoChampionError as error:
+        raise dg.Failure(description=str(error)) from error
 
 
 def _scoring_spec(name: str, deps: list[dg.AssetKey], description: str) -> dg.AssetSpec:
@@ -190,15 +199,14 @@ SCORING_DEPS = [
     name="cluster_customers",
 )
 def cluster_customers(warehouse: WarehouseResource, model_store: ModelStoreResource):
-    with warehouse.session(), warehouse.batches("ml") as session:
-        try:
-            clustered = write_customer_clusters(
-                session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
-                ModelRegistry(model_store.path),
-                session,
-            )
-        except NoChampionError as error:
-            _champions_or_fail(error)
+    from ml.batch_scoring import latest_features_sql, scoring_batch_rows, write_customer_clusters
+
+    with warehouse.session(), warehouse.batches("ml") as session, _champions_or_fail():
+        clustered = write_customer_clusters(
+            session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
+            ModelRegistry(model_store.path),
+            session,
+        )
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_clusters"], metadata={"rows": clustered.rows, "sizes": clustered.sizes}
     )
@@ -239,22 +247,26 @@ def score_customers_asset(
     model_store: ModelStoreResource,
     config: AsOfConfig,
 ):
+    from ml.batch_scoring import (
+        latest_features_sql,
+        scoring_batch_rows,
+        transactions_sql,
+        write_customer_scores,
+    )
+
     as_of = pd.Timestamp(resolve_as_of(context, config))
-    with warehouse.session(), warehouse.batches("ml") as session:
+    with warehouse.session(), warehouse.batches("ml") as session, _champions_or_fail():
 
         def transactions_between(after, up_to) -> pd.DataFrame:
             return session.frame(*transactions_sql("marts.ml_transactions", after, up_to))
 
-        try:
-            scored = write_customer_scores(
-                session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
-                transactions_between,
-                ModelRegistry(model_store.path),
-                session,
-                as_of=as_of,
-            )
-        except NoChampionError as error:
-            _champions_or_fail(error)
+        scored = write_customer_scores(
+            session.frames(latest_features_sql("marts.customer_features"), rows=scoring_batch_rows()),
+            transactions_between,
+            ModelRegistry(model_store.path),
+            session,
+            as_of=as_of,
+        )
     drift = scored.drift
     yield dg.MaterializeResult(
         asset_key=["ml", "customer_scores"], metadata={"rows": scored.rows, **scored.summary}
@@ -285,18 +297,19 @@ def recommendations(
     model_store: ModelStoreResource,
     config: AsOfConfig,
 ):
+    from ml.champion import score_recommendations
+    from ml.features import latest_customers
+
     as_of = pd.Timestamp(resolve_as_of(context, config))
     with warehouse.session():
         interactions = warehouse.frame("select * from marts.ml_interactions")
         customers = latest_customers(
             warehouse.frame("select customer_key, feature_as_of from marts.customer_features")
         )
-        try:
+        with _champions_or_fail():
             table = score_recommendations(
                 interactions, customers, ModelRegistry(model_store.path), as_of=as_of
             )
-        except NoChampionError as error:
-            _champions_or_fail(error)
         counts = warehouse.replace_tables("ml", {"recommendations": table})
     return dg.MaterializeResult(metadata={"rows": counts["recommendations"], **recommendation_summary(table)})
 
