@@ -12,13 +12,14 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.automation import EVERY_RUN
+from orchestration.automation import EVERY_RUN, daily_refresh
 from orchestration.definitions import defs
 from orchestration.run_config import as_of_run_config
 
 AS_OF = "2026-06-30T00:00:00"
 AS_OF_DATETIME = datetime(2026, 6, 30)
 STAGING_GROUPS = ("landing", "reference", "privacy", "staging", "quarantine")
+JOB_SELECTIONS = {"full_pipeline": EVERY_RUN, "daily_refresh": daily_refresh.selection}
 
 CONTACT_HEADER = [
     "contact_id", "email", "first_name", "last_name", "phone", "birth_date", "gender", "country", "city",
@@ -75,12 +76,12 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
 
 
 def materialize(
-    groups: tuple[str, ...] | None = STAGING_GROUPS, as_of: str = AS_OF
+    groups: tuple[str, ...] | None = STAGING_GROUPS, as_of: str = AS_OF, *, job: str = "full_pipeline"
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the real assets, checks and resources of orchestration.definitions (what
-    full_pipeline runs when groups is None: never the backtest) in process, against the places the
-    environment names."""
-    selection = dg.AssetSelection.groups(*groups) if groups else EVERY_RUN
+    """Materialize the real assets, checks and resources of orchestration.definitions in process,
+    against the places the environment names: the groups, or when groups is None what the job
+    (full_pipeline by default, never the backtest; daily_refresh: all but training) selects."""
+    selection = dg.AssetSelection.groups(*groups) if groups else JOB_SELECTIONS[job]
     job = dg.define_asset_job("test_job", selection=selection)
     definitions = dg.Definitions(
         assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=[job], resources=defs.resources
