@@ -127,9 +127,7 @@ esp_events as (
         case when is_time_trusted then event_at else cast('1900-01-01' as timestamp) end as effective_at,
         not is_time_trusted as is_suppressed_on_doubt,
         case
-            when event_at_text is null then 'missing_event_at'
-            when event_at is null then 'unparseable_event_at'
-            when not is_time_trusted then 'implausible_future_event_at'
+            {{ required_timestamp_rules('event_at') }}
         end as doubt_reason,
         'email' as source_name,
         _landing_file as landing_file,

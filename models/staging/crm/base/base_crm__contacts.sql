@@ -24,8 +24,7 @@ parsed as (
         {{ parse_boolean('email_opt_in') }} as email_opt_in,
         {{ plausible_timestamp('opt_in_at') }} as opt_in_at,
         {{ parse_boolean('tracking_consent') }} as tracking_consent,
-        {{ parse_timestamp('updated_at') }} as updated_at,
-        {{ clean_text('updated_at') }} as updated_at_text,
+        {{ timestamp_columns('updated_at') }},
         nullif(concat_ws(
             ',',
             case when {{ given_but_invalid('email_opt_in', parse_boolean('email_opt_in')) }} then 'email_opt_in' end,
@@ -69,7 +68,7 @@ checked as (
 
 select
     *,
-    case
-        when rejection_rule in ('unparseable_updated_at', 'implausible_future_updated_at') then updated_at_text
+    case rejection_rule
+        {{ required_timestamp_details('updated_at') }}
     end as rejection_detail
 from checked

@@ -9,8 +9,7 @@ parsed as (
         {{ clean_text('campaign_id') }} as campaign_id,
         {{ clean_text('name') }} as campaign_name,
         {{ clean_text('subject') }} as subject,
-        {{ parse_timestamp('sent_at') }} as sent_at,
-        {{ clean_text('sent_at') }} as sent_at_text,
+        {{ timestamp_columns('sent_at') }},
         {{ clean_text('segment_name') }} as segment_name,
         {{ landing_lineage_columns() }}
     from landed

@@ -25,8 +25,7 @@ parsed as (
         {{ canonical_type('event_type', var('email_event_type_spellings'), var('email_consent_type_patterns')) }}
             as event_type,
         {{ clean_text('event_type') }} as event_type_text,
-        {{ parse_timestamp('event_at') }} as event_at,
-        {{ clean_text('event_at') }} as event_at_text,
+        {{ timestamp_columns('event_at') }},
         {{ clean_text('url') }} as url,
         {{ landing_lineage_columns(parse_batch=true) }}
     from landed
@@ -50,8 +49,7 @@ checked as (
 select
     *,
     case rejection_rule
-        when 'unparseable_event_at' then event_at_text
-        when 'implausible_future_event_at' then event_at_text
+        {{ required_timestamp_details('event_at') }}
         when 'unknown_event_type' then event_type_text
         when 'missing_recipient' then email
     end as rejection_detail

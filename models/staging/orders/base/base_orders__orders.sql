@@ -17,8 +17,7 @@ parsed as (
         {{ clean_text('order_id') }} as order_id,
         {{ clean_text('contact_id') }} as contact_id,
         {{ normalize_email('email') }} as email,
-        {{ parse_timestamp('ordered_at') }} as ordered_at,
-        {{ clean_text('ordered_at') }} as ordered_at_text,
+        {{ timestamp_columns('ordered_at') }},
         lower({{ clean_text('status') }}) as order_status,
         upper({{ clean_text('currency') }}) as currency_code,
         {{ parse_decimal('subtotal') }} as subtotal,
@@ -104,8 +103,7 @@ ruled as (
 select
     *,
     case rejection_rule
-        when 'unparseable_ordered_at' then ordered_at_text
-        when 'implausible_future_ordered_at' then ordered_at_text
+        {{ required_timestamp_details('ordered_at') }}
         when 'unknown_status' then order_status
         when 'unparseable_total' then total_text
         when 'unknown_currency' then currency_code

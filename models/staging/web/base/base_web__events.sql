@@ -18,8 +18,7 @@ parsed as (
         {{ clean_text('anonymous_id') }} as anonymous_id,
         {{ clean_text('contact_id') }} as contact_id,
         lower({{ clean_text('event_type') }}) as event_type,
-        {{ parse_timestamp('event_at') }} as event_at,
-        {{ clean_text('event_at') }} as event_at_text,
+        {{ timestamp_columns('event_at') }},
         {{ clean_text('page_url') }} as page_url,
         {{ canonical_product_id('product_id') }} as product_id,
         lower({{ clean_text('category') }}) as category,
@@ -48,8 +47,7 @@ checked as (
 select
     *,
     case rejection_rule
-        when 'unparseable_event_at' then event_at_text
-        when 'implausible_future_event_at' then event_at_text
+        {{ required_timestamp_details('event_at') }}
         when 'unknown_event_type' then event_type
     end as rejection_detail
 from checked
