@@ -48,34 +48,17 @@ with current_members as (
         where exited_at is null
     ),
 
-    closed as (
+    evaluated_intervals as (
         select
             open_intervals.membership_interval_key,
             open_intervals.segment_name,
             open_intervals.customer_key,
             open_intervals.entered_at,
-            {{ as_of() }} as exited_at,
+            case when current_members.customer_key is null then {{ as_of() }} end as exited_at,
             {{ as_of() }} as last_evaluated_at
         from open_intervals
         cross join is_new_run
         left join current_members
-            on
-                open_intervals.segment_name = current_members.segment_name
-                and open_intervals.customer_key = current_members.customer_key
-        where is_new_run.proceed and current_members.customer_key is null
-    ),
-
-    still_open as (
-        select
-            open_intervals.membership_interval_key,
-            open_intervals.segment_name,
-            open_intervals.customer_key,
-            open_intervals.entered_at,
-            cast(null as timestamp) as exited_at,
-            {{ as_of() }} as last_evaluated_at
-        from open_intervals
-        cross join is_new_run
-        inner join current_members
             on
                 open_intervals.segment_name = current_members.segment_name
                 and open_intervals.customer_key = current_members.customer_key
@@ -95,16 +78,12 @@ with current_members as (
         where is_new_run.proceed and open_intervals.customer_key is null
     ),
 {% else %}
-    closed as (
+    evaluated_intervals as (
         {{ no_rows({
             'membership_interval_key': dbt.type_string(), 'segment_name': dbt.type_string(),
             'customer_key': dbt.type_string(), 'entered_at': dbt.type_timestamp(),
             'exited_at': dbt.type_timestamp(), 'last_evaluated_at': dbt.type_timestamp(),
         }) }}
-    ),
-
-    still_open as (
-        select * from closed
     ),
 
     opened as (
@@ -129,8 +108,6 @@ new_intervals as (
     from opened
 )
 
-select * from closed
-union all
-select * from still_open
+select * from evaluated_intervals
 union all
 select * from new_intervals
