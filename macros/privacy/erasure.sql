@@ -204,3 +204,19 @@
             and tombstones.identifier_hash = {{ erasure_hash(identifier_type, 'people.' ~ identifier_type) }}
     where people.{{ identifier_type }} is not null
 {%- endmacro %}
+
+{#- Every distinct combination of the identifiers a landing table names (var landing_identifiers:
+    one column per kind, named for the kind), normalized the way staging normalizes them, read from
+    the landing source itself; `required`: a kind without which a row is left out. What
+    erasure_tombstones follows from a person to everything they left. -#}
+{% macro landed_identifiers(source_name, table_name, required=none) -%}
+    {%- set identifiers = var('landing_identifiers')[source_name ~ '.' ~ table_name] -%}
+    select distinct
+        {%- for identifier_type, column in identifiers.items() %}
+        {{ normalized_identifier(identifier_type, column) }} as {{ identifier_type }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ source(source_name, table_name) }}
+    {%- if required is not none %}
+    where {{ normalized_identifier(required, identifiers[required]) }} is not null
+    {%- endif %}
+{%- endmacro %}

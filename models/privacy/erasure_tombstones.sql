@@ -10,8 +10,8 @@
 {#- One salted hash per identifier of every person who asked for erasure: the request's e-mail and
     contact id, every contact sharing that e-mail, and everything those contacts left — their
     e-mails in CRM, orders and e-mail events, their web devices, their orders, their customer keys.
-    Read from the landing sources themselves (staging drops these rows, so it cannot say who they
-    were). Append-only and never rebuilt (full_refresh is disabled): once the landing files are
+    Read from the landing sources themselves, by the columns var landing_identifiers names for each
+    table (staging drops these rows, so it cannot say who they were). Append-only and never rebuilt (full_refresh is disabled): once the landing files are
     purged of a person, the tombstones are what keeps them out. A contact or address that arrives
     later and matches a tombstone (hashed on arrival) is tombstoned whole as well. -#}
 {%- set request_type = canonical_type(
@@ -27,34 +27,19 @@ with erasure_requests as (
 ),
 
 crm_rows as (
-    select distinct
-        {{ clean_text('contact_id') }} as contact_id,
-        {{ normalize_email('email') }} as email
-    from {{ source('crm', 'contacts') }}
+    {{ landed_identifiers('crm', 'contacts') }}
 ),
 
 order_rows as (
-    select distinct
-        {{ clean_text('order_id') }} as order_id,
-        {{ clean_text('contact_id') }} as contact_id,
-        {{ normalize_email('email') }} as email
-    from {{ source('orders', 'orders') }}
+    {{ landed_identifiers('orders', 'orders') }}
 ),
 
 email_event_rows as (
-    select distinct
-        {{ clean_text('contact_id') }} as contact_id,
-        {{ normalize_email('email') }} as email
-    from {{ source('email', 'events') }}
-    where {{ clean_text('contact_id') }} is not null
+    {{ landed_identifiers('email', 'events', required='contact_id') }}
 ),
 
 web_devices as (
-    select distinct
-        {{ clean_text('contact_id') }} as contact_id,
-        {{ clean_text('anonymous_id') }} as anonymous_id
-    from {{ source('web', 'events') }}
-    where {{ clean_text('contact_id') }} is not null
+    {{ landed_identifiers('web', 'events', required='contact_id') }}
 ),
 
 named_emails as (
