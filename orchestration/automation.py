@@ -75,15 +75,20 @@ triggered_audiences = dg.define_asset_job(
     "triggered_audiences",
     tags=RUN_TAGS,
     selection=dg.AssetSelection.groups("landing")
-    | _dbt_selection(TRIGGERED_SELECTOR)
+    # without the dbt tests as checks: each dbt step runs the tests of what it rebuilds (cautious,
+    # tests_of_rebuilt_models_only), never one that reads a table kept from the last daily run
+    | _dbt_selection(TRIGGERED_SELECTOR).without_checks()
     | dg.AssetSelection.assets(*export_assets)
     # named: Dagster leaves out a check whose extra dependencies (the suppressions, the erasure
     # targets) are not all selected, and these two block the exports
     | dg.AssetSelection.checks(audience_respects_consent, audience_volume_guard),
     config={
         "ops": {
-            step.node_def.name: {"config": {"only_triggered": True}}
-            for step in (*export_assets, audience_volume_guard)
+            **{
+                step.node_def.name: {"config": {"only_triggered": True}}
+                for step in (*export_assets, audience_volume_guard)
+            },
+            **{step.node_def.name: {"config": {"tests_of_rebuilt_models_only": True}} for step in dbt_steps},
         }
     },
     description="Between daily runs, when only web or order files land: the cart- and browse-"

@@ -1,16 +1,22 @@
-"""Run config that gives every step of a job the same as_of."""
+"""Run config that gives every step of a job the same as_of, on top of the job's own config."""
 
 from __future__ import annotations
+
+import copy
 
 import dagster as dg
 
 
 def as_of_run_config(job: dg.JobDefinition, as_of: str) -> dict:
-    """{"ops": {op: {"config": {"as_of": ...}}}} for each op of the job whose config takes as_of."""
-    ops = {}
+    """The job's own run config (say, triggered_audiences' only_triggered exports), with
+    {"as_of": ...} added to the config of each op that takes as_of. A run config given at launch
+    replaces the job's, never merges with it: without this, a run started with an as_of would lose
+    what the job sets."""
+    run_config = copy.deepcopy(job.run_config or {}) if isinstance(job.run_config, dict) else {}
+    ops = run_config.setdefault("ops", {})
     for node in job.graph.node_defs:
         schema = node.config_schema
         fields = getattr(getattr(schema, "config_type", None), "fields", {}) if schema else {}
         if "as_of" in fields:
-            ops[node.name] = {"config": {"as_of": as_of}}
-    return {"ops": ops}
+            ops.setdefault(node.name, {}).setdefault("config", {})["as_of"] = as_of
+    return run_config

@@ -21,6 +21,16 @@ from warehouse.context import AS_OF_ENV
 
 AFTER_ML = "source:ml+"
 
+
+class DbtStepConfig(AsOfConfig):
+    """tests_of_rebuilt_models_only: run only the tests whose every parent this step builds (dbt's
+    cautious indirect selection). A run that rebuilds part of the project between daily runs
+    (triggered_audiences) must not test a rebuilt table against one kept from the last daily run:
+    an order erased since is gone from the rebuilt orders but not from the kept order lines."""
+
+    tests_of_rebuilt_models_only: bool = False
+
+
 translator = AudienceWarehouseTranslator()
 
 
@@ -34,12 +44,13 @@ def _dbt_step(name: str, select: str, exclude: str | None) -> dg.AssetsDefinitio
         pool=DUCKDB_POOL,
         name=name,
     )
-    def build(context: dg.AssetExecutionContext, dbt: ProjectDbtResource, config: AsOfConfig):
+    def build(context: dg.AssetExecutionContext, dbt: ProjectDbtResource, config: DbtStepConfig):
         as_of = resolve_as_of(context, config)
         context.log.info("dbt build with as_of %s", as_of.isoformat())
-        # buildable: a test runs only when all its parents are built in this step or before it, so
-        # a subset (say, staging alone) never tests a model it did not build.
-        args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
+        # buildable: a test runs when each of its parents is selected or upstream of what is, so a
+        # subset (say, staging alone) never tests a model downstream of what it built.
+        indirect = "cautious" if config.tests_of_rebuilt_models_only else "buildable"
+        args = ["build", "--indirect-selection", indirect, "--exclude-resource-type", "unit_test"]
         invocation = dbt.cli(args, context=context, environment={AS_OF_ENV: as_of.isoformat(sep=" ")})
         yield from invocation.stream()
         dbt.keep_partial_parse(invocation)

@@ -6,8 +6,10 @@ and the published snapshot stay as the last daily run left them.
 The demo run's warehouse is first synced to the three (fake) ESPs, as a daily run would. Then, two
 hours later, one web file and one order file land: eight consenting customers leave items in their
 carts, three people who must not be mailed (no opt-in, unsubscribed, bounced...) do the same with
-their ids written with stray whitespace, and a browse abandoner buys. The job runs as `dagster dev`
-runs it (its own process, the multiprocess executor, a persistent instance)."""
+their ids written with stray whitespace, and a browse abandoner buys; and the orders file is rewritten
+without an old order (as `make purge-landing` rewrites one), whose lines stay behind in the order
+lines file, which the job does not rebuild. The job runs as `dagster dev` runs it (its own process,
+the multiprocess executor, a persistent instance)."""
 
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ class TriggeredRun:
     landed_to_synced_seconds: float
     kept_before: dict
     kept_after: dict
+    dropped_order: str
 
 
 def _kept(workspace: Workspace) -> dict:
@@ -150,6 +153,24 @@ def _people(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """,
     )
     return newcomers, suppressed, buyers
+
+
+def _drop_an_old_order(landing: Path, warehouse: Path) -> str:
+    """Rewrites the landed orders file without the oldest order that has lines (every line of the
+    file that starts with its id), as `make purge-landing` rewrites a file; its lines stay in the
+    order lines file. Too old for any abandonment window. The order's id."""
+    order_id = _frame(
+        warehouse,
+        "select orders.order_id from staging.stg_orders__orders as orders "
+        "inner join staging.stg_orders__order_items as lines using (order_id) "
+        "order by orders.ordered_at, orders.order_id limit 1",
+    ).iloc[0, 0]
+    path = landing / "orders" / "orders.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(f"{order_id},")]
+    assert len(kept) < len(lines), f"{order_id} is not at the start of a line of {path}"
+    path.write_text("".join(kept), encoding="utf-8")
+    return order_id
 
 
 def _land_new_files(landing: Path, product_id: str, carts: pd.DataFrame, buyers: pd.DataFrame) -> None:
@@ -234,6 +255,7 @@ def triggered(demo_run, tmp_path_factory) -> TriggeredRun:
         dirty = suppressed.assign(contact_id=" " + suppressed["contact_id"] + "\t")
         landed_at = time.monotonic()
         _land_new_files(landing, product_id, pd.concat([newcomers, dirty]), buyers)
+        dropped_order = _drop_an_old_order(landing, workspace.warehouse)
         arrival = _tick(cursor=quiet.cursor)
         assert len(arrival.run_requests) == 1, arrival.skip_message
         run_id = launch("triggered_audiences", workspace, home).wait(RUN_TIMEOUT_SECONDS)
@@ -255,6 +277,7 @@ def triggered(demo_run, tmp_path_factory) -> TriggeredRun:
             landed_to_synced,
             kept_before,
             _kept(workspace),
+            dropped_order,
         )
 
 
@@ -290,6 +313,20 @@ def test_the_triggered_job_runs_only_what_the_abandonment_lists_need(triggered):
         )["list_key"]
     )
     assert synced_lists and synced_lists <= triggered.triggered_lists | {"*"}, synced_lists
+
+
+def test_an_order_gone_from_its_rewritten_file_leaves_its_kept_lines_untested(triggered):
+    """The rebuilt orders lose the order; the order lines, which the job does not rebuild, keep its
+    lines until the daily run: the job tests only what it rebuilt, and succeeded (the fixture)."""
+    orders = _frame(
+        triggered.workspace.warehouse,
+        f"select count(*) from staging.stg_orders__orders where order_id = '{triggered.dropped_order}'",
+    )
+    lines = _frame(
+        triggered.workspace.warehouse,
+        f"select count(*) from staging.stg_orders__order_items where order_id = '{triggered.dropped_order}'",
+    )
+    assert (orders.iloc[0, 0], lines.iloc[0, 0] > 0) == (0, True)
 
 
 def test_new_cart_abandoners_reach_every_esp_with_consent_only(triggered):
