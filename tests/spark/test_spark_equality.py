@@ -87,7 +87,10 @@ def _request_an_erasure(landing: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def duckdb_warehouse(landing, tmp_path_factory) -> Path:
+def duckdb_build(landing, tmp_path_factory):
+    """The DuckDB build, started before the Spark build and running beside it in a process of its
+    own: a local Spark session on a few thousand rows waits on its JVM and many small jobs more
+    than it computes, so the two overlap on two cores. Yields the process and its warehouse."""
     root = tmp_path_factory.mktemp("duckdb_build")
     warehouse = root / "warehouse.duckdb"
     register_landing(warehouse, landing)
@@ -99,15 +102,31 @@ def duckdb_warehouse(landing, tmp_path_factory) -> Path:
     }
     dbt = Path(sys.executable).parent / "dbt"
     args = _dbt_args("local", root / "target", root / "logs")
-    built = subprocess.run([str(dbt), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
-    assert built.returncode == 0, built.stdout[-4000:]
+    with (root / "dbt_build.log").open("w") as log:
+        process = subprocess.Popen(
+            [str(dbt), *args], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            yield process, warehouse
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def duckdb_warehouse(duckdb_build) -> Path:
+    process, warehouse = duckdb_build
+    returncode = process.wait(timeout=1800)
+    log = (warehouse.parent / "dbt_build.log").read_text()
+    assert returncode == 0, log[-4000:]
     return warehouse
 
 
 @pytest.fixture(scope="module")
-def spark_build(landing, tmp_path_factory):
+def spark_build(landing, duckdb_build, tmp_path_factory):
     """A Spark session with its own catalog, the landing tables registered and dbt built in it;
-    yields the session and the manifest of that build."""
+    yields the session and the manifest of that build. (The DuckDB build runs meanwhile.)"""
     from dbt.cli.main import dbtRunner
 
     from landing.spark import register_landing_spark
