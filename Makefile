@@ -43,9 +43,10 @@ $(UV):
 	$(UV) sync --frozen $(ENGINE_EXTRA)
 	@touch $@
 
+# dbt's partial parse keeps the selectors it parsed before: a changed selectors.yml parses in full.
 target/manifest.json: .venv/.synced $(DBT_SOURCES)
 	@$(UV) run python -m warehouse.dependencies refresh --quiet
-	$(RUN_ON_ENGINE) dbt parse --quiet
+	$(RUN_ON_ENGINE) dbt parse --quiet $(if $(filter selectors.yml,$?),--no-partial-parse)
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml

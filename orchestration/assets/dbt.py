@@ -24,7 +24,8 @@ AFTER_ML = "source:ml+"
 
 class DbtStepConfig(AsOfConfig):
     """tests_of_rebuilt_models_only: run only the tests whose every parent this step builds (dbt's
-    cautious indirect selection). A run that rebuilds part of the project between daily runs
+    cautious indirect selection; a test that also reads a model built by an earlier step of the
+    same run is left out too). A run that rebuilds part of the project between daily runs
     (triggered_audiences) must not test a rebuilt table against one kept from the last daily run:
     an order erased since is gone from the rebuilt orders but not from the kept order lines."""
 

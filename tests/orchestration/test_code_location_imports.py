@@ -16,8 +16,11 @@ HEAVY_MODULES = ("sklearn", "scipy", "matplotlib")
 def test_loading_the_definitions_imports_no_model_library():
     probe = (
         "import json, sys\n"
+        "import dagster as dg\n"
         "from orchestration.definitions import defs\n"
-        "defs.resolve_asset_graph()\n"
+        "dg.Definitions.validate_loadable(defs)\n"
+        "for job in defs.jobs:\n"
+        "    defs.resolve_job_def(job.name)\n"
         f"print(json.dumps(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)))\n"
     )
     loaded = subprocess.run(

@@ -13,7 +13,7 @@ def test_the_triggered_job_keeps_its_own_step_config_next_to_the_as_of():
     job = defs.resolve_job_def("triggered_audiences")
     ops = as_of_run_config(job, AS_OF)["ops"]
     assert ops["dbt_core"]["config"] == {"tests_of_rebuilt_models_only": True, "as_of": AS_OF}
-    assert ops["dbt_after_ml"]["config"] == {"tests_of_rebuilt_models_only": True, "as_of": AS_OF}
+    assert ops["dbt_after_ml"]["config"] == {"as_of": AS_OF}
     assert ops["activation__export_mailchimp"]["config"] == {"only_triggered": True}
     assert job.run_config["ops"]["dbt_core"]["config"] == {"tests_of_rebuilt_models_only": True}
 

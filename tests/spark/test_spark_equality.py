@@ -117,9 +117,12 @@ def duckdb_build(landing, tmp_path_factory):
 @pytest.fixture(scope="module")
 def duckdb_warehouse(duckdb_build) -> Path:
     process, warehouse = duckdb_build
-    returncode = process.wait(timeout=1800)
+    try:
+        returncode = process.wait(timeout=1800)
+    except subprocess.TimeoutExpired:
+        returncode = "still running after 1,800 s"
     log = (warehouse.parent / "dbt_build.log").read_text()
-    assert returncode == 0, log[-4000:]
+    assert returncode == 0, f"the DuckDB build: {returncode}\n{log[-4000:]}"
     return warehouse
 
 
