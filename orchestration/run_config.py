@@ -9,10 +9,10 @@ import dagster as dg
 
 def as_of_run_config(job: dg.JobDefinition, as_of: str) -> dict:
     """The job's own run config (say, triggered_audiences' only_triggered exports), with
-    {"as_of": ...} added to the config of each op that takes as_of. A run config given at launch
-    replaces the job's, never merges with it: without this, a run started with an as_of would lose
-    what the job sets."""
-    run_config = copy.deepcopy(job.run_config or {}) if isinstance(job.run_config, dict) else {}
+    {"as_of": ...} added to the config of each op that takes as_of. An op's config given at launch
+    replaces what the job sets for that op, never merges with it: without this, a run started with
+    an as_of would lose, say, the dbt step's test selection of triggered_audiences."""
+    run_config = copy.deepcopy(job.run_config) if isinstance(job.run_config, dict) else {}
     ops = run_config.setdefault("ops", {})
     for node in job.graph.node_defs:
         schema = node.config_schema

@@ -68,24 +68,19 @@ def inline_plots(plots: dict[str, bytes]) -> dict:
     }
 
 
-MODELS = ("clustering", "propensity", "btyd", "recommendations")
-
-
-def _train(model_name: str, inputs: Inputs, registry: ModelRegistry, as_of: pd.Timestamp):
-    """One model's training stage (ml.runner) on the marts' inputs."""
-    from ml import runner
-
-    if model_name == "clustering":
-        return runner.run_clustering(inputs.features, registry)
-    if model_name == "propensity":
-        return runner.run_propensity(
-            inputs.features, inputs.labels, registry, as_of=as_of, transactions=inputs.transactions
-        )
-    if model_name == "btyd":
-        return runner.run_btyd(inputs.transactions, registry, as_of=as_of, customers=inputs.customers)
-    return runner.run_recommendations(
+# Each model's training stage (ml.runner, imported by the step that trains) on the marts' inputs.
+TRAINERS = {
+    "clustering": lambda runner, inputs, registry, as_of: runner.run_clustering(inputs.features, registry),
+    "propensity": lambda runner, inputs, registry, as_of: runner.run_propensity(
+        inputs.features, inputs.labels, registry, as_of=as_of, transactions=inputs.transactions
+    ),
+    "btyd": lambda runner, inputs, registry, as_of: runner.run_btyd(
+        inputs.transactions, registry, as_of=as_of, customers=inputs.customers
+    ),
+    "recommendations": lambda runner, inputs, registry, as_of: runner.run_recommendations(
         inputs.interactions, inputs.products, registry, as_of=as_of, customers=inputs.customers
-    )
+    ),
+}
 
 
 GATE_CHECKS = {
@@ -127,7 +122,9 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
         as_of = pd.Timestamp(resolve_as_of(context, config))
         registry = ModelRegistry(model_store.path)
         with warehouse.session():
-            stage = _train(model_name, _inputs(warehouse), registry, as_of)
+            from ml import runner
+
+            stage = TRAINERS[model_name](runner, _inputs(warehouse), registry, as_of)
             run = stage.model_run
             warehouse.append_rows(
                 "ml", "model_runs", model_runs_frame([{**run, "dagster_run_id": context.run.run_id}])
@@ -152,7 +149,7 @@ def _training_asset(model_name: str) -> dg.AssetsDefinition:
     return train
 
 
-training_assets = [_training_asset(name) for name in MODELS]
+training_assets = [_training_asset(name) for name in TRAINERS]
 
 
 @contextmanager

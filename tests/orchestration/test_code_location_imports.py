@@ -1,6 +1,8 @@
 """Every step process of a Dagster run loads the code location before it does anything: what the
 definitions import at module level is paid once per step. scikit-learn and SciPy (about a second
-and 90 MB per process, BENCHMARKS.md) are imported only by the steps that train or score."""
+and 90 MB per process, BENCHMARKS.md) are imported only by the steps that train or score. The
+probe also resolves every job, as `dagster dev` does: a job that cannot resolve (a dbt selector
+dagster-dbt cannot evaluate) stops the whole code location."""
 
 from __future__ import annotations
 
