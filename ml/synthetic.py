@@ -1,14 +1,13 @@
 """Synthetic frames with the columns of the ml/ input contracts, for tests and benchmarks.
 
-Customers come from hidden personas with buy-till-you-die purchase processes (exponential gaps,
-dropout after each repeat purchase), so features, labels, transactions and interactions are
-mutually consistent and there is real signal to find. This is not the project's data generator
-(datagen/ is); it only exists so ml/ can be tested and benchmarked alone. Vectorized: 1M customers
-take about a minute.
+The customers come from ml.synthetic_population (hidden personas with buy-till-you-die purchase
+processes); this module reads from them the features and labels at each cutoff, the transactions,
+the hidden truth and a product catalog with interactions, so every frame is mutually consistent and
+there is real signal to find. This is not the project's data generator (datagen/ is); it only
+exists so ml/ can be tested and benchmarked alone. Vectorized: 1M customers take about a minute.
 
-Why one module: every frame comes from one random stream drawn in a fixed order (customers,
-purchases, features at each cutoff, then products and interactions); split across files, that one
-sequence of draws would be harder to follow, and any reordering changes every test's data.
+Every frame comes from one random stream drawn in a fixed order (the population, features at each
+cutoff, then products and interactions): any reordering changes every test's data.
 """
 
 from __future__ import annotations
@@ -19,19 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ml.features import CUTOFF, KEY
+from ml.synthetic_population import CATEGORIES, PERSONA_NAMES, Population, draw_population, numbered_keys
 
-PERSONAS = {
-    # name: share, mean days between purchases, dropout Beta(a, b), mean spend, discount share,
-    #       web sessions per 30 days, email open rate, share that never buys
-    "loyal_high_spender": (0.12, 18.0, (1.0, 40.0), 140.0, 0.10, 9.0, 0.50, 0.00),
-    "bargain_hunter": (0.20, 40.0, (1.0, 12.0), 30.0, 0.75, 5.0, 0.35, 0.02),
-    "window_shopper": (0.18, 160.0, (1.0, 4.0), 45.0, 0.20, 14.0, 0.25, 0.45),
-    "lapsed_buyer": (0.20, 50.0, (4.0, 3.0), 60.0, 0.25, 0.4, 0.06, 0.00),
-    "new_customer": (0.12, 35.0, (1.0, 10.0), 60.0, 0.20, 4.0, 0.45, 0.10),
-    "regular": (0.18, 75.0, (1.0, 15.0), 55.0, 0.25, 2.0, 0.30, 0.02),
-}
-COUNTRIES = ["US", "GB", "DE", "FR", "NL", "ES", "IT", "SE"]
-CATEGORIES = [f"cat_{i:02d}" for i in range(20)]
 WEB_COLUMNS = [
     "web_sessions_30d",
     "product_views_30d",
@@ -58,32 +46,6 @@ class SyntheticData:
     as_of: pd.Timestamp
 
 
-@dataclass
-class _Population:
-    """Each customer's hidden traits and transactions (tc: customer, tt: day), drawn once and read
-    at every cutoff."""
-
-    keys: np.ndarray
-    signup: np.ndarray
-    dropout_at: np.ndarray
-    tc: np.ndarray
-    tt: np.ndarray
-    rev: np.ndarray
-    discounted: np.ndarray
-    refund_share: np.ndarray
-    browse_i: np.ndarray
-    open_i: np.ndarray
-    age: np.ndarray
-    country: np.ndarray
-    device: np.ndarray
-    income: np.ndarray
-    fav_cat: np.ndarray
-
-
-def _keys(n: int, prefix: str, width: int) -> np.ndarray:
-    return np.char.add(prefix, np.char.zfill(np.arange(n).astype(str), width)).astype(object)
-
-
 def make_synthetic(
     n_customers: int,
     *,
@@ -102,62 +64,9 @@ def make_synthetic(
     n = n_customers
     H = float(history_days)
     origin = pd.Timestamp(as_of) - pd.Timedelta(days=history_days)
-    names = list(PERSONAS)
-    shares = np.array([PERSONAS[p][0] for p in names])
-    persona = rng.choice(len(names), size=n, p=shares / shares.sum())
+    population = draw_population(rng, n, H)
+    keys, tc, tt, rev = population.keys, population.tc, population.tt, population.rev
 
-    gap = np.array([PERSONAS[p][1] for p in names])[persona]
-    drop_a = np.array([PERSONAS[p][2][0] for p in names])[persona]
-    drop_b = np.array([PERSONAS[p][2][1] for p in names])[persona]
-    spend = np.array([PERSONAS[p][3] for p in names])[persona]
-    disc = np.array([PERSONAS[p][4] for p in names])[persona]
-    browse = np.array([PERSONAS[p][5] for p in names])[persona]
-    open_rate = np.array([PERSONAS[p][6] for p in names])[persona]
-    never = np.array([PERSONAS[p][7] for p in names])[persona]
-
-    is_new = persona == names.index("new_customer")
-    is_lapsed = persona == names.index("lapsed_buyer")
-    signup = np.where(
-        is_new,
-        rng.uniform(H - 100, H, n),
-        np.where(is_lapsed, rng.uniform(0, H * 0.6, n), rng.uniform(0, H - 60, n)),
-    )
-    lam = rng.gamma(3.0, 1.0 / 3.0, n) / gap
-    p_drop = rng.beta(drop_a, drop_b)
-    cust_spend = spend * rng.lognormal(0.0, 0.35, n)
-    cust_disc = np.clip(rng.beta(2 + 8 * disc, 2 + 8 * (1 - disc)), 0, 1)
-    buys = rng.random(n) >= never
-    end = H + 365.0
-
-    # Purchase process: first purchase shortly after signup, then exponential gaps, dropping
-    # out with probability p after each repeat purchase (the BG/NBD story).
-    first = signup + rng.exponential(7.0, n)
-    t_cur = first.copy()
-    dropout_at = np.full(n, np.inf)
-    active = buys & (first <= end)
-    tx_c = [np.flatnonzero(active)]
-    tx_t = [first[active]]
-    while active.any():
-        idx = np.flatnonzero(active)
-        t_next = t_cur[idx] + rng.exponential(1.0 / lam[idx])
-        ok = t_next <= end
-        idx, t_next = idx[ok], t_next[ok]
-        active[:] = False
-        t_cur[idx] = t_next
-        tx_c.append(idx)
-        tx_t.append(t_next)
-        dies = rng.random(idx.size) < p_drop[idx]
-        dropout_at[idx[dies]] = t_next[dies]
-        active[idx[~dies]] = True
-    tc = np.concatenate(tx_c)
-    tt = np.concatenate(tx_t)
-    order = np.lexsort((tt, tc))
-    tc, tt = tc[order], tt[order]
-    discounted = rng.random(tc.size) < cust_disc[tc]
-    rev = rng.gamma(4.0, cust_spend[tc] / 4.0) * np.where(discounted, 0.8, 1.0)
-    rev = np.round(rev, 2)
-
-    keys = _keys(n, "C", 7)
     obs = tt < H
     transactions = pd.DataFrame(
         {
@@ -169,37 +78,6 @@ def make_synthetic(
 
     features, labels = [], []
     cutoffs = [H - k * cutoff_step_days for k in range(n_cutoffs)][::-1]
-    refund_share = rng.beta(1, 25, n)
-    age = np.clip(rng.normal(42, 13, n), 18, 90).round()
-    country = np.array(COUNTRIES, dtype=object)[
-        rng.choice(8, n, p=[0.3, 0.15, 0.15, 0.1, 0.08, 0.08, 0.08, 0.06])
-    ]
-    device = np.array(["mobile", "desktop", "tablet"], dtype=object)[rng.choice(3, n, p=[0.55, 0.35, 0.1])]
-    income = np.where(
-        persona == names.index("loyal_high_spender"),
-        rng.choice(["high", "mid", "low"], n, p=[0.6, 0.3, 0.1]),
-        rng.choice(["high", "mid", "low"], n, p=[0.2, 0.5, 0.3]),
-    ).astype(object)
-    fav_cat = rng.integers(0, len(CATEGORIES), n)
-    browse_i = browse * rng.gamma(2.0, 0.5, n)
-    open_i = np.clip(open_rate * rng.lognormal(0, 0.3, n), 0, 0.95)
-    population = _Population(
-        keys,
-        signup,
-        dropout_at,
-        tc,
-        tt,
-        rev,
-        discounted,
-        refund_share,
-        browse_i,
-        open_i,
-        age,
-        country,
-        device,
-        income,
-        fav_cat,
-    )
     for c in cutoffs:
         f, lab = _features_at(c, rng, population)
         f[CUTOFF] = origin + pd.Timedelta(days=c)
@@ -220,13 +98,13 @@ def make_synthetic(
     truth = pd.DataFrame(
         {
             KEY: pd.array(keys, dtype="str"),
-            "persona": pd.array(np.array(names, dtype=object)[persona], dtype="str"),
+            "persona": pd.array(np.array(PERSONA_NAMES, dtype=object)[population.persona], dtype="str"),
             "purchased_next_30d": np.bincount(tc[fut30], minlength=n) > 0,
             "orders_next_30d": np.bincount(tc[fut30], minlength=n),
             "revenue_next_90d": np.bincount(tc[fut90], weights=rev[fut90], minlength=n),
             "orders_next_365d": np.bincount(tc[fut365], minlength=n),
             "revenue_next_365d": np.bincount(tc[fut365], weights=rev[fut365], minlength=n),
-            "alive_at_as_of": (dropout_at > H) & (first <= H) & buys,
+            "alive_at_as_of": population.alive_at(H),
         }
     )
 
@@ -245,7 +123,7 @@ def _window(tc, tt, vals, lo, hi, n):
     return np.bincount(tc[m], weights=vals[m], minlength=n)
 
 
-def _features_at(c: float, rng: np.random.Generator, p: _Population):
+def _features_at(c: float, rng: np.random.Generator, p: Population):
     """customer_features and customer_labels rows at cutoff day `c` of the customers signed up by then."""
     n = len(p.keys)
     seen = p.signup <= c
@@ -348,7 +226,7 @@ def _features_at(c: float, rng: np.random.Generator, p: _Population):
 def _catalog_and_interactions(
     rng: np.random.Generator,
     n_products: int,
-    p: _Population,
+    p: Population,
     observed: np.ndarray,
     origin: pd.Timestamp,
     H: float,
@@ -361,7 +239,7 @@ def _catalog_and_interactions(
     pop = rng.pareto(1.2, n_products) + 1.0
     products = pd.DataFrame(
         {
-            "product_id": pd.array(_keys(n_products, "SKU-", 5), dtype="str"),
+            "product_id": pd.array(numbered_keys(n_products, "SKU-", 5), dtype="str"),
             "product_name": pd.array(np.char.add("Product ", np.arange(n_products).astype(str)), dtype="str"),
             "category": pd.array(np.array(CATEGORIES, dtype=object)[pcat], dtype="str"),
             "active": rng.random(n_products) >= 0.05,
