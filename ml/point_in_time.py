@@ -163,7 +163,6 @@ def validate_point_in_time(
                 for c in frame.columns
                 if c not in (KEY, CUTOFF, label_col) and pd.api.types.is_numeric_dtype(frame[c])
             ]
-            problems += _outcome_copies(frame, y, cols, label_col, max_single_feature_auc)
             categorical = [
                 c
                 for c in frame.columns
@@ -171,7 +170,7 @@ def validate_point_in_time(
                 and not pd.api.types.is_numeric_dtype(frame[c])
                 and not pd.api.types.is_datetime64_any_dtype(frame[c])
             ]
-            problems += _categorical_outcome_copies(frame, y, categorical, label_col, max_single_feature_auc)
+            problems += _outcome_copies(frame, y, cols, categorical, label_col, max_single_feature_auc)
 
     if problems:
         raise LeakageError("point-in-time violation: " + "; ".join(problems))
@@ -242,29 +241,32 @@ def _crm_violations(
     return problems
 
 
-def _categorical_outcome_copies(
-    frame: pd.DataFrame, y: np.ndarray, cols: Sequence[str], label_col: str, limit: float
+def _outcome_copies(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    label_col: str,
+    limit: float,
 ) -> list[str]:
+    """Features that alone separate the label beyond `limit` ROC AUC, in either direction: one
+    rule for numeric and categorical features, only their scores differ."""
     problems = []
-    for col in cols:
-        values = frame[col].astype(object).where(frame[col].notna(), "<missing>").astype(str)
-        counts = values.map(values.value_counts())
-        values = values.where(counts >= MIN_CATEGORY_ROWS, "<rare>")
-        if values.nunique() < 2:
-            continue
-        rate = pd.Series(y.astype(float)).groupby(values.to_numpy()).transform("mean").to_numpy()
-        auc = roc_auc_score(y, rate)
+    for col, labels, score, claim in (
+        *_numeric_scores(frame, y, numeric),
+        *_categorical_scores(frame, y, categorical),
+    ):
+        auc = roc_auc_score(labels, score)
         if max(auc, 1 - auc) > limit:
-            problems.append(
-                f"{col}: its categories alone predict {label_col} with ROC AUC {max(auc, 1 - auc):.3f}"
-            )
+            problems.append(f"{col}: {claim} {label_col} with ROC AUC {max(auc, 1 - auc):.3f}")
     return problems
 
 
-def _outcome_copies(
-    frame: pd.DataFrame, y: np.ndarray, cols: Sequence[str], label_col: str, limit: float
-) -> list[str]:
-    problems = []
+def _numeric_scores(
+    frame: pd.DataFrame, y: np.ndarray, cols: Sequence[str]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, str]]:
+    """Each numeric feature as its own score on its finite values (at most 200,000 rows, a fixed
+    sample); a feature with fewer than 20 of them, or with one class only, cannot be judged."""
     sample = np.arange(len(y))
     if len(sample) > 200_000:
         sample = np.random.default_rng(0).choice(sample, 200_000, replace=False)
@@ -276,10 +278,22 @@ def _outcome_copies(
         ys = y[sample][ok]
         if ok.sum() < 20 or ys.all() or not ys.any():
             continue
-        auc = roc_auc_score(ys, x[ok])
-        if max(auc, 1 - auc) > limit:
-            problems.append(f"{col}: alone predicts {label_col} with ROC AUC {max(auc, 1 - auc):.3f}")
-    return problems
+        yield col, ys, x[ok], "alone predicts"
+
+
+def _categorical_scores(
+    frame: pd.DataFrame, y: np.ndarray, cols: Sequence[str]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, str]]:
+    """Each categorical feature scored by the label rate of its category (missing is a category,
+    rare ones are pooled: a handful of rows separates anything); one category cannot be judged."""
+    for col in cols:
+        values = frame[col].astype(object).where(frame[col].notna(), "<missing>").astype(str)
+        counts = values.map(values.value_counts())
+        values = values.where(counts >= MIN_CATEGORY_ROWS, "<rare>")
+        if values.nunique() < 2:
+            continue
+        rate = pd.Series(y.astype(float)).groupby(values.to_numpy()).transform("mean").to_numpy()
+        yield col, y, rate, "its categories alone predict"
 
 
 @dataclass(frozen=True)
