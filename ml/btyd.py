@@ -44,6 +44,7 @@ from ml.btyd_likelihoods import (
     gamma_gamma_expected_spend,
 )
 from ml.features import KEY
+from ml.times import naive_utc, naive_utc_times
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,7 @@ def rfm_summary(transactions: pd.DataFrame, as_of) -> pd.DataFrame:
     as_of = pd.Timestamp(as_of)
     at = pd.to_datetime(transactions["ordered_at"])
     if getattr(at.dt, "tz", None) is not None:
-        at = at.dt.tz_convert("UTC").dt.tz_localize(None)
-        as_of = as_of.tz_convert("UTC").tz_localize(None) if as_of.tzinfo else as_of
+        at, as_of = naive_utc_times(at), naive_utc(as_of)
     keep = (at < as_of).to_numpy()
     codes, uniques = pd.factorize(transactions[KEY].astype(str).to_numpy()[keep], sort=True)
     day = ((at[keep].dt.floor("D") - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy(np.int64)

@@ -30,6 +30,7 @@ from ml.baselines import IncreasingCalibrator
 from ml.btyd_likelihoods import BGNBDParams, bgnbd_probability_alive
 from ml.features import KEY
 from ml.gates import MIN_ALIVE_SPREAD, MIN_MEAN_DROPOUT
+from ml.times import naive_utc_times
 
 CHURN_BASELINE = "days_since_last_purchase"
 VALUE_BASELINE = "historic_spend"
@@ -59,9 +60,7 @@ def degeneracy_problems(params: BGNBDParams, summary: pd.DataFrame) -> list[str]
 def fold_outcomes(transactions: pd.DataFrame, summary_at_start: pd.DataFrame, start, end) -> pd.DataFrame:
     """Per customer of `summary_at_start`: churned (no purchase in [start, end)), the revenue and
     the purchase days there."""
-    at = pd.to_datetime(transactions["ordered_at"])
-    if getattr(at.dt, "tz", None) is not None:
-        at = at.dt.tz_convert("UTC").dt.tz_localize(None)
+    at = naive_utc_times(transactions["ordered_at"])
     inside = ((at >= pd.Timestamp(start)) & (at < pd.Timestamp(end))).to_numpy()
     window = pd.DataFrame(
         {

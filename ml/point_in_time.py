@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from ml.features import CUTOFF, KEY, RECENCY_FEATURES
+from ml.times import naive_utc, naive_utc_times
 
 LABEL = "purchased_next_30d"
 
@@ -39,18 +40,6 @@ class LeakageError(ValueError):
     """A feature or label uses information it could not have had at the cutoff."""
 
 
-def _as_utc_naive(s: pd.Series) -> pd.Series:
-    s = pd.to_datetime(s)
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    return s
-
-
-def _ts(value) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
-
-
 def build_training_set(
     features: pd.DataFrame,
     labels: pd.DataFrame,
@@ -69,11 +58,11 @@ def build_training_set(
     label window is not fully observed by as_of, or when `validate_point_in_time` finds a
     feature that uses information from after its cutoff.
     """
-    as_of = _ts(as_of)
+    as_of = naive_utc(as_of)
     feats = features.copy()
     labs = labels[[KEY, CUTOFF, label_col]].copy()
-    feats[CUTOFF] = _as_utc_naive(feats[CUTOFF])
-    labs[CUTOFF] = _as_utc_naive(labs[CUTOFF])
+    feats[CUTOFF] = naive_utc_times(feats[CUTOFF])
+    labs[CUTOFF] = naive_utc_times(labs[CUTOFF])
     check_label_windows(labs[CUTOFF], as_of=as_of, horizon_days=horizon_days)
     if labs.duplicated([KEY, CUTOFF]).any():
         raise ValueError("customer_labels has duplicate (customer_key, feature_as_of) rows")
@@ -95,11 +84,11 @@ def build_training_set(
 def check_label_windows(cutoffs: pd.Series, *, as_of, horizon_days: int) -> None:
     """Every label window [t, t + horizon) must have ended by as_of; otherwise the label is a
     partial count that looks like churn."""
-    as_of = _ts(as_of)
-    ends = _as_utc_naive(cutoffs) + pd.Timedelta(days=horizon_days)
+    as_of = naive_utc(as_of)
+    ends = naive_utc_times(cutoffs) + pd.Timedelta(days=horizon_days)
     bad = ends > as_of
     if bad.any():
-        late = sorted(pd.Series(_as_utc_naive(cutoffs)[bad]).unique())
+        late = sorted(pd.Series(naive_utc_times(cutoffs)[bad]).unique())
         raise LeakageError(
             f"label window not fully observed before as_of={as_of}: cutoffs {[str(t) for t in late[:5]]}"
         )
@@ -131,7 +120,7 @@ def validate_point_in_time(
     own), which in practice is a copy of the outcome.
     """
     problems: list[str] = []
-    cutoff = _as_utc_naive(frame[CUTOFF])
+    cutoff = naive_utc_times(frame[CUTOFF])
 
     for col in frame.columns:
         if col == CUTOFF or not (
@@ -139,7 +128,7 @@ def validate_point_in_time(
             or isinstance(frame[col].dtype, pd.DatetimeTZDtype)
         ):
             continue
-        later = (_as_utc_naive(frame[col]) >= cutoff).sum()
+        later = (naive_utc_times(frame[col]) >= cutoff).sum()
         if later:
             problems.append(f"{col}: {later} timestamps at or after feature_as_of")
 
@@ -182,7 +171,7 @@ def _order_count_violations(
     cols = [c for c in ORDER_COUNT_WINDOWS if c in frame.columns]
     if not cols:
         return []
-    tx = pd.DataFrame({KEY: transactions[KEY].astype(str), "at": _as_utc_naive(transactions["ordered_at"])})
+    tx = pd.DataFrame({KEY: transactions[KEY].astype(str), "at": naive_utc_times(transactions["ordered_at"])})
     rows = pd.DataFrame({KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy()})
     rows["row"] = np.arange(len(rows))
     joined = rows.merge(tx, on=KEY, how="inner")
@@ -214,7 +203,7 @@ def _crm_violations(
     )
     known = versions[[KEY, "valid_from", *cols]].copy()
     known[KEY] = known[KEY].astype(str)
-    known["valid_from"] = _as_utc_naive(known["valid_from"])
+    known["valid_from"] = naive_utc_times(known["valid_from"])
     known = known.rename(columns={c: f"{c}__in_effect" for c in cols})
     in_effect = pd.merge_asof(
         rows.sort_values("cutoff"),
@@ -305,7 +294,7 @@ class CutoffFold:
 def cutoff_folds(cutoffs: Sequence, *, horizon_days: int = 30, n_folds: int = 3) -> list[CutoffFold]:
     """Expanding-window folds over cutoffs: validate on each of the last `n_folds` cutoffs, train
     on every cutoff whose label window [t, t + horizon) ends at or before the validation cutoff."""
-    uniq = sorted({_ts(c) for c in cutoffs})
+    uniq = sorted({naive_utc(c) for c in cutoffs})
     gap = pd.Timedelta(days=horizon_days)
     folds = []
     for valid in uniq[::-1]:
@@ -321,7 +310,7 @@ def iter_fold_indices(
     frame: pd.DataFrame, folds: Sequence[CutoffFold]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Row positions (train, valid) of each fold in `frame`."""
-    cut = _as_utc_naive(frame[CUTOFF]).to_numpy()
+    cut = naive_utc_times(frame[CUTOFF]).to_numpy()
     for fold in folds:
         train = np.flatnonzero(np.isin(cut, np.array(fold.train_cutoffs, dtype=cut.dtype)))
         valid = np.flatnonzero(cut == np.datetime64(fold.valid_cutoff))

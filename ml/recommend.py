@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ml.features import KEY
+from ml.times import naive_utc, naive_utc_times
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +43,10 @@ class ItemCFModel:
         return pd.Index(self.item_ids).get_indexer(pd.Index(np.asarray(product_ids, dtype=object)))
 
 
-def _ts(v) -> pd.Timestamp:
-    t = pd.Timestamp(v)
-    return t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t
-
-
-def _times(s: pd.Series) -> pd.Series:
-    s = pd.to_datetime(s)
-    return s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-
-
 def _until(interactions: pd.DataFrame, as_of) -> pd.DataFrame:
     if as_of is None:
         return interactions
-    return interactions[_times(interactions["occurred_at"]) < _ts(as_of)]
+    return interactions[naive_utc_times(interactions["occurred_at"]) < naive_utc(as_of)]
 
 
 def _descending_key(x: np.ndarray) -> np.ndarray:
@@ -136,10 +127,10 @@ def fit_item_cf(
     S.eliminate_zeros()
     S = top_k_per_row(S, n_neighbours)
 
-    end = _ts(as_of) if as_of is not None else _times(inter["occurred_at"]).max()
+    end = naive_utc(as_of) if as_of is not None else naive_utc_times(inter["occurred_at"]).max()
     recent = inter[
         (inter["interaction"].astype(str).str.lower() == "purchase")
-        & (_times(inter["occurred_at"]) >= end - pd.Timedelta(days=popularity_days))
+        & (naive_utc_times(inter["occurred_at"]) >= end - pd.Timedelta(days=popularity_days))
     ]
     pop = _popularity(
         recent if len(recent) else inter[inter["interaction"].astype(str).str.lower() == "purchase"], item_ids
@@ -248,7 +239,7 @@ def _recommend_chunk(model, W, P, S, pop_order, n, use_cf, offset):
 
 def _holdout(interactions: pd.DataFrame, split: pd.Timestamp, test_days: int, max_customers: int, seed: int):
     """Training interactions before the split, and each warm customer's NEW purchases after it."""
-    at = _times(interactions["occurred_at"])
+    at = naive_utc_times(interactions["occurred_at"])
     kind = interactions["interaction"].astype(str).str.lower()
     train = interactions[at < split]
     window = (at >= split) & (at < split + pd.Timedelta(days=test_days)) & (kind == "purchase")
@@ -276,7 +267,8 @@ def hit_rate(
 ) -> dict:
     """Hit rate, precision and recall @n of `model` for customers who newly bought something in
     [split_at, split_at + test_days); the model should have been trained before split_at."""
-    train, test, custs = _holdout(interactions, _ts(split_at), test_days, max_test_customers, random_state)
+    split = naive_utc(split_at)
+    train, test, custs = _holdout(interactions, split, test_days, max_test_customers, random_state)
     recs = recommend(model, train, n=n, customers=custs, use_cf=use_cf)
     hits = recs.merge(test, on=[KEY, "product_id"])
     return {
@@ -301,7 +293,7 @@ def evaluate_hit_rate(
     """Train on interactions before `split_at`; a hit is a customer whose top-n contains an item
     they newly bought in [split_at, split_at + test_days). Item CF (with popularity fill) vs the
     popularity-only baseline, on the same customers (at most `max_test_customers`, seeded)."""
-    split = _ts(split_at)
+    split = naive_utc(split_at)
     model = fit_item_cf(interactions, products, as_of=split, n_neighbours=n_neighbours)
     out: dict = {"split_at": str(split), "n": n, "test_days": test_days}
     for name, use_cf in (("item_cf", True), ("popularity", False)):
