@@ -34,7 +34,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
+from bench.measure import engine_settings_for, measured, run_facts  # noqa: E402
 from landing.days import split_landing_by_day  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
@@ -197,11 +197,7 @@ def main() -> None:
         }
     )
     saved["runs"][args.label] = {
-        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip(),
-        "machine": machine_facts(),
+        **run_facts(),
         **figures,
     }
     results_path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.measure import engine_settings_for, machine_facts, measured  # noqa: E402
+from bench.measure import engine_settings_for, measured, run_facts  # noqa: E402
 from bench.references.report import references_section  # noqa: E402
 from landing.days import split_landing_by_day  # noqa: E402
 
@@ -224,11 +224,7 @@ def main() -> None:
     work = args.work or REPO / "data" / "bench" / args.scale
     header = {
         "benchmark": "the full_pipeline job: a full run, then an increment of about 1 % new rows",
-        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip(),
-        "machine": machine_facts(),
+        **run_facts(),
     }
 
     def save(figures: dict) -> None:

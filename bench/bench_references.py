@@ -24,7 +24,6 @@ longest (run_results.json), and renders BENCHMARKS.md (bench/bench_pipeline.py, 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -38,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_dbt import BIN, Project, slowest_nodes  # noqa: E402
 from bench.bench_pipeline import BENCHMARKS, render_benchmarks  # noqa: E402
-from bench.measure import engine_settings_for, machine_facts, measured, write_results  # noqa: E402
+from bench.measure import engine_settings_for, measured, run_facts, write_results  # noqa: E402
 from bench.references.compare import Agreement, compare, dbt_marts, uncompared_columns  # noqa: E402
 from bench.references.floor import MARTS  # noqa: E402
 
@@ -150,11 +149,7 @@ def main() -> None:
             "elapsed_seconds_after_parse: dbt's own (run_results.json), the nodes without start-up. "
             "load_average_* show other work on the machine; cpu_seconds is the figure least affected."
         ),
-        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git_commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip(),
-        "machine": machine_facts("pandas", "dbt-core", "dbt-duckdb"),
+        **run_facts("pandas", "dbt-core", "dbt-duckdb"),
         "scale": args.scale,
         "landing_rows": int(rows),
         "rows_the_references_read": int(read),

@@ -5,6 +5,7 @@ wall time; CPU seconds are the figure least affected)."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib.metadata
 import json
 import os
@@ -59,6 +60,18 @@ def machine_facts(*packages: str) -> dict:
         "duckdb": duckdb.__version__,
     }
     return facts | {package: importlib.metadata.version(package) for package in packages}
+
+
+def run_facts(*packages: str) -> dict:
+    """When, at which commit and on what machine (machine_facts with these packages) a benchmark
+    ran: the provenance every results entry records, so runs can be told apart and compared."""
+    return {
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": machine_facts(*packages),
+    }
 
 
 def write_results(path: Path, results: dict, indent: int = 2) -> None:
