@@ -83,17 +83,9 @@ def child_score(root: Path, mode: str, batch_rows: int) -> dict:
             features = con.execute(f"select * from {FEATURES}").df()
             transactions = con.execute(f"select customer_key, ordered_at, revenue from {TRANSACTIONS}").df()
         tables = score_customers(features, transactions, registry, as_of=as_of)
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute("begin transaction")
-            con.execute("create schema if not exists whole")
-            for name, table in (
-                ("customer_scores", tables["customer_scores"]),
-                ("score_drift", tables["drift"]),
-            ):
-                con.register("incoming", table)
-                con.execute(f"create or replace table whole.{name} as select * from incoming")
-                con.unregister("incoming")
-            con.execute("commit")
+        _write_whole(
+            warehouse, {"customer_scores": tables["customer_scores"], "score_drift": tables["drift"]}
+        )
         rows = len(tables["customer_scores"])
     else:
         from ml.batch_scoring import (
@@ -134,14 +126,7 @@ def _clusters(warehouse: Path, registry, mode: str, batch_rows: int) -> int:
 
         with duckdb.connect(str(warehouse), read_only=True) as con:
             tables = score_clusters(con.execute(f"select * from {FEATURES}").df(), registry)
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute("begin transaction")
-            con.execute("create schema if not exists whole")
-            for name, table in tables.items():
-                con.register("incoming", table)
-                con.execute(f"create or replace table whole.{name} as select * from incoming")
-                con.unregister("incoming")
-            con.execute("commit")
+        _write_whole(warehouse, tables)
         return len(tables["customer_clusters"])
     from ml.batch_scoring import latest_features_sql, write_customer_clusters
     from warehouse.batches import batch_session
@@ -149,6 +134,21 @@ def _clusters(warehouse: Path, registry, mode: str, batch_rows: int) -> int:
     with batch_session(f"batches_{batch_rows}", warehouse) as session:
         batches = session.frames(latest_features_sql(FEATURES), rows=batch_rows)
         return write_customer_clusters(batches, registry, session).rows
+
+
+def _write_whole(warehouse: Path, tables: dict) -> None:
+    """The tables of an all-at-once scoring into schema `whole`, in one transaction: what the
+    batched modes are compared with, written the same way for scores and clusters."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("begin transaction")
+        con.execute("create schema if not exists whole")
+        for name, table in tables.items():
+            con.register("incoming", table)
+            con.execute(f"create or replace table whole.{name} as select * from incoming")
+            con.unregister("incoming")
+        con.execute("commit")
 
 
 def child_compare_clusters(root: Path, batch_sizes: list[int]) -> dict:
