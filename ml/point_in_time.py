@@ -165,6 +165,14 @@ def validate_point_in_time(
         raise LeakageError("point-in-time violation: " + "; ".join(problems))
 
 
+def _rows_at_cutoff(frame: pd.DataFrame, cutoff: pd.Series) -> pd.DataFrame:
+    """Each feature row as (customer_key, cutoff, row number): what the order-count and CRM checks
+    join the history to, and how they map a finding back to its row."""
+    return pd.DataFrame(
+        {KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy(), "row": np.arange(len(frame))}
+    )
+
+
 def _order_count_violations(
     frame: pd.DataFrame, cutoff: pd.Series, transactions: pd.DataFrame, max_share: float
 ) -> list[str]:
@@ -172,8 +180,7 @@ def _order_count_violations(
     if not cols:
         return []
     tx = pd.DataFrame({KEY: transactions[KEY].astype(str), "at": naive_utc_times(transactions["ordered_at"])})
-    rows = pd.DataFrame({KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy()})
-    rows["row"] = np.arange(len(rows))
+    rows = _rows_at_cutoff(frame, cutoff)
     joined = rows.merge(tx, on=KEY, how="inner")
     joined = joined[joined["at"] < joined["cutoff"]]
     age_days = (joined["cutoff"] - joined["at"]) / pd.Timedelta(days=1)
@@ -198,9 +205,7 @@ def _crm_violations(
     cols = [c for c in CRM_COLUMNS if c in frame.columns and c in versions.columns]
     if not cols or frame.empty:
         return []
-    rows = pd.DataFrame(
-        {KEY: frame[KEY].astype(str).to_numpy(), "cutoff": cutoff.to_numpy(), "row": np.arange(len(frame))}
-    )
+    rows = _rows_at_cutoff(frame, cutoff)
     known = versions[[KEY, "valid_from", *cols]].copy()
     known[KEY] = known[KEY].astype(str)
     known["valid_from"] = naive_utc_times(known["valid_from"])
