@@ -39,7 +39,14 @@ from ml.btyd_checks import (
     fold_metrics,
     fold_outcomes,
 )
-from ml.btyd_likelihoods import LOG_BOUND, FitResult, fit_bgnbd, fit_gamma_gamma
+from ml.btyd_likelihoods import (
+    LOG_BOUND,
+    BGNBDParams,
+    FitResult,
+    GammaGammaParams,
+    fit_bgnbd,
+    fit_gamma_gamma,
+)
 from ml.gates import MAX_DEGENERATE_CHURN_AUC, GateSettings, decide
 
 log = logging.getLogger(__name__)
@@ -54,15 +61,23 @@ class BTYDResult:
     fold_model: BTYDModel | None = None  # the model as it was fit holdout_days before as_of
 
 
+def _interior_problem(model: str, params: BGNBDParams | GammaGammaParams) -> str | None:
+    """Why fitted parameters are no interior optimum: not finite, or at the edge of the log-space
+    search box (within 0.05 of LOG_BOUND), where the optimiser stopped rather than converged."""
+    values = np.array(list(asdict(params).values()))
+    if not np.all(np.isfinite(values)):
+        return f"{model} parameters not finite"
+    if np.any(np.abs(np.log(values)) > LOG_BOUND - 0.05):
+        return f"{model} parameter at the search bound: {asdict(params)}"
+    return None
+
+
 def _check_bgnbd(fit: FitResult) -> str | None:
     if not fit.converged:
         return f"BG/NBD did not converge ({fit.message})"
     p = fit.params
-    vals = np.array([p.r, p.alpha, p.a, p.b])
-    if not np.all(np.isfinite(vals)):
-        return "BG/NBD parameters not finite"
-    if np.any(np.abs(np.log(vals)) > LOG_BOUND - 0.05):
-        return f"BG/NBD parameter at the search bound: {asdict(p)}"
+    if problem := _interior_problem("BG/NBD", p):
+        return problem
     if not 1e-6 < p.r / p.alpha < 1.0:
         return f"BG/NBD implies an absurd purchase rate r/alpha={p.r / p.alpha:.3g} per day"
     return None
@@ -72,11 +87,8 @@ def _check_gamma_gamma(fit: FitResult, observed_mean: float) -> str | None:
     if fit.params is None or not fit.converged:
         return f"Gamma-Gamma did not converge ({fit.message})"
     p = fit.params
-    vals = np.array([p.p, p.q, p.v])
-    if not np.all(np.isfinite(vals)):
-        return "Gamma-Gamma parameters not finite"
-    if np.any(np.abs(np.log(vals)) > LOG_BOUND - 0.05):
-        return f"Gamma-Gamma parameter at the search bound: {asdict(p)}"
+    if problem := _interior_problem("Gamma-Gamma", p):
+        return problem
     if p.q <= 1:
         return f"Gamma-Gamma q={p.q:.3g} <= 1: expected spend undefined"
     implied = p.p * p.v / (p.q - 1)
