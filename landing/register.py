@@ -76,16 +76,21 @@ def _csv_reader(paths: list[Path], header: list[str], delimiter: str, options: s
 
 
 def _jsonl_lines(paths: list[Path]) -> str:
-    """Every non-blank line of the files, with its line number in its file."""
-    reader = (
-        f"read_csv({_sql_list(paths)}, columns={{'json_line': 'VARCHAR'}}, header=false, auto_detect=false, "
-        f"delim={_sql_string(JSON_LINE_DELIMITER)}, quote='', escape='', filename=true)"
-    )
-    return (
-        f"(select json_line, filename, row_number() over (partition by filename order by line_ordinal) "
-        f"as _landing_row from (select *, row_number() over () as line_ordinal from {reader}) "
-        "where trim(coalesce(json_line, '')) <> '')"
-    )
+    """Every non-blank line of the files, with its line number in its file (_by_file)."""
+
+    def lines_of(path: Path) -> str:
+        reader = (
+            f"read_csv({_sql_string(path)}, columns={{'json_line': 'VARCHAR'}}, header=false, "
+            f"auto_detect=false, delim={_sql_string(JSON_LINE_DELIMITER)}, quote='', escape='')"
+        )
+        return (
+            f"select json_line, {_sql_string(path)} as filename, "
+            "row_number() over (order by line_ordinal) as _landing_row "
+            f"from (select json_line, row_number() over () as line_ordinal from {reader}) "
+            "where trim(coalesce(json_line, '')) <> ''"
+        )
+
+    return f"({_by_file(paths, lines_of)})"
 
 
 def _json_field(column: str) -> str:
@@ -105,16 +110,15 @@ def _projection(table: LandingTable, present: set[str], expression, landing_file
     return ", ".join(parts)
 
 
-def _numbered(reader: str) -> str:
-    """The reader's rows with `_landing_row`: their position in their own file (DuckDB preserves
-    insertion order), so that "the later row of a file wins" can be applied downstream. Counted per
-    file, as on Spark: a position across all files would renumber every file that sorts after one
-    that lands later, and an incremental build, which keeps what it parsed, would then differ from
-    a full build."""
-    return (
-        "(select *, row_number() over (partition by filename order by line_ordinal) as _landing_row "
-        f"from (select *, row_number() over () as line_ordinal from {reader}))"
-    )
+def _by_file(paths: list[Path], select_of_file) -> str:
+    """One select per file (`select_of_file(path)`), joined by union all. Each names its file as a
+    constant, so that a filter on the file (an incremental build reads only the files it has not
+    parsed) drops the other files before they are read: one reader over all the files, numbered by
+    a window, read every file whatever the filter. Each file's rows are numbered in that file
+    (`_landing_row`, DuckDB preserves insertion order), as on Spark: a position across all files
+    would renumber every file that sorts after one that lands later, and an incremental build,
+    which keeps what it parsed, would then differ from a full build."""
+    return "\nunion all\n".join(select_of_file(path) for path in paths)
 
 
 def _duckdb_message(error: Exception) -> str:
@@ -190,8 +194,13 @@ class DuckdbReader:
 
     def csv_in_place(self, table: LandingTable, paths: list[Path], header: list[str], delimiter: str) -> str:
         present = set(header) & set(table.columns)
-        reader = _numbered(_csv_reader(paths, header, delimiter))
-        return f"select {_projection(table, present, _identifier)}, _landing_row from {reader}"
+
+        def rows_of(path: Path) -> str:
+            projection = _projection(table, present, _identifier, landing_file=_sql_string(path))
+            reader = _csv_reader([path], header, delimiter)
+            return f"select {projection}, row_number() over () as _landing_row from {reader}"
+
+        return _by_file(paths, rows_of)
 
     def accepted_lines(
         self, table: LandingTable, path: Path, accepted: Path, header: list[str], delimiter: str

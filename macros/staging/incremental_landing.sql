@@ -40,40 +40,59 @@
     rejected as implausibly in the future whose time (`time_column`) is no longer beyond this run's
     limit (latest_plausible_time): a full build would accept it now, or that `stale_files` (a query
     of `_landing_file` over {{ this }}) names: files holding a row whose verdict or values depend on
-    another model that changed since (an order line on its order, stale_order_line_files). -#}
+    another model that changed since (an order line on its order, stale_order_line_files).
+    In a build the files are asked for first and named as constants: DuckDB then reads those files
+    only (the landing views are one select per file), where a subquery made it read every file of
+    the table. A dbt unit test, whose inputs are fixtures, keeps the subquery. -#}
 {% macro landing_files_to_parse(source_name, table_name, time_column=none, stale_files=none) -%}
     {{- require_parse_batch_columns() -}}
-    _landing_file in (
-        select landed_files.file_path
-        from {{ source('landing_audit', 'landing_files') }} as landed_files
-        left join (
-            select
-                _landing_file,
-                min(_parsed_at) as parsed_at
-                {%- if time_column is not none %},
-                bool_or(
-                    rejection_rule like 'implausible_future%'
-                    and {{ time_column }} <= {{ latest_plausible_time() }}
-                ) as awaits_recheck
-                {%- endif %}
-            from {{ this }}
-            group by _landing_file
-        ) as parsed_files
-            on landed_files.file_path = parsed_files._landing_file
-        where
-            landed_files.source = '{{ source_name }}'
-            and landed_files.table_name = '{{ table_name }}'
-            and (
-                parsed_files._landing_file is null
-                or landed_files.modified_at > parsed_files.parsed_at
-                {%- if time_column is not none %}
-                or parsed_files.awaits_recheck
-                {%- endif %}
-                {%- if stale_files is not none %}
-                or landed_files.file_path in ({{ stale_files }})
-                {%- endif %}
+    {%- set files_query = landing_files_to_parse_query(source_name, table_name, time_column, stale_files) -%}
+    {%- if execute and this is not string -%}
+        {%- set files = run_query(files_query).columns[0].values() | list -%}
+        {%- if files -%}
+            _landing_file in (
+                {%- for file in files %}
+                '{{ file | replace("'", "''") }}'{{ "," if not loop.last }}
+                {%- endfor %}
             )
-    )
+        {%- else -%}
+            false
+        {%- endif -%}
+    {%- else -%}
+        _landing_file in ({{ files_query }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro landing_files_to_parse_query(source_name, table_name, time_column, stale_files) -%}
+    select landed_files.file_path
+    from {{ source('landing_audit', 'landing_files') }} as landed_files
+    left join (
+        select
+            _landing_file,
+            min(_parsed_at) as parsed_at
+            {%- if time_column is not none %},
+            bool_or(
+                rejection_rule like 'implausible_future%'
+                and {{ time_column }} <= {{ latest_plausible_time() }}
+            ) as awaits_recheck
+            {%- endif %}
+        from {{ this }}
+        group by _landing_file
+    ) as parsed_files
+        on landed_files.file_path = parsed_files._landing_file
+    where
+        landed_files.source = '{{ source_name }}'
+        and landed_files.table_name = '{{ table_name }}'
+        and (
+            parsed_files._landing_file is null
+            or landed_files.modified_at > parsed_files.parsed_at
+            {%- if time_column is not none %}
+            or parsed_files.awaits_recheck
+            {%- endif %}
+            {%- if stale_files is not none %}
+            or landed_files.file_path in ({{ stale_files }})
+            {%- endif %}
+        )
 {%- endmacro %}
 
 {#- post-hooks of an incremental base model: rows of files no longer landed go; so do rows parsed
