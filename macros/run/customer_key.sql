@@ -8,6 +8,11 @@
     'cus_' || substr({{ dbt.hash("'email:' || " ~ email) }}, 1, 20)
 {%- endmacro %}
 
+{#- A web visitor: the device (anonymous_id), or the contact when the event names no device. -#}
+{% macro web_visitor_id(anonymous_id='anonymous_id', contact_id='contact_id') -%}
+    coalesce({{ anonymous_id }}, 'contact:' || {{ contact_id }})
+{%- endmacro %}
+
 {#- Only what happened strictly before the run's as_of counts: replaying history is exact. -#}
 {% macro before_as_of(column) -%}
     {{ column }} < {{ as_of() }}

@@ -42,12 +42,26 @@ web_devices as (
     {{ landed_identifiers('web', 'events', required='contact_id') }}
 ),
 
+{# Which contact id goes with which e-mail, in CRM and on orders: how an erasure follows a person
+    from their e-mail to their contacts and back. #}
+contact_emails as (
+    select
+        contact_id,
+        email
+    from crm_rows
+    union
+    select
+        contact_id,
+        email
+    from order_rows
+),
+
 named_emails as (
     select email from erasure_requests
     where email is not null
     {% if is_incremental() %}
         union
-        {{ tombstoned_again('email', ['crm_rows', 'order_rows'], this) }}
+        {{ tombstoned_again('email', ['contact_emails'], this) }}
     {% endif %}
 ),
 
@@ -55,35 +69,24 @@ erased_contacts as (
     select contact_id from erasure_requests
     where contact_id is not null
     union
-    select crm_rows.contact_id
-    from crm_rows
+    select contact_emails.contact_id
+    from contact_emails
     inner join named_emails
-        on crm_rows.email = named_emails.email
-    where crm_rows.contact_id is not null
-    union
-    select order_rows.contact_id
-    from order_rows
-    inner join named_emails
-        on order_rows.email = named_emails.email
-    where order_rows.contact_id is not null
+        on contact_emails.email = named_emails.email
+    where contact_emails.contact_id is not null
     {% if is_incremental() %}
         union
-        {{ tombstoned_again('contact_id', ['crm_rows', 'order_rows'], this) }}
+        {{ tombstoned_again('contact_id', ['contact_emails'], this) }}
     {% endif %}
 ),
 
 erased_emails as (
     select email from named_emails
     union
-    select crm_rows.email
-    from crm_rows
+    select contact_emails.email
+    from contact_emails
     inner join erased_contacts
-        on crm_rows.contact_id = erased_contacts.contact_id
-    union
-    select order_rows.email
-    from order_rows
-    inner join erased_contacts
-        on order_rows.contact_id = erased_contacts.contact_id
+        on contact_emails.contact_id = erased_contacts.contact_id
     union
     select email_event_rows.email
     from email_event_rows

@@ -50,15 +50,18 @@ crm_version_changes as (
         on crm_versions.contact_id = crm_signups.contact_id
 ),
 
-crm_opt_ins as (
+{# One fact per CRM version that says something: an opt-in where the flag turns to yes, a
+    "not opted in" for every version that says no. #}
+crm_version_facts as (
     select
         contact_id,
         email,
-        'opt_in' as consent_effect,
-        'crm_opt_in' as consent_source,
+        case when says_opted_in then 'opt_in' else 'opt_out' end as consent_effect,
+        case when says_opted_in then 'crm_opt_in' else 'crm_not_opted_in' end as consent_source,
         case
             when
-                opt_in_at <= valid_from
+                says_opted_in
+                and opt_in_at <= valid_from
                 and (previous_valid_from is null or opt_in_at > previous_valid_from)
                 and (signed_up_at is null or opt_in_at >= signed_up_at)
                 then opt_in_at
@@ -70,23 +73,7 @@ crm_opt_ins as (
         cast(null as {{ dbt.type_string() }}) as landing_file,
         cast(null as bigint) as landing_row
     from crm_version_changes
-    where says_opted_in and not coalesce(said_opted_in_before, false)
-),
-
-crm_opt_outs as (
-    select
-        contact_id,
-        email,
-        'opt_out' as consent_effect,
-        'crm_not_opted_in' as consent_source,
-        valid_from as effective_at,
-        false as is_suppressed_on_doubt,
-        cast(null as {{ dbt.type_string() }}) as doubt_reason,
-        'crm' as source_name,
-        cast(null as {{ dbt.type_string() }}) as landing_file,
-        cast(null as bigint) as landing_row
-    from crm_version_changes
-    where not says_opted_in
+    where not says_opted_in or not coalesce(said_opted_in_before, false)
 ),
 
 crm_doubts as (
@@ -180,9 +167,7 @@ line_doubts as (
     from unreadable_lines
 )
 
-select * from crm_opt_ins
-union all
-select * from crm_opt_outs
+select * from crm_version_facts
 union all
 select * from crm_doubts
 union all

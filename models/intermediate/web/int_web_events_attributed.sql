@@ -5,7 +5,7 @@
 with events as (
     select
         *,
-        coalesce(anonymous_id, 'contact:' || contact_id) as visitor_id
+        {{ web_visitor_id() }} as visitor_id
     from {{ ref('stg_web__events') }}
     where {{ before_as_of('event_at') }}
 ),

@@ -2,7 +2,7 @@
     visitor above var bot_max_events_per_minute or bot_max_events_per_day is a bot. -#}
 with events as (
     select
-        coalesce(anonymous_id, 'contact:' || contact_id) as visitor_id,
+        {{ web_visitor_id() }} as visitor_id,
         event_at
     from {{ ref('stg_web__events') }}
     where {{ before_as_of('event_at') }}

@@ -74,7 +74,7 @@ recommended_products as (
             'product_id': 'recommendations.product_id',
             'name': 'products.product_name',
             'image_url': 'products.image_url',
-            'price': 'cast(round(products.price * product_rates.usd_per_unit / currencies.usd_per_unit, 2) as double)',
+            'price': price_shown('products.price', 'product_rates.usd_per_unit', 'currencies.usd_per_unit'),
             'currency': 'currencies.currency_code',
         }, 'recommendations.rank') }} as recommended_products
     from {{ source('ml', 'recommendations') }} as recommendations
@@ -95,7 +95,7 @@ cart_items as (
             'product_id': 'cart.product_id',
             'name': 'cart.product_name',
             'image_url': 'cart.image_url',
-            'price': 'cast(round(cart.price * product_rates.usd_per_unit / currencies.usd_per_unit, 2) as double)',
+            'price': price_shown('cart.price', 'product_rates.usd_per_unit', 'currencies.usd_per_unit'),
             'currency': 'currencies.currency_code',
             'quantity': 'cart.quantity',
         }, 'cart.cart_rank') }} as cart_items
