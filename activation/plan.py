@@ -160,9 +160,10 @@ def consent_only(plan: SyncPlan) -> SyncPlan:
 
 
 def suppression_plan(state: pd.DataFrame, suppression: SuppressionIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """From an ESP's state rows (every list and its ESP-wide rows): one row per address to suppress
-    now (consent reason, not yet acknowledged), and the suppression rows of people no longer
-    suppressed, to forget."""
+    """From an ESP's state rows (any list and its ESP-wide rows; Warehouse.esp_state reads only
+    those the suppression frame names and the ESP-wide rows, the only ones that matter here): one
+    row per address to suppress now (consent reason, not yet acknowledged), and the suppression
+    rows of people no longer suppressed, to forget."""
     state = state.assign(reason=suppression.reasons(state["member_key"], state["customer_key"]).to_numpy())
     marker = (state["list_key"] == ESP_WIDE).to_numpy()
     pending = state["pending"].astype(bool).to_numpy()

@@ -10,12 +10,13 @@ every statement over the activation schema is in one place (just over 400 lines)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from warehouse.context import connect
@@ -234,14 +235,31 @@ class Warehouse:
             if not assignments.empty:
                 self._record_assignments(con, assignments, run_id)
 
-    def esp_state(self, destination: str) -> pd.DataFrame:
-        """Every state row of one destination, across all its lists and its ESP-wide suppression
-        rows: what the suppression pass compares with the suppression frame."""
-        return self.query(
-            """SELECT list_key, member_key, customer_key, esp_record_id, pending
-               FROM activation.sync_state WHERE destination = ?""",
-            [destination],
-        )
+    def esp_state(
+        self, destination: str, emails: Iterable[str], customer_keys: Iterable[str], marker_list: str
+    ) -> pd.DataFrame:
+        """The state rows of one destination the suppression pass can touch, across all its lists:
+        those whose address is in `emails` or whose customer key is in `customer_keys` (the
+        suppression frame's), and every row of `marker_list` (the ESP-wide suppression rows, done
+        or pending). Filtered here, so an ESP's whole state never has to leave the warehouse."""
+        emails_table = pa.table({"email": pa.array(list(emails), type=pa.string())})
+        keys_table = pa.table({"customer_key": pa.array(list(customer_keys), type=pa.string())})
+        self.ensure_schema()
+        with self.connect() as con:
+            con.register("suppressed_emails", emails_table)
+            con.register("suppressed_customers", keys_table)
+            state = con.execute(
+                """SELECT list_key, member_key, customer_key, esp_record_id, pending
+                   FROM activation.sync_state
+                   WHERE destination = ? AND (
+                       list_key = ?
+                       OR member_key IN (SELECT email FROM suppressed_emails)
+                       OR customer_key IN (SELECT customer_key FROM suppressed_customers))""",
+                [destination, marker_list],
+            ).df()
+            con.unregister("suppressed_emails")
+            con.unregister("suppressed_customers")
+        return state
 
     def insert_pending(self, destination: str, list_key: str, rows: pd.DataFrame, run_id: str) -> None:
         """Mark members about to be added, before any add is sent, so a crash between the ESP's
