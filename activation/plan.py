@@ -42,7 +42,7 @@ class SyncPlan:
     def counts(self) -> dict[str, int]:
         return {
             "rows_in": self.prepared.rows_in,
-            "eligible": len(self.prepared.eligible),
+            "eligible": self.prepared.members.num_rows,
             "excluded": len(self.prepared.excluded),
             "creates": len(self.creates),
             "updates": len(self.updates),
