@@ -183,7 +183,7 @@ class Reconciler:
         crash in between leaves state that the next run retires again."""
         state_key = f"{source}/{list_key}"
         route = Route(source, list_key, "file", state_key)
-        state, _ = self.warehouse.list_context("file", state_key)
+        state = self.warehouse.list_context("file", state_key)[0].to_pandas()
         if self.router.is_configured(source):
             why = f"{source} is configured and syncs this audience itself: file fallback retired"
         else:

@@ -207,15 +207,16 @@ class Warehouse:
         """The (destination, list) pairs the state knows."""
         return self.query("SELECT DISTINCT destination, list_key FROM activation.sync_state")
 
-    def list_context(self, destination: str, list_key: str) -> tuple[pd.DataFrame, tuple[str, bool] | None]:
-        """The list's sync state and its ESP id (if known), read together."""
+    def list_context(self, destination: str, list_key: str) -> tuple[pa.Table, tuple[str, bool] | None]:
+        """The list's sync state (an Arrow table: the diff joins it in DuckDB) and its ESP id (if
+        known), read together."""
         self.ensure_schema()
         with self.connect() as con:
             state = con.execute(
                 """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
                    FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
                 [destination, list_key],
-            ).df()
+            ).to_arrow_table()
             found = con.execute(
                 """SELECT esp_list_id, created_by_us FROM activation.destination_lists
                    WHERE destination = ? AND list_key = ?""",
