@@ -21,16 +21,14 @@ import pyarrow.compute as pc
 from activation.audience import CONSENT_REASONS, PreparedAudience, SuppressionIndex
 from activation.payload import as_objects
 from activation.routing import ESP_WIDE, Route
+from activation.state_tables import LIST_STATE_COLUMNS
 
-# The sync state columns the diff reads, as list_context gives them.
+# The sync state of a list as the diff reads it (Warehouse.list_context's columns): text, but for
+# the two flags.
 STATE_SCHEMA = pa.schema(
     [
-        ("member_key", pa.string()),
-        ("customer_key", pa.string()),
-        ("esp_record_id", pa.string()),
-        ("payload_hash", pa.string()),
-        ("created_by_us", pa.bool_()),
-        ("pending", pa.bool_()),
+        (name, pa.bool_() if name in ("created_by_us", "pending") else pa.string())
+        for name in LIST_STATE_COLUMNS
     ]
 )
 

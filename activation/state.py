@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from activation.state_tables import RESULT_COLUMNS, STATE_COLUMNS, create_tables
+from activation.state_tables import LIST_STATE_COLUMNS, RESULT_COLUMNS, STATE_COLUMNS, create_tables
 from warehouse.context import connect
 
 log = logging.getLogger("activation.state")
@@ -113,8 +113,8 @@ class Warehouse:
         self.ensure_schema()
         with self.connect() as con:
             state = con.execute(
-                """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
-                   FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
+                f"""SELECT {", ".join(LIST_STATE_COLUMNS)}
+                    FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
                 [destination, list_key],
             ).to_arrow_table()
             found = con.execute(

@@ -96,6 +96,15 @@ STATE_COLUMNS = (
     "pending",
     "run_id",
 )
+# The columns of one list's sync state that the diff reads (Warehouse.list_context).
+LIST_STATE_COLUMNS = (
+    "member_key",
+    "customer_key",
+    "esp_record_id",
+    "payload_hash",
+    "created_by_us",
+    "pending",
+)
 RESULT_COLUMNS = (
     "run_id",
     "destination",
