@@ -1,6 +1,7 @@
 """What a sync would do, decided without any I/O: the diff of one list against its sync state, the
-volume guard, and the ESP-wide suppression plan. Pure functions of DataFrames, so the rules can be
-read and tested on their own.
+volume guard, and the ESP-wide suppression plan. Pure functions of Arrow tables and DataFrames
+(the diff is a hash join in an in-memory DuckDB, not the warehouse), so the rules can be read and
+tested on their own.
 
 Diff: an eligible member not in the state (or still pending there) is created, one whose payload
 hash changed is updated, the rest are unchanged. A state member no longer eligible leaves: removed
