@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -32,6 +31,7 @@ from activation.payload import (
     products,
     send_hour,
 )
+from warehouse.context import connect_in_memory
 
 REQUIRED_COLUMNS = ("destination", "list_key", "customer_key", "email", "is_email_valid")
 KNOWN_FIELDS = (
@@ -247,13 +247,15 @@ def _duplicates(member_keys: pa.Array, customer_keys: pa.Array, candidates: np.n
             "customer_key": customer_keys.take(candidates),
         }
     )
-    with duckdb.connect() as con:
+    with connect_in_memory() as con:
         con.register("candidates", rows)
         found = con.execute(
-            """SELECT row FROM (
+            """WITH repeated AS (
+                   SELECT member_key FROM candidates GROUP BY member_key HAVING count(*) > 1)
+               SELECT row FROM (
                    SELECT row, row_number() OVER (
                        PARTITION BY member_key ORDER BY customer_key, row) AS nth
-                   FROM candidates)
+                   FROM candidates SEMI JOIN repeated USING (member_key))
                WHERE nth > 1"""
         ).fetchnumpy()["row"]
     return np.asarray(found, dtype=np.int64)
@@ -307,7 +309,9 @@ def prepare_audience(
     candidates = np.flatnonzero(pd.isna(reasons))
     reasons[_duplicates(columns["member_key"], columns["customer_key"], candidates)] = "duplicate_email"
     keep = pd.isna(reasons)
-    table = pa.table(columns).filter(pa.array(keep))
+    table = pa.table(columns)
+    if not keep.all():
+        table = table.filter(pa.array(keep))
     members = table.append_column("payload_hash", payload_hashes(table, fields))
     excluded = np.flatnonzero(~keep)
     return PreparedAudience(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +22,7 @@ from activation.audience import CONSENT_REASONS, PreparedAudience, SuppressionIn
 from activation.payload import as_objects
 from activation.routing import ESP_WIDE, Route
 from activation.state_tables import LIST_STATE_COLUMNS
+from warehouse.context import connect_in_memory
 
 # The sync state of a list as the diff reads it (Warehouse.list_context's columns): text, but for
 # the two flags.
@@ -119,8 +119,9 @@ def _frame(table: pa.Table) -> pd.DataFrame:
 
 def _diff(members: pa.Table, state: pa.Table) -> pa.Table:
     """Each eligible member's row number and its state row number (null when not in the state),
-    with its change: create (not in the state, or pending there), update (another payload hash)
-    or unchanged. One hash join in an in-memory DuckDB over the Arrow tables."""
+    in no particular order, with its change: create (not in the state, or pending there), update
+    (another payload hash) or unchanged. One hash join in an in-memory DuckDB over the Arrow
+    tables."""
     keyed_members = pa.table(
         {
             "member_row": pa.array(np.arange(members.num_rows), type=pa.int64()),
@@ -136,7 +137,7 @@ def _diff(members: pa.Table, state: pa.Table) -> pa.Table:
             "pending": state.column("pending"),
         }
     )
-    with duckdb.connect() as con:
+    with connect_in_memory() as con:
         con.register("members", keyed_members)
         con.register("state", keyed_state)
         return con.execute(
@@ -144,15 +145,14 @@ def _diff(members: pa.Table, state: pa.Table) -> pa.Table:
                       CASE WHEN s.state_row IS NULL OR coalesce(s.pending, FALSE) THEN 'create'
                            WHEN s.payload_hash IS DISTINCT FROM m.payload_hash THEN 'update'
                            ELSE 'unchanged' END AS change
-               FROM members AS m LEFT JOIN state AS s ON s.member_key = m.member_key
-               ORDER BY m.member_row"""
+               FROM members AS m LEFT JOIN state AS s ON s.member_key = m.member_key"""
         ).to_arrow_table()
 
 
 def _changed(members: pa.Table, state: pa.Table, diff: pa.Table, change: str) -> pd.DataFrame:
     """The eligible members of one change with their state columns (state_customer_key,
     esp_record_id, state_hash, created_by_us, pending) and `_merge` (both: in the state)."""
-    rows = diff.filter(pc.equal(diff.column("change"), change))
+    rows = diff.filter(pc.equal(diff.column("change"), change)).sort_by("member_row")
     stored = state.take(rows.column("state_row")).rename_columns(
         ["member_key", "state_customer_key", "esp_record_id", "state_hash", "created_by_us", "pending"]
     )
