@@ -9,17 +9,29 @@ diff) or excluded with a reason, so rows in = eligible + excluded always holds."
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from activation.errors import InputError
 from activation.experiments import CONTROL, HOLDOUT_COLUMNS, SHOWN, holdout_assignments
+from activation.payload import (
+    JSON_FIELDS,
+    arrow_text,
+    as_objects,
+    clean,
+    payload_hashes,
+    per_distinct,
+    products,
+    send_hour,
+)
+from warehouse.context import connect_in_memory
 
 REQUIRED_COLUMNS = ("destination", "list_key", "customer_key", "email", "is_email_valid")
 KNOWN_FIELDS = (
@@ -34,8 +46,6 @@ KNOWN_FIELDS = (
     "cart_items",
     "currency",
 )
-# Merge fields holding a JSON list of products; cart lines also carry how many were added.
-JSON_FIELDS = ("recommended_products", "cart_items")
 # Columns that steer the sync and are never sent; holdout_arm, like any other column, is sent as a
 # custom field (the arm: treatment or a content-test variant, never control, in what is sent).
 CONTROL_COLUMNS = (
@@ -60,12 +70,24 @@ SUPPRESSION_REASONS = frozenset(
     }
 )
 CONSENT_REASONS = SUPPRESSION_REASONS
+ERASURE = "erasure_requested"
+
+
+def _email_keys(values: pd.Series) -> pa.Array:
+    """Trimmed, lower-cased e-mail (null when missing): the member key."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(values)))
 
 
 def normalize_email(values: pd.Series) -> pd.Series:
     """Trimmed, lower-cased e-mail as object values (None when missing)."""
-    text = values.astype("string").str.strip().str.lower()
-    return text.astype(object).where(text.notna(), None)
+    return as_objects(_email_keys(values), values.index)
+
+
+def _lookup(values: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    """The value `mapping` has for each of `values` (null when none), by Arrow's hash lookup."""
+    keys = pa.array(list(mapping), type=pa.string())
+    found = pa.array(list(mapping.values()), type=pa.string())
+    return found.take(pc.index_in(values, value_set=keys))
 
 
 class SuppressionIndex:
@@ -103,39 +125,58 @@ class SuppressionIndex:
             if "email" in erasure_requests.columns:
                 for email in normalize_email(erasure_requests["email"]):
                     if isinstance(email, str) and email:
-                        self.by_email[email] = "erasure_requested"
+                        self.by_email[email] = ERASURE
             if "customer_key" in erasure_requests.columns:
                 for key in erasure_requests["customer_key"]:
                     if isinstance(key, str) and key:
-                        self.by_customer[key] = "erasure_requested"
+                        self.by_customer[key] = ERASURE
         for email in erased_emails:
-            self.by_email[email] = "erasure_requested"
+            self.by_email[email] = ERASURE
+
+    def reason_array(self, emails: pa.Array, customer_keys: pa.Array) -> pa.Array:
+        """The exclusion reason per member key and customer key (null when the person may be
+        exported); erasure wins."""
+        by_email = _lookup(emails, self.by_email)
+        by_key = _lookup(customer_keys, self.by_customer)
+        erasure = pc.or_kleene(pc.equal(by_email, ERASURE), pc.equal(by_key, ERASURE)).fill_null(False)
+        return pc.if_else(erasure, ERASURE, pc.coalesce(by_email, by_key))
 
     def reasons(self, emails: pd.Series, customer_keys: pd.Series) -> pd.Series:
-        """The exclusion reason per row (None when the person may be exported); erasure wins."""
-        reason = emails.map(self.by_email)
-        by_key = customer_keys.map(self.by_customer)
-        reason = reason.where(reason.notna(), by_key)
-        erasure = (emails.map(self.by_email) == "erasure_requested") | (
-            customer_keys.map(self.by_customer) == "erasure_requested"
+        """reason_array for pandas columns: the reason per row, None when the person may be
+        exported."""
+        found = self.reason_array(
+            pa.array(emails, type=pa.string(), from_pandas=True),
+            pa.array(customer_keys, type=pa.string(), from_pandas=True),
         )
-        return reason.where(~erasure.fillna(False).astype(bool), "erasure_requested")
+        return as_objects(found, emails.index)
 
 
 @dataclass
 class PreparedAudience:
-    """One list's members split into eligible (with payload hash) and excluded (with reason)."""
+    """One list's members split into eligible (`members`, an Arrow table with the payload hash)
+    and excluded (with reason)."""
 
     destination: str
     list_key: str
-    eligible: pd.DataFrame
+    members: pa.Table
     excluded: pd.DataFrame
     fields: list[str]
     assignments: pd.DataFrame
+    _eligible: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def eligible(self) -> pd.DataFrame:
+        """The eligible members as a pandas frame of object columns (None when missing), built at
+        first use: the file snapshot and the tests read it, the diff reads `members`."""
+        if self._eligible is None:
+            self._eligible = pd.DataFrame(
+                {name: as_objects(self.members.column(name)) for name in self.members.column_names}
+            )
+        return self._eligible
 
     @property
     def rows_in(self) -> int:
-        return len(self.eligible) + len(self.excluded)
+        return self.members.num_rows + len(self.excluded)
 
 
 def validate_frame(desired: pd.DataFrame) -> None:
@@ -147,7 +188,10 @@ def validate_frame(desired: pd.DataFrame) -> None:
     if missing:
         raise InputError(f"desired audience lacks required columns {missing}")
     valid = desired["is_email_valid"]
-    address = normalize_email(desired["email"]).map(lambda e: isinstance(e, str) and e != "")
+    address = pd.Series(
+        pc.not_equal(_email_keys(desired["email"]), "").fill_null(False).to_numpy(zero_copy_only=False),
+        index=desired.index,
+    )
     _refuse(desired, ~valid.isin([True, False]) | valid.isna(), "is_email_valid is not true or false")
     _refuse(desired, (valid == True) & ~address, "is_email_valid is true without an address")  # noqa: E712
     holdout_assignments(_keys(desired))
@@ -189,62 +233,32 @@ def field_columns(desired: pd.DataFrame) -> list[str]:
 
 
 def _clean_text(values: pd.Series) -> pd.Series:
-    """Trimmed text, None for null or blank; vectorised (pyarrow strings)."""
-    text = values.astype("string").str.strip()
-    text = text.mask(text == "")
-    return text.astype(object).where(text.notna(), None)
+    """Trimmed text, None for null or blank (object values)."""
+    return as_objects(clean(arrow_text(values)), values.index)
 
 
-def _send_hour(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Canonical text of preferred_send_hour and a mask of invalid rows (not a whole number in
-    0..23)."""
-    present = values.notna() & (values.astype("string").str.strip() != "").fillna(False).astype(bool)
-    numbers = pd.to_numeric(values.where(present), errors="coerce")
-    valid = numbers.notna() & (numbers % 1 == 0) & numbers.between(0, 23)
-    bad = present & ~valid
-    text = numbers.where(valid).astype("Int64").astype("string")
-    return text.astype(object).where(valid, None), bad.astype(bool)
-
-
-def _is_quantity(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _check_items(text: str, needs_quantity: bool) -> bool:
-    try:
-        items = json.loads(text)
-    except ValueError:
-        return False
-    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("product_id") for i in items):
-        return False
-    return not needs_quantity or all(_is_quantity(i.get("quantity")) for i in items)
-
-
-def _products(values: pd.Series, needs_quantity: bool = False) -> tuple[pd.Series, pd.Series]:
-    """A JSON list field (recommended_products, cart_items) as trimmed JSON text and a mask of
-    invalid rows (not a JSON list of objects with a product_id, and for cart lines a whole quantity
-    of at least 1). An empty list counts as no value, so it never blanks an ESP field."""
-    text = _clean_text(values.map(lambda v: json.dumps(v) if isinstance(v, list) else v))
-    text = text.where(text != "[]", None)
-    present = text.notna()
-    unique = pd.unique(text[present])
-    verdict = {value: _check_items(value, needs_quantity) for value in unique}
-    ok = text.map(verdict).astype(object).where(present, True).astype(bool)
-    bad = present & ~ok
-    return text.where(~bad, None), bad.astype(bool)
-
-
-def payload_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
-    """SHA-1 of the canonical payload (e-mail and every non-null field), the diff's change key."""
-    canonical = "email\x1f" + frame["member_key"].astype("string")
-    for name in fields:
-        column = frame[name].astype("string")
-        canonical = canonical + (f"\x1e{name}\x1f" + column).fillna("")
-    return pd.Series(
-        [hashlib.sha1(text.encode()).hexdigest() for text in canonical.tolist()],
-        index=frame.index,
-        dtype=object,
+def _duplicates(member_keys: pa.Array, customer_keys: pa.Array, candidates: np.ndarray) -> np.ndarray:
+    """Among the `candidates` rows, those whose e-mail an earlier row already has, in the order of
+    member key, customer key and row (the smallest customer key keeps the address)."""
+    rows = pa.table(
+        {
+            "row": pa.array(candidates, type=pa.int64()),
+            "member_key": member_keys.take(candidates),
+            "customer_key": customer_keys.take(candidates),
+        }
     )
+    with connect_in_memory() as con:
+        con.register("candidates", rows)
+        found = con.execute(
+            """WITH repeated AS (
+                   SELECT member_key FROM candidates GROUP BY member_key HAVING count(*) > 1)
+               SELECT row FROM (
+                   SELECT row, row_number() OVER (
+                       PARTITION BY member_key ORDER BY customer_key, row) AS nth
+                   FROM candidates SEMI JOIN repeated USING (member_key))
+               WHERE nth > 1"""
+        ).fetchnumpy()["row"]
+    return np.asarray(found, dtype=np.int64)
 
 
 def prepare_audience(
@@ -255,61 +269,62 @@ def prepare_audience(
 ) -> PreparedAudience:
     """Split one list's desired rows into eligible and excluded, most serious reason first:
     erasure, suppression, invalid e-mail, missing customer key, holdout control, invalid merge
-    field values, duplicate e-mail."""
+    field values, duplicate e-mail. The columns are Arrow arrays; eligible members come out as an
+    Arrow table."""
     fields = field_columns(desired)
     keyed = _keys(desired)
-    frame = pd.DataFrame(index=desired.index)
-    frame["member_key"] = normalize_email(desired["email"])
-    frame["customer_key"] = keyed["customer_key"]
-    frame["campaign_key"] = keyed["campaign_key"]
-    reason = pd.Series(None, index=frame.index, dtype=object)
+    columns = {
+        "member_key": _email_keys(desired["email"]),
+        "customer_key": pa.array(keyed["customer_key"], type=pa.string(), from_pandas=True),
+        "campaign_key": pa.array(keyed["campaign_key"], type=pa.string(), from_pandas=True),
+    }
+    reason = suppression.reason_array(columns["member_key"], columns["customer_key"])
 
-    def flag(mask: pd.Series, why: str) -> None:
+    def flag(mask: pa.Array | np.ndarray, why: str) -> None:
         nonlocal reason
-        mask = mask.fillna(False).astype(bool) & reason.isna()
-        reason = reason.where(~mask, why)
+        if isinstance(mask, np.ndarray):
+            mask = pa.array(mask, type=pa.bool_())
+        mask = pc.and_(mask.fill_null(False), pc.is_null(reason))
+        reason = pc.if_else(mask, why, reason)
 
-    suppressed = suppression.reasons(frame["member_key"], frame["customer_key"])
-    reason = reason.where(suppressed.isna(), suppressed)
-    flag(desired["is_email_valid"] != True, "invalid_email")  # noqa: E712
-    flag(frame["customer_key"].isna(), "missing_customer_key")
+    flag((desired["is_email_valid"] != True).fillna(False).astype(bool).to_numpy(), "invalid_email")  # noqa: E712
+    flag(pc.is_null(columns["customer_key"]), "missing_customer_key")
     assignments = holdout_assignments(keyed)
-    control = assignments.index[assignments["arm"] == CONTROL]
-    flag(pd.Series(frame.index.isin(control), index=frame.index), "holdout_control")
+    flag(desired.index.isin(assignments.index[assignments["arm"] == CONTROL]), "holdout_control")
 
     for name in fields:
         if name == "preferred_send_hour":
-            frame[name], bad = _send_hour(desired[name])
-            flag(bad, "invalid_preferred_send_hour")
+            text, bad = send_hour(desired[name])
+            columns[name] = pa.array(text, type=pa.string(), from_pandas=True)
+            flag(bad.to_numpy(), "invalid_preferred_send_hour")
         elif name in JSON_FIELDS:
-            frame[name], bad = _products(desired[name], needs_quantity=name == "cart_items")
+            columns[name], bad = products(desired[name], needs_quantity=name == "cart_items")
             flag(bad, f"invalid_{name}")
         elif name == "currency":
-            frame[name] = _clean_text(desired[name]).map(lambda v: v.upper() if isinstance(v, str) else v)
+            columns[name] = per_distinct(clean(arrow_text(desired[name])), str.upper)
         else:
-            frame[name] = _clean_text(desired[name])
+            columns[name] = clean(arrow_text(desired[name]))
 
-    candidates = frame.loc[reason.isna(), ["member_key", "customer_key"]].sort_values(
-        ["member_key", "customer_key"], kind="stable"
-    )
-    dupes = candidates.duplicated("member_key", keep="first")
-    reason.loc[candidates.index[dupes.to_numpy()]] = "duplicate_email"
-
-    keep = reason.isna()
-    eligible = frame.loc[keep].copy()
-    eligible["payload_hash"] = payload_hashes(eligible, fields)
-    excluded = pd.DataFrame(
-        {
-            "member_key": frame.loc[~keep, "member_key"],
-            "customer_key": frame.loc[~keep, "customer_key"],
-            "reason": reason.loc[~keep],
-        }
-    )
+    reasons = reason.to_numpy(zero_copy_only=False)
+    candidates = np.flatnonzero(pd.isna(reasons))
+    reasons[_duplicates(columns["member_key"], columns["customer_key"], candidates)] = "duplicate_email"
+    keep = pd.isna(reasons)
+    table = pa.table(columns)
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    members = table.append_column("payload_hash", payload_hashes(table, fields))
+    excluded = np.flatnonzero(~keep)
     return PreparedAudience(
         destination=destination,
         list_key=list_key,
-        eligible=eligible.reset_index(drop=True),
-        excluded=excluded.reset_index(drop=True),
+        members=members,
+        excluded=pd.DataFrame(
+            {
+                "member_key": as_objects(columns["member_key"].take(excluded)),
+                "customer_key": as_objects(columns["customer_key"].take(excluded)),
+                "reason": pd.Series(reasons[excluded], dtype=object),
+            }
+        ),
         fields=fields,
         assignments=assignments,
     )

@@ -31,7 +31,8 @@ from activation.destinations.esp import all_failed
 from activation.errors import ActivationError
 from activation.plan import SyncPlan, consent_only
 from activation.runlog import SyncResult, results_frame, utcnow
-from activation.state import STATE_COLUMNS, Warehouse
+from activation.state import Warehouse
+from activation.state_tables import STATE_COLUMNS
 
 log = logging.getLogger("activation.push")
 

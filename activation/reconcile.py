@@ -71,7 +71,7 @@ class Reconciler:
     def suppress_at_esp(self, name: str, suppression: SuppressionIndex) -> SyncResult | None:
         """Suppress at the ESP every address of our state there that must not be mailed; forget
         the suppression rows of people no longer suppressed (the ESP keeps its status)."""
-        state = self.warehouse.esp_state(name)
+        state = self.warehouse.esp_state(name, suppression.by_email, suppression.by_customer, ESP_WIDE)
         if state.empty:
             return None
         wanted, stale = suppression_plan(state, suppression)
@@ -183,7 +183,7 @@ class Reconciler:
         crash in between leaves state that the next run retires again."""
         state_key = f"{source}/{list_key}"
         route = Route(source, list_key, "file", state_key)
-        state, _ = self.warehouse.list_context("file", state_key)
+        state = self.warehouse.list_context("file", state_key)[0].to_pandas()
         if self.router.is_configured(source):
             why = f"{source} is configured and syncs this audience itself: file fallback retired"
         else:

@@ -1,125 +1,27 @@
-"""The activation tables in the DuckDB warehouse (schema `activation`).
+"""The activation tables in the DuckDB warehouse (schema `activation`): one method per
+transaction the engine needs, so every statement over the activation schema is here (their DDL and
+column lists in activation/state_tables.py).
 
 Every method opens a connection, does one transaction and closes it: DuckDB takes one writer at a
 time, so nothing here holds a connection across an HTTP call or between steps. Opening retries for
-a while when another process holds the write lock.
-
-Why one module: the DDL of the six tables and one method per transaction the engine needs, so
-every statement over the activation schema is in one place (just over 400 lines)."""
+a while when another process holds the write lock."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from activation.state_tables import LIST_STATE_COLUMNS, RESULT_COLUMNS, STATE_COLUMNS, create_tables
 from warehouse.context import connect
 
 log = logging.getLogger("activation.state")
-
-DDL = (
-    "CREATE SCHEMA IF NOT EXISTS activation",
-    """CREATE TABLE IF NOT EXISTS activation.sync_state (
-        destination VARCHAR NOT NULL,
-        list_key VARCHAR NOT NULL,
-        member_key VARCHAR NOT NULL,
-        customer_key VARCHAR,
-        esp_record_id VARCHAR,
-        payload_hash VARCHAR,
-        synced_at TIMESTAMP,
-        created_by_us BOOLEAN,
-        pending BOOLEAN NOT NULL DEFAULT FALSE,
-        run_id VARCHAR,
-        PRIMARY KEY (destination, list_key, member_key))""",
-    """CREATE TABLE IF NOT EXISTS activation.sync_results (
-        run_id VARCHAR NOT NULL,
-        destination VARCHAR NOT NULL,
-        list_key VARCHAR NOT NULL,
-        member_key VARCHAR,
-        customer_key VARCHAR,
-        action VARCHAR NOT NULL,
-        status VARCHAR NOT NULL,
-        reason VARCHAR,
-        recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
-    """CREATE TABLE IF NOT EXISTS activation.sync_runs (
-        run_id VARCHAR NOT NULL,
-        destination VARCHAR NOT NULL,
-        list_key VARCHAR NOT NULL,
-        esp_list_id VARCHAR,
-        started_at TIMESTAMP NOT NULL,
-        finished_at TIMESTAMP,
-        status VARCHAR NOT NULL,
-        dry_run BOOLEAN NOT NULL,
-        forced BOOLEAN NOT NULL,
-        rows_in BIGINT,
-        eligible BIGINT,
-        excluded BIGINT,
-        planned_creates BIGINT,
-        planned_updates BIGINT,
-        planned_removes BIGINT,
-        planned_unchanged BIGINT,
-        sent BIGINT,
-        rejected BIGINT,
-        failed BIGINT,
-        requests_made BIGINT,
-        duration_seconds DOUBLE,
-        message VARCHAR,
-        PRIMARY KEY (run_id, destination, list_key))""",
-    """CREATE TABLE IF NOT EXISTS activation.destination_lists (
-        destination VARCHAR NOT NULL,
-        list_key VARCHAR NOT NULL,
-        esp_list_id VARCHAR NOT NULL,
-        esp_list_name VARCHAR,
-        created_by_us BOOLEAN NOT NULL,
-        recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-        PRIMARY KEY (destination, list_key))""",
-    """CREATE TABLE IF NOT EXISTS activation.erasure_log (
-        email_hash VARCHAR NOT NULL,
-        destination VARCHAR NOT NULL,
-        processed_at TIMESTAMP NOT NULL,
-        status VARCHAR NOT NULL,
-        reason VARCHAR,
-        state_rows_removed BIGINT,
-        run_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS activation.holdout_assignments (
-        campaign_key VARCHAR NOT NULL,
-        customer_key VARCHAR NOT NULL,
-        arm VARCHAR NOT NULL,
-        bucket DOUBLE NOT NULL,
-        share DOUBLE NOT NULL,
-        hash_version VARCHAR NOT NULL,
-        first_assigned_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-        run_id VARCHAR,
-        PRIMARY KEY (campaign_key, customer_key))""",
-)
-
-STATE_COLUMNS = (
-    "destination",
-    "list_key",
-    "member_key",
-    "customer_key",
-    "esp_record_id",
-    "payload_hash",
-    "synced_at",
-    "created_by_us",
-    "pending",
-    "run_id",
-)
-RESULT_COLUMNS = (
-    "run_id",
-    "destination",
-    "list_key",
-    "member_key",
-    "customer_key",
-    "action",
-    "status",
-    "reason",
-)
 
 
 def _insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict, replace: bool = False) -> None:
@@ -188,8 +90,7 @@ class Warehouse:
                 # The first erasure log kept customer keys in plain text: an erased person's
                 # residue. Dropping it only means the next run re-sends idempotent deletions.
                 con.execute("DROP TABLE activation.erasure_log")
-            for statement in DDL:
-                con.execute(statement)
+            create_tables(con)
         self._schema_ready = True
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -206,15 +107,16 @@ class Warehouse:
         """The (destination, list) pairs the state knows."""
         return self.query("SELECT DISTINCT destination, list_key FROM activation.sync_state")
 
-    def list_context(self, destination: str, list_key: str) -> tuple[pd.DataFrame, tuple[str, bool] | None]:
-        """The list's sync state and its ESP id (if known), read together."""
+    def list_context(self, destination: str, list_key: str) -> tuple[pa.Table, tuple[str, bool] | None]:
+        """The list's sync state (an Arrow table: the diff joins it in DuckDB) and its ESP id (if
+        known), read together."""
         self.ensure_schema()
         with self.connect() as con:
             state = con.execute(
-                """SELECT member_key, customer_key, esp_record_id, payload_hash, created_by_us, pending
-                   FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
+                f"""SELECT {", ".join(LIST_STATE_COLUMNS)}
+                    FROM activation.sync_state WHERE destination = ? AND list_key = ?""",
                 [destination, list_key],
-            ).df()
+            ).to_arrow_table()
             found = con.execute(
                 """SELECT esp_list_id, created_by_us FROM activation.destination_lists
                    WHERE destination = ? AND list_key = ?""",
@@ -234,14 +136,31 @@ class Warehouse:
             if not assignments.empty:
                 self._record_assignments(con, assignments, run_id)
 
-    def esp_state(self, destination: str) -> pd.DataFrame:
-        """Every state row of one destination, across all its lists and its ESP-wide suppression
-        rows: what the suppression pass compares with the suppression frame."""
-        return self.query(
-            """SELECT list_key, member_key, customer_key, esp_record_id, pending
-               FROM activation.sync_state WHERE destination = ?""",
-            [destination],
-        )
+    def esp_state(
+        self, destination: str, emails: Iterable[str], customer_keys: Iterable[str], marker_list: str
+    ) -> pd.DataFrame:
+        """The state rows of one destination the suppression pass can touch, across all its lists:
+        those whose address is in `emails` or whose customer key is in `customer_keys` (the
+        suppression frame's), and every row of `marker_list` (the ESP-wide suppression rows, done
+        or pending). Filtered here, so an ESP's whole state never has to leave the warehouse."""
+        emails_table = pa.table({"email": pa.array(list(emails), type=pa.string())})
+        keys_table = pa.table({"customer_key": pa.array(list(customer_keys), type=pa.string())})
+        self.ensure_schema()
+        with self.connect() as con:
+            con.register("suppressed_emails", emails_table)
+            con.register("suppressed_customers", keys_table)
+            state = con.execute(
+                """SELECT list_key, member_key, customer_key, esp_record_id, pending
+                   FROM activation.sync_state
+                   WHERE destination = ? AND (
+                       list_key = ?
+                       OR member_key IN (SELECT email FROM suppressed_emails)
+                       OR customer_key IN (SELECT customer_key FROM suppressed_customers))""",
+                [destination, marker_list],
+            ).df()
+            con.unregister("suppressed_emails")
+            con.unregister("suppressed_customers")
+        return state
 
     def insert_pending(self, destination: str, list_key: str, rows: pd.DataFrame, run_id: str) -> None:
         """Mark members about to be added, before any add is sent, so a crash between the ESP's

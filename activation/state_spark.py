@@ -22,16 +22,9 @@ from contextlib import contextmanager
 import duckdb
 import pandas as pd
 
-from activation.state import DDL, Warehouse
+from activation.state import Warehouse
+from activation.state_tables import SCHEMA, TABLES, create_tables
 from warehouse.engine import SparkEngine, arrow_for_spark, arrow_like_duckdb
-
-SCHEMA = "activation"
-# The tables state.py declares, in its order (the name after "activation." in each CREATE TABLE).
-TABLES = tuple(
-    statement.split(f"{SCHEMA}.", 1)[1].split()[0]
-    for statement in DDL
-    if statement.startswith("CREATE TABLE")
-)
 
 
 class SparkStateWarehouse(Warehouse):
@@ -52,10 +45,9 @@ class SparkStateWarehouse(Warehouse):
         return self._copy.execute(f"SELECT count(*), sum(hash(t)) FROM {SCHEMA}.{name} AS t").fetchone()
 
     def _load(self) -> duckdb.DuckDBPyConnection:
-        """The copy: the tables as state.py declares them (keys included), filled from Spark."""
+        """The copy: the tables as state_tables.py declares them (keys included), filled from Spark."""
         copy = duckdb.connect()
-        for statement in DDL:
-            copy.execute(statement)
+        create_tables(copy)
         stored = [name for name in TABLES if self.engine.table_exists(SCHEMA, name)]
         for name in stored:
             rows = self.engine.read_arrow(f"SELECT * FROM {SCHEMA}.{name}")

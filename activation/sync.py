@@ -109,7 +109,7 @@ class SyncEngine:
         run_id = run_id or new_run_id()
         router = self.router
         state_lists = self.warehouse.state_lists()
-        scope = router.scope(destinations, set(desired["destination"].astype(str)), state_lists)
+        scope = router.scope(destinations, set(desired["destination"].astype(str).unique()), state_lists)
         erased = self.warehouse.erased_addresses(normalize_email(desired["email"]))
         suppression = SuppressionIndex(suppressions, erasure_requests, erased)
         only = None if lists is None else set(lists)

@@ -133,6 +133,21 @@ def connect(warehouse: Path | None = None, read_only: bool = False) -> duckdb.Du
     return con
 
 
+def connect_in_memory(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB (for joins and hashes over Arrow data in a Python step) with the engine
+    settings, `threads` instead of theirs when given, and no progress bar in the step's log."""
+    con = duckdb.connect()
+    try:
+        apply_engine_settings(con)
+        if threads is not None:
+            con.execute("set threads = ?", [threads])
+        con.execute("set enable_progress_bar = false")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def engine() -> str:
     """The engine the warehouse lives on: AW_ENGINE=duckdb (the default) or spark. It selects the
     dbt target and how Python steps read and write tables (warehouse/engine.py)."""

@@ -4,6 +4,7 @@ the ESP-wide suppression plan, on DataFrames alone, without a warehouse or a des
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from activation.audience import SuppressionIndex, prepare_audience
@@ -51,8 +52,7 @@ def _keys(frame: pd.DataFrame) -> set[int]:
 
 def test_a_new_member_is_created_and_a_changed_one_updated():
     before = _prepared(range(5))
-    after = _prepared(range(6), offer=["10% off"] * 5 + ["new"])
-    after.eligible.loc[after.eligible["member_key"] == email_of(2), "payload_hash"] = "changed"
+    after = _prepared(range(6), offer=["10% off"] * 2 + ["changed"] + ["10% off"] * 2 + ["new"])
     plan = _plan(after, _state(before))
     assert _keys(plan.creates) == {5}
     assert _keys(plan.updates) == {2}
@@ -202,3 +202,23 @@ def test_member_keys_are_looked_up_as_pandas_isin_would_and_a_missing_key_is_in_
     assert _is_in(values, candidates).tolist() == [True, False, False, True, True]
     assert _is_in(values, candidates.iloc[0:0]).tolist() == [False] * 5
     assert _is_in(values.iloc[0:0], candidates).tolist() == []
+
+
+def test_an_arrow_state_plans_as_the_same_state_as_a_frame_would():
+    supp = suppressions([(email_of(11), None, "unsubscribed")])
+    before = _prepared(range(14))
+    after = _prepared(range(2, 12), supp, offer=["changed"] + ["10% off"] * 9)
+    state = _state(before).astype({"created_by_us": object, "esp_record_id": object})
+    state.loc[state["member_key"] == email_of(4), "pending"] = True
+    state.loc[state["member_key"].isin([email_of(0), email_of(12)]), "created_by_us"] = None
+    state.loc[state["member_key"] == email_of(5), "esp_record_id"] = "id-5"
+    from_frame = _plan(after, state, supp)
+    from_arrow = _plan(after, pa.Table.from_pandas(state, preserve_index=False), supp)
+    assert _keys(from_frame.creates) == {4} and _keys(from_frame.updates) == {2}
+    assert _keys(from_frame.removes) == {1, 11, 13} and _keys(from_frame.releases) == {0, 12}
+    assert from_frame.unchanged == 7 and from_frame.consent_removes == 1
+    assert from_frame.counts() == from_arrow.counts()
+    for name in ("creates", "updates", "removes", "releases"):
+        assert getattr(from_frame, name).equals(getattr(from_arrow, name)), name
+    assert from_frame.creates["_merge"].tolist() == ["both"]
+    assert from_frame.creates["pending"].tolist() == [True]

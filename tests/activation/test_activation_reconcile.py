@@ -12,7 +12,11 @@ import pandas as pd
 import pytest
 
 from activation import ActivationConfig, propagate_erasures, sync_audiences
+from activation.audience import SuppressionIndex
 from activation.config import ESP_NAMES
+from activation.plan import suppression_plan
+from activation.routing import ESP_WIDE
+from activation.state import Warehouse
 from fake_esp import md5
 from tests.activation.helpers import (
     audience,
@@ -237,3 +241,50 @@ def test_killed_mid_suppression_then_rerun_suppresses_exactly_once_more(
     fake.reset_log()
     again = sync_audiences(desired, supp, warehouse=wh, config=small_config)
     assert all(r.ok for r in again) and fake.request_count() == 0
+
+
+def _state_rows(keys, *, pending=False) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "member_key": [email_of(k) for k in keys],
+            "customer_key": [f"c{k:07d}" for k in keys],
+            "esp_record_id": [f"id-{k}" for k in keys],
+            "payload_hash": None,
+            "synced_at": pd.Timestamp("2026-01-01"),
+            "created_by_us": True,
+            "pending": pending,
+            "run_id": "r1",
+        }
+    )
+
+
+def test_the_suppression_pass_reads_only_the_state_rows_suppression_can_touch(wh):
+    warehouse = Warehouse(wh)
+    warehouse.apply_batch("mailchimp", "vip", upserts=_state_rows(range(0, 50)))
+    warehouse.apply_batch("mailchimp", "news", upserts=_state_rows(range(40, 90)))
+    warehouse.apply_batch("mailchimp", ESP_WIDE, upserts=_state_rows([3, 60]))
+    warehouse.apply_batch("mailchimp", ESP_WIDE, upserts=_state_rows([70], pending=True))
+    warehouse.apply_batch("klaviyo", "vip", upserts=_state_rows(range(0, 90)))
+    index = SuppressionIndex(
+        suppressions(
+            [(email_of(3), None, "unsubscribed"), (None, "c0000045", "bounced"), ("x@y.z", None, "bounced")]
+        )
+    )
+    touched = warehouse.esp_state("mailchimp", index.by_email, index.by_customer, ESP_WIDE)
+    assert sorted(zip(touched["list_key"], touched["member_key"], strict=True)) == sorted(
+        [("vip", email_of(3)), ("vip", email_of(45)), ("news", email_of(45))]
+        + [(ESP_WIDE, email_of(k)) for k in (3, 60, 70)]
+    )
+    everything = warehouse.query(
+        "SELECT list_key, member_key, customer_key, esp_record_id, pending FROM activation.sync_state "
+        "WHERE destination = 'mailchimp'"
+    )
+    for filtered, whole in zip(
+        suppression_plan(touched, index), suppression_plan(everything, index), strict=True
+    ):
+        key = ["member_key", "list_key"]
+        assert (
+            filtered.sort_values(key)
+            .reset_index(drop=True)
+            .equals(whole.sort_values(key).reset_index(drop=True))
+        )
