@@ -204,6 +204,8 @@ def erasure_propagation(context: dg.AssetExecutionContext, warehouse: WarehouseR
             "rejected_lines_blanked": purge.lines_blanked,
             "messages_scrubbed": purge.texts_scrubbed,
             "warehouse_compacted": purge.compacted,
+            "sweep_seconds": purge.sweep_seconds,
+            "compact_seconds": purge.compact_seconds,
             "sweep": purge.skipped or "ran",
         }
     )

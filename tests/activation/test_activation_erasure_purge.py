@@ -5,6 +5,7 @@ whatever its case, and a second sweep with no new tombstone changes nothing."""
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from activation.erasure import ERASED_TEXT, purge_erased_residue
 from tests.activation.helpers import email_of, plant_tombstones, sql
@@ -65,3 +66,29 @@ def test_a_second_sweep_without_a_new_tombstone_changes_nothing(wh):
     assert again.skipped == "no tombstone added since the last sweep (1)"
     assert again.total_deleted == 0 and again.texts_scrubbed == 0
     assert sorted(sql(wh, "SELECT * FROM activation.sync_results")) == before
+
+
+def test_a_sweep_whose_rewrite_failed_is_swept_and_rewritten_by_the_next_call(wh):
+    """The sweep is logged only once the file is rewritten: a failed rewrite (here its partial file
+    cannot be created) leaves no log row, so the next call does not skip the sweep."""
+    _warehouse_with_residue(wh)
+    blocker = wh.with_name(f".{wh.name}.compacting")
+    blocker.mkdir()
+    with pytest.raises(OSError):
+        purge_erased_residue(wh)
+    assert sql(wh, "SELECT count(*) FROM activation.erasure_purges") == [(0,)]
+    assert sql(wh, "SELECT count(*) FROM activation.sync_results WHERE member_key = ?", [ERASED]) == [(0,)]
+    blocker.rmdir()
+    again = purge_erased_residue(wh)
+    assert again.skipped is None and again.compacted and again.total_deleted == 0
+    assert sql(wh, "SELECT tombstones, compacted FROM activation.erasure_purges") == [(1, True)]
+
+
+def test_a_new_tombstone_rewrites_the_file_even_when_no_row_is_left_to_delete(wh):
+    """dbt dropped the tables that held the person; their old pages still hold the rows."""
+    _warehouse_with_residue(wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("DELETE FROM landing.email__events")
+        con.execute("DELETE FROM activation.sync_results")
+    report = purge_erased_residue(wh)
+    assert report.total_deleted == 0 and report.compacted
