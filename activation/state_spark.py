@@ -69,6 +69,11 @@ class SparkStateWarehouse(Warehouse):
             self._fingerprints[name] = fingerprint
 
     @contextmanager
+    def held(self) -> Iterator[None]:
+        """The copy is held already, from its first use to close()."""
+        yield
+
+    @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The copy, one caller at a time (the push runs batches in threads); after a caller that
         may write, the tables it changed go back to Spark. A failed write-back drops the copy, so

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -63,8 +64,11 @@ class SyncEngine:
         self._destinations: dict[str, Destination] = dict(destinations or {})
         self._owned: set[str] = set()
         self.guard = VolumeGuard(self.config.max_shrink_share, self.config.guard_min_members)
+        self._session = ExitStack()
 
     def __enter__(self) -> SyncEngine:
+        """The warehouse file stays open until close() (Warehouse.held)."""
+        self._session.enter_context(self.warehouse.held())
         return self
 
     def __exit__(self, *exc) -> None:
@@ -74,6 +78,7 @@ class SyncEngine:
         for name in list(self._owned):
             self._destinations.pop(name).close()
         self._owned.clear()
+        self._session.close()
         if self._owns_warehouse:
             self.warehouse.close()
 
