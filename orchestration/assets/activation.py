@@ -28,6 +28,7 @@ from orchestration.resources import DUCKDB_POOL, AsOfConfig, WarehouseResource, 
 AUDIENCE = dg.AssetKey(["restricted", "audience_export"])
 SUPPRESSIONS = dg.AssetKey(["restricted", "suppressed_addresses"])
 ERASURE_TARGETS = dg.AssetKey(["restricted", "erasure_targets"])
+ERASURE_TOMBSTONES = dg.AssetKey(["privacy", "erasure_tombstones"])
 ERASURE_PROPAGATION = dg.AssetKey(["activation", "erasure_propagation"])
 PURCHASES = dg.AssetKey(["audiences", "audience_purchases"])
 CAMPAIGN_ARMS = dg.AssetKey(["audiences", "audience_campaign_arms"])
@@ -94,6 +95,14 @@ def _suppressions(warehouse: WarehouseResource) -> pd.DataFrame:
     return warehouse.frame("select email, customer_key, reason from restricted.suppressed_addresses")
 
 
+# The exports and the volume guard pass no erasure frame: the sync engine matches every member of
+# the audience and of its sync state against the tombstones itself (Warehouse.erased_addresses),
+# which is every address a sync can add or keep. restricted.erasure_targets also reads every
+# landing file (about 35 s at 100k contacts, once per export): only erasure_propagation needs that,
+# for the addresses an ESP may hold that we never synced.
+NO_ERASURE_FRAME = None
+
+
 def _erasures(warehouse: WarehouseResource) -> pd.DataFrame:
     """Addresses of erased people an ESP may still hold (a view: plain text only in memory)."""
     return warehouse.frame("select email, email_hash from restricted.erasure_targets")
@@ -146,7 +155,7 @@ def audience_respects_consent(warehouse: WarehouseResource) -> dg.AssetCheckResu
 @dg.asset_check(
     asset=AUDIENCE,
     blocking=True,
-    additional_deps=[SUPPRESSIONS, ERASURE_TARGETS],
+    additional_deps=[SUPPRESSIONS, ERASURE_TOMBSTONES],
     pool=DUCKDB_POOL,
     description="A dry run of every list: none would shrink beyond AW_ACTIVATION_MAX_SHRINK (or be "
     "emptied) for reasons other than consent, unless forced.",
@@ -157,7 +166,7 @@ def audience_volume_guard(warehouse: WarehouseResource, config: VolumeGuardConfi
         results = plan_sync(
             _audience(warehouse, lists=lists),
             _suppressions(warehouse),
-            _erasures(warehouse),
+            NO_ERASURE_FRAME,
             warehouse=warehouse.path,
             config=ActivationConfig.from_env(),
             lists=lists,
@@ -215,7 +224,7 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"export_{destination}",
         key_prefix=["activation"],
-        deps=[AUDIENCE, SUPPRESSIONS, ERASURE_TARGETS, ERASURE_PROPAGATION],
+        deps=[AUDIENCE, SUPPRESSIONS, ERASURE_TOMBSTONES, ERASURE_PROPAGATION],
         group_name="activation",
         pool=DUCKDB_POOL,
         kinds={"python", destination},
@@ -237,7 +246,7 @@ def _export_asset(destination: str) -> dg.AssetsDefinition:
             results = sync_audiences(
                 _audience(warehouse, destination, lists),
                 _suppressions(warehouse),
-                _erasures(warehouse),
+                NO_ERASURE_FRAME,
                 warehouse=warehouse.path,
                 config=settings,
                 dry_run=config.dry_run,
