@@ -101,7 +101,10 @@
     this run, after its change); and so do the rows of people erased since they were parsed (rows
     parsed in this run were checked on arrival). The identifiers are the base model's own columns,
     which hold the landed values normalized the way the tombstones hash them (landed_rows,
-    normalized_identifier). -#}
+    normalized_identifier). The erased rows are looked for only when a tombstone was recorded after
+    the last earlier batch was parsed: every earlier row has been checked against every older one
+    (on arrival, or by this hook in a run that found a newer one), and hashing them all again took
+    most of an incremental run with nothing new (12 s of 12.5 at 100k contacts). -#}
 {% macro delete_unlanded_and_erased_rows(source_name, table_name) -%}
     {%- if target.type != 'duckdb' -%}
         select 1
@@ -121,7 +124,7 @@
             and landed_files.file_path = parsed._landing_file
             and coalesce(landed_files.modified_at <= parsed._parsed_at, true)
     );
-    {%- if columns %}
+    {%- if columns and tombstones_since_last_batch() %}
     delete from {{ this }} as parsed
     using (
         select hashed._landing_file, hashed._landing_row
@@ -177,4 +180,18 @@
             or staged._valid_rows <> base_keys._valid_rows
             or staged._parsed_at <> base_keys._parsed_at
     )
+{%- endmacro %}
+
+{#- Whether privacy.erasure_tombstones holds a tombstone recorded after the last batch of `this`
+    parsed before this run (tombstones and batches are both stamped with their dbt invocation's
+    start). False when no earlier batch exists. Asked at execution time, by a post-hook. -#}
+{% macro tombstones_since_last_batch() -%}
+    {%- if not execute -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ ref('erasure_tombstones') ~ " where recorded_at > ("
+        ~ "select max(_parsed_at) from " ~ this ~ " where _parsed_at < " ~ parse_batch_timestamp() ~ ")"
+    ) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}

@@ -141,7 +141,7 @@ erased_identifiers as (
 select
     erased_identifiers.identifier_type,
     erased_identifiers.identifier_hash,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as recorded_at
+    {{ parse_batch_timestamp() }} as recorded_at
 from erased_identifiers
 {% if is_incremental() %}
     left join {{ this }} as known
