@@ -104,7 +104,7 @@
     normalized_identifier). The erased rows are looked for only when a tombstone was recorded after
     the last earlier batch was parsed: every earlier row has been checked against every older one
     (on arrival, or by this hook in a run that found a newer one), and hashing them all again took
-    most of an incremental run with nothing new (12 s of 12.5 at 100k contacts). -#}
+    most of an incremental run with nothing new. -#}
 {% macro delete_unlanded_and_erased_rows(source_name, table_name) -%}
     {%- if target.type != 'duckdb' -%}
         select 1
