@@ -31,7 +31,7 @@ import pandas as pd
 
 from activation.config import ActivationConfig
 from activation.errors import ActivationError, InputError
-from warehouse.context import connect, engine
+from warehouse.context import MEMORY_LIMIT_ENV, connect, engine
 
 log = logging.getLogger("activation.erasure")
 
@@ -58,6 +58,7 @@ UNTOUCHED_SCHEMAS = ("privacy", "information_schema", "pg_catalog")
 # project does not own; `make purge-landing` rewrites them.
 LANDING_SCHEMA = "landing"
 ERASED_TEXT = "[erased]"
+COMPACTION_MEMORY_LIMIT = "1GB"
 PURGE_LOG_DDL = """CREATE TABLE IF NOT EXISTS activation.erasure_purges (
     purged_at TIMESTAMP NOT NULL,
     tombstones BIGINT NOT NULL,
@@ -212,12 +213,19 @@ def _delete_identified_rows(con: duckdb.DuckDBPyConnection, schemas: str = "all"
 
 def compact_warehouse(path: Path) -> None:
     """Rewrite the DuckDB file from scratch (all schemas, tables, views, macros) and swap it in: a
-    deleted row otherwise lingers in freed pages of the old file until they happen to be reused."""
+    deleted row otherwise lingers in freed pages of the old file until they happen to be reused.
+
+    The copy streams, so unless AW_DUCKDB_MEMORY_LIMIT says otherwise it runs under a small memory
+    limit: under the default (half the machine) DuckDB kept what it read cached, and copying the
+    3.9 GB file of 100k contacts peaked at 8.4 GB; under 1 GB it peaked at 1.5 GB in the same time
+    (131 s against 135 s, 2 cores)."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.compacting")
     partial.unlink(missing_ok=True)
     try:
         with connect(path) as con:
+            if not os.environ.get(MEMORY_LIMIT_ENV, "").strip():
+                con.execute("SET memory_limit = ?", [COMPACTION_MEMORY_LIMIT])
             source = con.execute("SELECT current_database()").fetchone()[0]
             con.execute("CHECKPOINT")
             con.execute(f"ATTACH '{str(partial).replace(chr(39), chr(39) * 2)}' AS compacted")
