@@ -34,14 +34,6 @@ order_rows as (
     {{ landed_identifiers('orders', 'orders') }}
 ),
 
-email_event_rows as (
-    {{ landed_identifiers('email', 'events', required='contact_id') }}
-),
-
-web_devices as (
-    {{ landed_identifiers('web', 'events', required='contact_id') }}
-),
-
 {# Which contact id goes with which e-mail, in CRM and on orders: how an erasure follows a person
     from their e-mail to their contacts and back. #}
 contact_emails as (
@@ -78,6 +70,16 @@ erased_contacts as (
         union
         {{ tombstoned_again('contact_id', ['contact_emails'], this) }}
     {% endif %}
+),
+
+{# The e-mail events and web events are the largest landing tables: only the rows of erased
+    contacts are made distinct. #}
+email_event_rows as (
+    {{ landed_identifiers('email', 'events', required='contact_id', among='erased_contacts') }}
+),
+
+web_devices as (
+    {{ landed_identifiers('web', 'events', required='contact_id', among='erased_contacts') }}
 ),
 
 erased_emails as (

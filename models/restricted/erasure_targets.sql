@@ -21,14 +21,23 @@ with landed_addresses as (
         union
         select member_key as email from {{ sync_state }}
     {%- endif %}
+),
+
+{# Hashed in a projection first: a join on the hash expression itself (it reads the salt with a
+    subquery) is planned as a nested loop. #}
+hashed_addresses as (
+    select
+        email,
+        {{ erasure_hash('email', 'email') }} as email_hash
+    from landed_addresses
+    where email is not null
 )
 
 select
-    landed_addresses.email,
+    hashed_addresses.email,
     tombstones.identifier_hash as email_hash
-from landed_addresses
+from hashed_addresses
 inner join {{ ref('erasure_tombstones') }} as tombstones
     on
         tombstones.identifier_type = 'email'
-        and tombstones.identifier_hash = {{ erasure_hash('email', 'landed_addresses.email') }}
-where landed_addresses.email is not null
+        and hashed_addresses.email_hash = tombstones.identifier_hash
