@@ -47,6 +47,7 @@ $(UV):
 target/manifest.json: .venv/.synced $(DBT_SOURCES)
 	@$(UV) run python -m warehouse.dependencies refresh --quiet
 	$(RUN_ON_ENGINE) dbt parse --quiet $(if $(filter selectors.yml,$?),--no-partial-parse)
+	@$(RUN_ON_ENGINE) python -m warehouse.partial_parse target >/dev/null
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml

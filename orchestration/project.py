@@ -14,15 +14,18 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
+from dagster import get_dagster_logger
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
+from dbt_common.exceptions import DbtBaseException
 
+from warehouse import partial_parse
 from warehouse.context import PROJECT_DIR, environment_set
 from warehouse.dependencies import refresh as refresh_dependencies
 from warehouse.engine import stop_idle_spark
 
-PARTIAL_PARSE = "partial_parse.msgpack"
-PARSE_OUTPUTS = (PARTIAL_PARSE, "manifest.json")  # what Dagster and the next parse read
+MANIFEST = "manifest.json"
+logger = get_dagster_logger()
 
 
 def dbt_executable() -> str:
@@ -52,26 +55,44 @@ class ProjectDbtResource(DbtCliResource):
             return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
-    def cli(self, args, *, environment: Mapping[str, str] | None = None, **kwargs) -> DbtCliInvocation:
+    def cli(
+        self,
+        args,
+        *,
+        environment: Mapping[str, str] | None = None,
+        target_path: Path | None = None,
+        **kwargs,
+    ) -> DbtCliInvocation:
         stop_idle_spark()
         with environment_set(environment or {}):
-            return super().cli(args, **kwargs)  # the dbt process starts here, with this environment
+            target_path = target_path or self._get_unique_target_path(context=kwargs.get("context"))
+            self._seed_partial_parse(target_path)
+            return super().cli(args, target_path=target_path, **kwargs)  # the dbt process starts here
+
+    def _seed_partial_parse(self, target_path: Path) -> None:
+        """Give the invocation the project's saved parse, made reusable for this warehouse file
+        (warehouse/partial_parse.py); dagster-dbt copies it unchanged only when none is there."""
+        folder = target_path if target_path.is_absolute() else Path(self.project_dir) / target_path
+        try:
+            info = partial_parse.connection_info(
+                Path(self.project_dir), Path(self.profiles_dir or self.project_dir), os.environ, self.target
+            )
+        except DbtBaseException as error:  # dbt itself reports the profile's error, in its own words
+            logger.debug("no partial parse seeded: %s", error)
+            return
+        logger.info("partial parse: %s", partial_parse.seed(_shared_target(self.project_dir), folder, info))
 
     def keep_partial_parse(self, invocation: DbtCliInvocation) -> None:
         """Make this invocation's parse the project's (dbt does so when invocations share a target
-        folder; dagster-dbt gives each its own and seeds it from the project's): the next dbt step
-        of the run, with the same profile, then parses nothing again. dbt checks a partial parse
-        against the profile, vars and files before using it, so one made elsewhere costs a parse,
-        never a wrong manifest."""
-        parsed = Path(invocation.target_path) / PARTIAL_PARSE
-        if not parsed.exists():
-            return
-        seeds = Path(os.environ.get("DBT_TARGET_PATH", "target"))  # where dagster-dbt seeds from
-        shared = (seeds if seeds.is_absolute() else Path(self.project_dir) / seeds) / PARTIAL_PARSE
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=shared.parent, prefix=".partial-parse-", delete=False) as copy:
-            copy.write(parsed.read_bytes())
-        os.replace(copy.name, shared)
+        folder; dagster-dbt gives each its own and seeds it from the project's): the next dbt step,
+        on this or another warehouse file, then parses nothing again."""
+        partial_parse.keep(Path(invocation.target_path), _shared_target(self.project_dir))
+
+
+def _shared_target(project_dir: str) -> Path:
+    """The target folder dagster-dbt seeds each invocation's from."""
+    seeds = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return seeds if seeds.is_absolute() else Path(project_dir) / seeds
 
 
 class ProjectPreparer(DagsterDbtProjectPreparer):
@@ -85,16 +106,18 @@ class ProjectPreparer(DagsterDbtProjectPreparer):
         target = Path(project.project_dir) / project.target_path  # dbt reads it from the project, not the cwd
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as parsing:
-            for kept in PARSE_OUTPUTS:
-                if (target / kept).exists():
-                    shutil.copy(target / kept, Path(parsing) / kept)
+            if (target / MANIFEST).exists():
+                shutil.copy(target / MANIFEST, Path(parsing) / MANIFEST)
+            project_dir, profiles_dir = Path(project.project_dir), Path(project.profiles_dir)
+            info = partial_parse.connection_info(project_dir, profiles_dir, os.environ)
+            partial_parse.seed(target, Path(parsing), info)
             subprocess.run(
                 [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
                  "--profiles-dir", str(project.profiles_dir), "--target-path", parsing],
                 check=True,
             )  # fmt: skip
-            for kept in PARSE_OUTPUTS:
-                os.replace(Path(parsing) / kept, target / kept)
+            os.replace(Path(parsing) / MANIFEST, target / MANIFEST)
+            partial_parse.keep(Path(parsing), target)
 
 
 dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
