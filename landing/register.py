@@ -263,30 +263,34 @@ class DuckdbReader:
         return rows_by_file, f"select {projection}, file_row_number + 1 as _landing_row from {numbered}"
 
     def jsonl(self, table: LandingTable, paths: list[Path]) -> tuple[JsonlScan, str]:
+        """One pass over the lines for every file's object keys, objects and other lines (three
+        passes took 12.6 s of the 16.6 s landing step at 100k contacts). The keys are gathered as
+        the distinct key lists of each file, which are few: most lines share theirs. Keys are asked
+        of objects only (guarded: DuckDB may evaluate an aggregate's argument before its filter, and
+        json_keys fails on a line that is not JSON, which failed the whole landing step)."""
         lines = _jsonl_lines(paths)
         # Guarded: DuckDB may evaluate json_type before json_valid in a conjunction.
         is_object = "case when json_valid(json_line) then json_type(json_line) = 'OBJECT' end"
         try:
-            keys_by_file = self.con.execute(
-                f"select filename, list(distinct k) from (select filename, unnest(json_keys(json_line)) as k "
-                f"from {lines} where {is_object}) "
-                "group by 1"
+            by_file = self.con.execute(
+                "select filename, count(*) filter (where is_object), "
+                "list(distinct case when is_object then json_keys(json_line) end) filter (where is_object), "
+                "list([cast(_landing_row as varchar), json_line]) "
+                "filter (where not coalesce(is_object, false)) "
+                f"from (select filename, _landing_row, json_line, {is_object} as is_object from {lines}) "
+                "group by filename"
             ).fetchall()
-            bad = self.con.execute(
-                f"select filename, _landing_row, json_line from {lines} "
-                f"where not coalesce({is_object}, false)"
-            ).fetchall()
-            parsed_by_file = dict(
-                self.con.execute(
-                    f"select filename, count(*) from {lines} where {is_object} group by 1"
-                ).fetchall()
-            )
         except duckdb.Error as error:
             raise LandingError(_unreadable_jsonl(self.con, paths, error)) from error
-        keys = {path: [k.strip().lower() for k in found] for path, found in keys_by_file}
+        keys = {
+            path: sorted({key.strip().lower() for found in key_lists or [] for key in found})
+            for path, _, key_lists, _ in by_file
+        }
+        bad = sorted((path, int(line), raw) for path, _, _, others in by_file for line, raw in others or [])
+        parsed_by_file = {path: parsed for path, parsed, _, _ in by_file if parsed}
         projection = _projection(table, set(table.columns), _json_field)
         rows = f"select {projection}, _landing_row from {lines} where {is_object}"
-        return JsonlScan(keys, [tuple(row) for row in bad], parsed_by_file), rows
+        return JsonlScan(keys, bad, parsed_by_file), rows
 
     def empty(self, table: LandingTable) -> str:
         columns = ", ".join(f"cast(null as varchar) as {_identifier(c)}" for c in table.columns)

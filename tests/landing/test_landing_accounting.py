@@ -351,3 +351,31 @@ def test_a_query_of_some_files_reads_only_those(landing, tmp_path, extension):
         with pytest.raises(duckdb.Error):
             _query(warehouse, "select contact_id, _landing_row from landing.crm__contacts")
     assert _query(warehouse, query) == [("C2", 1)]
+
+
+def test_json_lines_that_are_not_objects_are_rejected_with_their_line_and_the_others_landed(
+    landing, tmp_path
+):
+    """Lines are numbered among a file's non-blank lines; anything but a JSON object is rejected
+    with its text, and each file's account balances."""
+    _write(landing / "crm" / "contacts.csv", [CONTACT_HEADER, _contact(1)])
+    event = '{"event_id": "E%d", "event_type": "open", "event_at": "2026-01-01T00:00:00Z"}'
+    first = _write(
+        landing / "email" / "events" / "a.jsonl", [event % 1, "[1, 2]", "", event % 2, "{broken", event % 3]
+    )
+    second = _write(landing / "email" / "events" / "b.jsonl", ['"just a string"', event % 4])
+    warehouse = _register(landing, tmp_path)
+    rejected = _query(
+        warehouse,
+        "select file_path, line_number, error_type, raw_line from landing.rejected_lines "
+        "where table_name = 'events' order by file_path, line_number",
+    )
+    assert rejected == [
+        (str(first.resolve()), 2, "INVALID JSON", "[1, 2]"),
+        (str(first.resolve()), 4, "INVALID JSON", "{broken"),
+        (str(second.resolve()), 1, "INVALID JSON", '"just a string"'),
+    ]
+    assert _file_accounting(warehouse, first)[:3] == (5, 3, 2)
+    assert _file_accounting(warehouse, second)[:3] == (2, 1, 1)
+    landed = _query(warehouse, "select event_id, _landing_row from landing.email__events order by event_id")
+    assert landed == [("E1", 1), ("E2", 3), ("E3", 5), ("E4", 2)]
