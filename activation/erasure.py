@@ -216,7 +216,7 @@ def compact_warehouse(path: Path) -> None:
     deleted row otherwise lingers in freed pages of the old file until they happen to be reused.
 
     The copy streams, so unless AW_DUCKDB_MEMORY_LIMIT says otherwise it runs under a small memory
-    limit: under the default (half the machine) DuckDB kept what it read cached, and copying the
+    limit: under half the machine (the default then) DuckDB kept what it read cached, and copying the
     3.9 GB file of 100k contacts peaked at 8.4 GB; under 1 GB it peaked at 1.5 GB in the same time
     (131 s against 135 s, 2 cores)."""
     path = Path(path)

@@ -38,9 +38,12 @@ REPORTING_CURRENCY_ENV = "AW_REPORTING_CURRENCY"
 MEMORY_LIMIT_ENV = "AW_DUCKDB_MEMORY_LIMIT"
 THREADS_ENV = "AW_DUCKDB_THREADS"
 TEMP_DIR_ENV = "AW_DUCKDB_TEMP_DIR"
-# Share of the machine's memory DuckDB may take when AW_DUCKDB_MEMORY_LIMIT is not set: its own
-# default (80 %) let one dbt build take 19.7 GB and starve the step beside it.
+# DuckDB's memory when AW_DUCKDB_MEMORY_LIMIT is not set: half the machine, and at most 2 GB per
+# DuckDB thread (DuckDB's guidance is 1 to 4 GB per thread). Its own default (80 %) let one dbt
+# build take 19.7 GB and starve the step beside it; half the machine let the 100k full run's
+# largest process reach 11.5 GB where 4 GB (2 threads) ran in the same time (BENCHMARKS.md).
 DEFAULT_MEMORY_SHARE = 0.5
+DEFAULT_MEMORY_PER_THREAD_MB = 2048
 ENGINE_ENV = "AW_ENGINE"
 SPARK_DIR_ENV = "AW_SPARK_DIR"
 SPARK_MASTER_ENV = "AW_SPARK_MASTER"
@@ -104,14 +107,15 @@ def publish_identifiers() -> bool:
 def engine_settings(warehouse: Path | None = None) -> dict[str, str]:
     """DuckDB's memory_limit, threads and temp_directory (where it spills what does not fit), the
     same for dbt (warehouse/dbt_engine.py) and every Python connection: from AW_DUCKDB_MEMORY_LIMIT,
-    AW_DUCKDB_THREADS and AW_DUCKDB_TEMP_DIR, else half the machine's memory, the cores this process
-    may use and `<warehouse>.tmp` beside the warehouse file."""
-    memory = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
-    if not memory:
-        memory = f"{max(1, int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE / 2**20))}MB"
+    AW_DUCKDB_THREADS and AW_DUCKDB_TEMP_DIR, else half the machine's memory but at most 2 GB a
+    thread, the cores this process may use and `<warehouse>.tmp` beside the warehouse file."""
     threads = os.environ.get(THREADS_ENV, "").strip() or str(len(os.sched_getaffinity(0)))
     if not threads.isdigit() or int(threads) < 1:
         raise ValueError(f"{THREADS_ENV} must be a whole number of threads, at least 1; got {threads!r}")
+    memory = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not memory:
+        half = int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE / 2**20)
+        memory = f"{max(1, min(half, DEFAULT_MEMORY_PER_THREAD_MB * int(threads)))}MB"
     temp = os.environ.get(TEMP_DIR_ENV, "").strip()
     temp_dir = resolve_path(temp) if temp else Path(f"{warehouse or warehouse_path()}.tmp")
     return {"memory_limit": memory, "threads": threads, "temp_directory": str(temp_dir)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -88,10 +89,20 @@ def test_engine_defaults_fit_the_machine(monkeypatch, tmp_path):
     for name in ("AW_DUCKDB_MEMORY_LIMIT", "AW_DUCKDB_THREADS", "AW_DUCKDB_TEMP_DIR"):
         monkeypatch.delenv(name, raising=False)
     settings = engine_settings(tmp_path / "warehouse.duckdb")
+    threads = len(os.sched_getaffinity(0))
     half = psutil.virtual_memory().total / 2 / 2**20
-    assert abs(int(settings["memory_limit"].removesuffix("MB")) - half) <= 1
-    assert int(settings["threads"]) == len(os.sched_getaffinity(0))
+    assert abs(int(settings["memory_limit"].removesuffix("MB")) - min(half, 2048 * threads)) <= 1
+    assert int(settings["threads"]) == threads
     assert settings["temp_directory"] == str(tmp_path / "warehouse.duckdb.tmp")
+
+
+def test_the_default_memory_is_two_gigabytes_a_thread_within_half_the_machine(monkeypatch):
+    monkeypatch.delenv("AW_DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(total=64 * 2**30))
+    monkeypatch.setenv("AW_DUCKDB_THREADS", "2")
+    assert engine_settings()["memory_limit"] == "4096MB"
+    monkeypatch.setenv("AW_DUCKDB_THREADS", "64")
+    assert engine_settings()["memory_limit"] == f"{32 * 1024}MB"
 
 
 @pytest.mark.parametrize("threads", ["0", "two", "-1"])
