@@ -65,6 +65,7 @@ class ProjectDbtResource(DbtCliResource):
     ) -> DbtCliInvocation:
         stop_idle_spark()
         with environment_set(environment or {}):
+            # dagster-dbt's own choice of folder (a private method), asked here to seed it first
             target_path = target_path or self._get_unique_target_path(context=kwargs.get("context"))
             self._seed_partial_parse(target_path)
             return super().cli(args, target_path=target_path, **kwargs)  # the dbt process starts here

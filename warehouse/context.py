@@ -41,7 +41,8 @@ TEMP_DIR_ENV = "AW_DUCKDB_TEMP_DIR"
 # DuckDB's memory when AW_DUCKDB_MEMORY_LIMIT is not set: half the machine, and at most 2 GB per
 # DuckDB thread (DuckDB's guidance is 1 to 4 GB per thread). Its own default (80 %) let one dbt
 # build take 19.7 GB and starve the step beside it; half the machine let the 100k full run's
-# largest process reach 11.5 GB where 4 GB (2 threads) ran in the same time (BENCHMARKS.md).
+# largest process reach 11.5 GB, where under 4 GB (2 threads) it peaked at 4.6 GB in the same
+# time (the daily run 7 % slower; one run each, BENCHMARKS.md).
 DEFAULT_MEMORY_SHARE = 0.5
 DEFAULT_MEMORY_PER_THREAD_MB = 2048
 ENGINE_ENV = "AW_ENGINE"

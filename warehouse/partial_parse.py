@@ -4,8 +4,8 @@ dbt saves its parse (partial_parse.msgpack) and reuses it when nothing it depend
 One of those things is a hash of the whole connection profile, the DuckDB file's path included.
 Nothing in the project reads that path at parse time; the database name derived from it is a key
 of its own and stays in the hash. So a step or a test against another warehouse file parsed the
-whole project again for nothing: 5 to 6 s of every such dbt command, and the test suite made about
-thirty of them.
+whole project again for nothing: 5 to 6 s of every such dbt command, 27 times in one run of the
+test suite.
 
 `seed` copies a saved parse into a new target folder and writes beside it a note of the profile
 it will be saved for. A later `seed` from that folder, for a profile that differs from the noted
@@ -38,7 +38,8 @@ def connection_info(
     project_dir: Path, profiles_dir: Path, env: Mapping[str, str], target: str | None = None
 ) -> ConnectionInfo:
     """The profile's connection keys and values as dbt hashes them, rendered with `env`: what a
-    dbt command started with that environment would compare its saved parse against."""
+    dbt command started with that environment would compare its saved parse against. Sets dbt's
+    process-wide flags and invocation context, as dagster-dbt does before each dbt command."""
     from dbt.config.runtime import load_profile
     from dbt.flags import set_from_args
     from dbt_common.context import set_invocation_context
@@ -114,12 +115,12 @@ def _write_note(folder: Path, info: ConnectionInfo) -> str:
 
 def _profile_note(folder: Path) -> dict | None:
     try:
-        note = json.loads((folder / PROFILE_NOTE).read_text())
+        noted = json.loads((folder / PROFILE_NOTE).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(note, dict) or not isinstance(note.get("checksum"), str):
+    if not isinstance(noted, dict) or not isinstance(noted.get("checksum"), str):
         return None
-    return note
+    return noted
 
 
 def _write_atomically(path: Path, content: str | bytes) -> None:
