@@ -218,6 +218,12 @@
     relation with a column of that kind, whose values alone are kept (filtered before the rows are
     made distinct). What erasure_tombstones follows from a person to everything they left. -#}
 {% macro landed_identifiers(source_name, table_name, required=none, among=none) -%}
+    {%- if among is not none and required is none -%}
+        {{ exceptions.raise_compiler_error(
+            "landed_identifiers(" ~ source_name ~ ", " ~ table_name ~ "): `among` filters on the "
+            ~ "`required` kind, so it needs `required` (say which column of " ~ among ~ " to match)"
+        ) }}
+    {%- endif -%}
     {%- set identifiers = var('landing_identifiers')[source_name ~ '.' ~ table_name] -%}
     select distinct
         {%- for identifier_type, column in identifiers.items() %}
