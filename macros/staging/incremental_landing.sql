@@ -22,16 +22,26 @@
 {%- endmacro %}
 
 {#- Stops an incremental run on a table built before it was incremental (without _parsed_at): its
-    rows cannot say when they were parsed, so it must be rebuilt once. (In a dbt unit test `this`
-    is the name of its fixture, which has the columns the test gives.) -#}
+    rows cannot say when they were parsed, so it must be rebuilt once. -#}
 {% macro require_parse_batch_columns() -%}
-    {%- set names = [] if this is string else adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- if this is not string and '_parsed_at' not in names -%}
-        {{ exceptions.raise_compiler_error(
-            this ~ " was built before it was incremental (no _parsed_at column): rebuild the incremental "
-            ~ "staging models once with `dbt run --full-refresh --select "
-            ~ "config.materialized:incremental,path:models/staging` (or delete the warehouse file)"
-        ) }}
+    {{- require_batch_columns(['_parsed_at']) -}}
+{%- endmacro %}
+
+{#- Stops an incremental run of `this` when its table lacks one of the `columns` an incremental run
+    reads (it was built before the model was incremental): the error names the command that
+    rebuilds it once. Nothing to check in a full build, nor in a dbt unit test (where `this` is the
+    name of its fixture, which has the columns the test gives). -#}
+{% macro require_batch_columns(columns) -%}
+    {%- if execute and this is not string and is_incremental() -%}
+        {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- set missing = columns | reject('in', names) | list -%}
+        {%- if missing -%}
+            {{ exceptions.raise_compiler_error(
+                this ~ " was built before it was incremental (no " ~ missing | join(", ") ~ " column): "
+                ~ "rebuild it once with `dbt run --full-refresh --select " ~ this.identifier ~ "+` "
+                ~ "(or delete the warehouse file)"
+            ) }}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

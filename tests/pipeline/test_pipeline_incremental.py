@@ -2,10 +2,13 @@
 a history and three daily batches, dbt runs after each (the staging of web and e-mail events,
 orders and order lines parses only the new files, and the files of lines whose order changed), and
 the middle batch lands, late, the order of history lines staged as orphans (their file must be
-parsed again), and the last batch carries the erasure of a person whose rows (order lines too)
-were staged from the history and rewrites a history file of web events with no rows. Then one full
-build on the same landing folder, into a new warehouse: every mart, every incremental table, the
-quarantine and the source reconciliation must hold the same rows, and the erased person none."""
+parsed again) and a CRM record withdrawing the tracking consent of a contact whose web events were
+usable, and the last batch carries the erasure of a person whose rows (order lines too) were staged
+from the history and rewrites a history file of web events with no rows. Then one full build on
+the same landing folder, into a new warehouse: every mart, every incremental table (the web events
+attributed and the sessions, incremental by visitor, too), the quarantine and the source
+reconciliation must hold the same rows, the erased person none, and the withdrawn contact no usable
+event."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datagen import GeneratorConfig, generate
+from datagen.tables.crm import CONTACT_COLUMNS
 from datagen.tables.orders import ORDER_COLUMNS
 from landing.days import split_landing_by_day
 from landing.register import register_for_engine
@@ -37,7 +41,8 @@ INCREMENTAL_MODELS = {
         "stg_orders__orders",
         "base_orders__order_items",
         "stg_orders__order_items",
-    ]
+    ],
+    "intermediate": ["int_web_events_attributed", "int_web_sessions_sessionized"],
 }
 AUDIT_TABLES = {"audit": ["quarantined_rows", "source_reconciliation"]}
 # The marts the incremental tables feed (customers, campaigns, ML inputs), the quarantine and the
@@ -48,8 +53,9 @@ SELECTION = [
     "+quarantined_rows",
     "+source_reconciliation",
 ]
-# When the build parsed a row: the one column the two warehouses may differ in.
-PARSE_BATCH_COLUMNS = {"_parsed_at"}
+# When the build parsed a row, or attributed a visitor's events: the columns the two warehouses may
+# differ in.
+PARSE_BATCH_COLUMNS = {"_parsed_at", "_attributed_at"}
 
 
 def _release_warehouse() -> None:
@@ -165,6 +171,45 @@ def _write_erasure_request(folder: Path, person: dict[str, str], day: date) -> N
         writer.writerow(["PR-INCR-1", person["contact_id"], person["email"], "erasure", f"{day}T09:00:00Z"])
 
 
+def _withdraw_tracking_consent(
+    warehouse: Path, person: dict[str, str], day: date, folders: list[Path]
+) -> dict:
+    """Lands, in the first of `folders`, a later CRM record of a contact whose web events are usable
+    (not the erased person, and with no CRM record in any of the `folders`, which land later): their
+    current record with tracking consent withdrawn on `day`. Returns the contact, their customer
+    and how many of their events were usable before."""
+    recorded_later = [
+        row["contact_id"]
+        for folder in folders
+        for path in sorted((folder / "crm").rglob("*.csv"))
+        for row in csv.DictReader(path.open(newline=""))
+    ]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        contact_id, customer_key, usable = con.execute(
+            "select contact_id, any_value(customer_key), count(*) "
+            "from intermediate.int_web_events_attributed "
+            "where is_usable and contact_id is not null and contact_id <> $contact_id "
+            "and not list_contains($later, contact_id) "
+            "group by contact_id order by count(*) desc, contact_id limit 1",
+            {"contact_id": person["contact_id"], "later": recorded_later},
+        ).fetchone()
+        (landed_row,) = con.execute(
+            "select landed_row from staging.base_crm__contacts where rejection_rule is null "
+            "and contact_id = ? order by updated_at desc limit 1",
+            [contact_id],
+        ).fetchone()
+    row = {**json.loads(landed_row), "tracking_consent": "false", "updated_at": f"{day}T10:00:00Z"}
+    path = folders[0] / "crm" / "contacts" / f"withdrawn_{day.isoformat()}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(
+            handle, fieldnames=CONTACT_COLUMNS, extrasaction="ignore", lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerow({column: row.get(column) or "" for column in CONTACT_COLUMNS})
+    return {"contact_id": contact_id, "customer_key": customer_key, "usable_before": usable}
+
+
 def _history_file_without(landing: Path, table: str, contact_id: str) -> Path:
     """A history Parquet file of `table` (e.g. web/events) whose rows do not name the person
     erased later (their rows must stay for the erasure to remove)."""
@@ -238,6 +283,7 @@ def incremental_and_full(tmp_path_factory):
     order_lines = [_order_line_states(warehouse)]
     _write_erasure_request(split.days[DAYS[-1]], person, DAYS[-1])
     assert _late_order(warehouse, person, DAYS[1], split.days[DAYS[1]])
+    withdrawn = _withdraw_tracking_consent(warehouse, person, DAYS[1], [split.days[day] for day in DAYS[1:]])
     for day in DAYS:
         shutil.copytree(split.days[day], landing, dirs_exist_ok=True)
         if day == DAYS[-1]:
@@ -247,7 +293,7 @@ def incremental_and_full(tmp_path_factory):
     incremental = warehouse.rename(root / "incremental.duckdb")
     _build(landing, warehouse, AS_OF, first=True, work=root)
     full = warehouse.rename(root / "full.duckdb")
-    return incremental, full, {**person, "order_ids": order_ids}, order_lines
+    return incremental, full, {**person, "order_ids": order_ids, "withdrawn": withdrawn}, order_lines
 
 
 def test_daily_incremental_runs_give_the_full_build_row_for_row(incremental_and_full):
@@ -337,3 +383,25 @@ def test_a_person_erased_after_their_rows_were_staged_is_gone_from_every_increme
     tables = ("web.events", "email.events", "orders.orders", "orders.order_items")
     assert all(erased[name] > 0 for name in tables), erased
     assert {name: unaccounted for name, _, unaccounted in reconciled if unaccounted} == {}
+
+
+def test_tracking_consent_withdrawn_after_the_events_were_attributed_makes_none_usable(incremental_and_full):
+    """The contact's events were usable when the history was built; the day their CRM record
+    withdrew tracking consent, the incremental run attributed their events again (no new event of
+    theirs needed to land): none is usable, nor any session of theirs."""
+    incremental, _, person, _ = incremental_and_full
+    withdrawn = person["withdrawn"]
+    assert withdrawn["usable_before"] > 0
+    with duckdb.connect(str(incremental), read_only=True) as con:
+        events, usable = con.execute(
+            "select count(*), count(*) filter (where is_usable) from intermediate.int_web_events_attributed "
+            "where contact_id = ?",
+            [withdrawn["contact_id"]],
+        ).fetchone()
+        usable_sessions = con.execute(
+            "select count(*) from intermediate.int_web_sessions_sessionized "
+            "where is_usable and customer_key = ?",
+            [withdrawn["customer_key"]],
+        ).fetchone()[0]
+    assert events > 0
+    assert (usable, usable_sessions) == (0, 0)

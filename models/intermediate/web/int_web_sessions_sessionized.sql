@@ -1,9 +1,55 @@
+{{
+    config(
+        materialized=landing_materialization(),
+        unique_key='visitor_id',
+        post_hook="{{ delete_rows_no_longer_in(ref('int_web_events_attributed'), 'visitor_id', 'not source.is_bot') }}",
+    )
+}}
 {#- Visits: a visitor's human (non-bot) events split wherever the gap between two events exceeds
-    var session_inactivity_minutes. -#}
-with events as (
+    var session_inactivity_minutes. Incremental on DuckDB, by visitor: a run splits again every
+    event of the visitors int_web_events_attributed rewrote since (a later _attributed_at) or
+    whose human events are fewer or more than its sessions hold. -#}
+{{ require_batch_columns(['_attributed_at']) }}
+with
+{% if is_incremental() %}
+    visitors_attributed as (
+        select
+            visitor_id,
+            count(*) as events,
+            max(_attributed_at) as attributed_at
+        from {{ ref('int_web_events_attributed') }}
+        where not is_bot
+        group by visitor_id
+    ),
+
+    visitors_sessionized as (
+        select
+            visitor_id,
+            sum(events) as events,
+            max(_attributed_at) as attributed_at
+        from {{ this }}
+        group by visitor_id
+    ),
+
+    visitors_to_split as (
+        select visitors_attributed.visitor_id
+        from visitors_attributed
+        left join visitors_sessionized
+            on visitors_attributed.visitor_id = visitors_sessionized.visitor_id
+        where
+            visitors_sessionized.visitor_id is null
+            or visitors_sessionized.events <> visitors_attributed.events
+            or visitors_sessionized.attributed_at <> visitors_attributed.attributed_at
+    ),
+{% endif %}
+
+events as (
     select *
     from {{ ref('int_web_events_attributed') }}
     where not is_bot
+    {% if is_incremental() %}
+        and visitor_id in (select visitors_to_split.visitor_id from visitors_to_split)
+    {% endif %}
 ),
 
 gaps as (
@@ -49,6 +95,7 @@ select
     min(device_type) as device_type,
     min(utm_source) as utm_source,
     min(utm_medium) as utm_medium,
-    min(utm_campaign) as utm_campaign
+    min(utm_campaign) as utm_campaign,
+    max(_attributed_at) as _attributed_at
 from numbered
 group by visitor_id, session_number
