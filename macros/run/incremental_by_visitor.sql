@@ -2,9 +2,20 @@
     int_web_sessions_sessionized): delete+insert by visitor replaces the visitors a run rewrites,
     so the rows of a visitor left with nothing to rewrite from (erased, its files gone, after an
     earlier as_of, now a bot) are deleted here: every row of `this` whose `key` has no row in
-    `source_relation` meeting `condition` (on the alias `source`). -#}
-{% macro delete_rows_no_longer_in(source_relation, key, condition='true') -%}
-    {%- if target.type != 'duckdb' -%}
+    `source_relation` meeting `condition` (on the alias `source`). After the run every other
+    visitor's rows are exact, so when `kept_measure` over `this` (count(*), or the events its
+    rows count) equals the source's rows meeting `condition`, no row is left to delete and the
+    search (an anti-join of both tables) is skipped. -#}
+{% macro delete_rows_no_longer_in(source_relation, key, condition, kept_measure='count(*)') -%}
+    {%- set nothing_left = false -%}
+    {%- if execute and target.type == 'duckdb' -%}
+        {%- set counts = run_query(
+            "select (select coalesce(" ~ kept_measure ~ ", 0) from " ~ this ~ "), "
+            ~ "(select count(*) from " ~ source_relation ~ " as source where " ~ condition ~ ")"
+        ).rows[0] -%}
+        {%- set nothing_left = counts[0] == counts[1] -%}
+    {%- endif -%}
+    {%- if target.type != 'duckdb' or nothing_left -%}
         select 1
     {%- else -%}
     delete from {{ this }} as kept

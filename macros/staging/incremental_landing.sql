@@ -154,9 +154,11 @@
 {%- endmacro %}
 
 {#- post-hook of an incremental stg_ model: keys none of whose rows is valid any more (erased, or
-    their files gone) go. -#}
+    their files gone) go. After the run every key still backed holds its count of valid rows, so
+    when the counts add up to the base's valid rows no key is left unbacked, and the search (an
+    anti-join of both tables) is skipped. -#}
 {% macro delete_unbacked_keys(base_relation, key) -%}
-    {%- if target.type != 'duckdb' -%}
+    {%- if target.type != 'duckdb' or (execute and valid_rows_all_staged(base_relation)) -%}
         select 1
     {%- else -%}
     delete from {{ this }} as staged
@@ -168,10 +170,42 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Whether the valid rows of `base_relation` (those parsed by the time `parsed_by`, a timestamp
+    literal, when given) number exactly as many as the staged keys of `this` count in _valid_rows. -#}
+{% macro valid_rows_all_staged(base_relation, parsed_by=none) -%}
+    {%- set counts = run_query(
+        "select (select count(*) from " ~ base_relation ~ " where rejection_rule is null"
+        ~ (" and _parsed_at <= " ~ parsed_by if parsed_by is not none else "") ~ "), "
+        ~ "(select coalesce(sum(_valid_rows), 0) from " ~ this ~ ")"
+    ).rows[0] -%}
+    {{ return(counts[0] == counts[1]) }}
+{%- endmacro %}
+
 {#- Filter of first_valid_rows in an incremental run: the keys whose valid rows differ from what the
-    staged row was picked from (a new or re-parsed row: a later _parsed_at; a row gone: fewer). -#}
+    staged row was picked from (a new or re-parsed row: a later _parsed_at; a row gone: fewer).
+    Rows parsed after the latest _parsed_at the staged keys hold are new to this model; when the
+    valid rows parsed before it still number what the staged keys count (none went since), the
+    keys to re-pick are those of the new rows, found without comparing every key (the usual
+    increment: files added, nothing erased or rewritten). -#}
 {% macro keys_to_repick(base_relation, key) -%}
     {{- require_parse_batch_columns() -}}
+    {%- set staged_until = none -%}
+    {%- if execute and this is not string -%}
+        {%- set latest = run_query("select cast(max(_parsed_at) as varchar) from " ~ this).rows[0][0] -%}
+        {%- if latest is not none -%}
+            {%- set latest_literal = "cast('" ~ latest ~ "' as timestamp)" -%}
+            {%- if valid_rows_all_staged(base_relation, latest_literal) -%}
+                {%- set staged_until = latest_literal -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if staged_until is not none %}
+    {{ key }} in (
+        select {{ key }}
+        from {{ base_relation }}
+        where rejection_rule is null and _parsed_at > {{ staged_until }}
+    )
+    {%- else %}
     {{ key }} in (
         select base_keys.{{ key }}
         from (
@@ -190,6 +224,7 @@
             or staged._valid_rows <> base_keys._valid_rows
             or staged._parsed_at <> base_keys._parsed_at
     )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Whether privacy.erasure_tombstones holds a tombstone recorded after the last batch of `this`

@@ -7,9 +7,9 @@ with links as (
         identifier_value,
         count(distinct contact_id) as linked_contacts,
         min(contact_id) as first_contact_id,
-        min(observed_at) as first_observed_at,
-        max(observed_at) as last_observed_at,
-        count(*) as observations
+        min(first_observed_at) as first_observed_at,
+        max(last_observed_at) as last_observed_at,
+        sum(observations) as observations
     from {{ ref('int_identity_links_collected') }}
     group by identifier_type, identifier_value
 )

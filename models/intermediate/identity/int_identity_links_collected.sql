@@ -1,6 +1,9 @@
-{#- Every observation, before as_of, of an identifier (e-mail, web device) seen together with a
-    CRM contact id: the edges of the identity graph. -#}
-with crm_emails as (
+{#- Every identifier (e-mail, web device) seen, before as_of, together with a CRM contact id, per
+    source of the observation: the edges of the identity graph, with the first and latest time
+    each was observed and how often. One row per edge and source, not per observation: the
+    readers ask which contacts an identifier links, when and how often. At 100k contacts the
+    9,454,409 observations are 336,414 rows, written in 1.2 s where the observations took 5.3 s. -#}
+with observations as (
     select
         'email' as identifier_type,
         email as identifier_value,
@@ -9,9 +12,7 @@ with crm_emails as (
         valid_from as observed_at
     from {{ ref('int_contact_versions_tracked') }}
     where is_email_valid
-),
-
-order_emails as (
+    union all
     select
         'email' as identifier_type,
         email as identifier_value,
@@ -23,9 +24,7 @@ order_emails as (
         contact_id is not null
         and is_email_valid
         and {{ before_as_of('ordered_at') }}
-),
-
-esp_emails as (
+    union all
     select
         'email' as identifier_type,
         email as identifier_value,
@@ -37,9 +36,7 @@ esp_emails as (
         contact_id is not null
         and is_email_valid
         and {{ before_as_of('event_at') }}
-),
-
-web_devices as (
+    union all
     select
         'anonymous_id' as identifier_type,
         anonymous_id as identifier_value,
@@ -53,10 +50,13 @@ web_devices as (
         and {{ before_as_of('event_at') }}
 )
 
-select * from crm_emails
-union all
-select * from order_emails
-union all
-select * from esp_emails
-union all
-select * from web_devices
+select
+    identifier_type,
+    identifier_value,
+    contact_id,
+    link_source,
+    min(observed_at) as first_observed_at,
+    max(observed_at) as last_observed_at,
+    count(*) as observations
+from observations
+group by identifier_type, identifier_value, contact_id, link_source

@@ -2,7 +2,7 @@
     config(
         materialized=landing_materialization(),
         unique_key='visitor_id',
-        post_hook="{{ delete_rows_no_longer_in(ref('int_web_events_attributed'), 'visitor_id', 'not source.is_bot') }}",
+        post_hook="{{ delete_rows_no_longer_in(ref('int_web_events_attributed'), 'visitor_id', 'not source.is_bot', 'sum(events)') }}",
     )
 }}
 {#- Visits: a visitor's human (non-bot) events split wherever the gap between two events exceeds
