@@ -1,11 +1,10 @@
-{#- post-hook of a model incremental by visitor (int_web_events_attributed,
-    int_web_sessions_sessionized): delete+insert by visitor replaces the visitors a run rewrites,
-    so the rows of a visitor left with nothing to rewrite from (erased, its files gone, after an
-    earlier as_of, now a bot) are deleted here: every row of `this` whose `key` has no row in
-    `source_relation` meeting `condition` (on the alias `source`). After the run every other
-    visitor's rows are exact, so when `kept_measure` over `this` (count(*), or the events its
-    rows count) equals the source's rows meeting `condition`, no row is left to delete and the
-    search (an anti-join of both tables) is skipped. -#}
+{#- post-hook of an incremental model whose run rewrites some keys and leaves the others: the rows
+    left with nothing to be rebuilt from are deleted, every row of `this` whose `key` has no row in
+    `source_relation` meeting `condition` (on the alias `source`). Used by the models incremental by
+    visitor (a visitor erased, its files gone, after an earlier as_of, now a bot) and by the stg_
+    models (delete_unbacked_keys). After the run every other row is exact, so when `kept_measure`
+    over `this` (count(*), or what its rows count) equals the source's rows meeting `condition`, no
+    row is left to delete and the search (an anti-join of both tables) is skipped. -#}
 {% macro delete_rows_no_longer_in(source_relation, key, condition, kept_measure='count(*)') -%}
     {%- set nothing_left = false -%}
     {%- if execute and target.type == 'duckdb' -%}

@@ -164,20 +164,11 @@
 {%- endmacro %}
 
 {#- post-hook of an incremental stg_ model: keys none of whose rows is valid any more (erased, or
-    their files gone) go. After the run every key still backed holds its count of valid rows, so
-    when the counts add up to the base's valid rows no key is left unbacked, and the search (an
-    anti-join of both tables) is skipped. -#}
+    their files gone) go. After the run every key still backed holds its count of valid rows
+    (_valid_rows), so when those add up to the base's valid rows no key is left unbacked and the
+    search is skipped (delete_rows_no_longer_in). -#}
 {% macro delete_unbacked_keys(base_relation, key) -%}
-    {%- if target.type != 'duckdb' or (execute and valid_rows_all_staged(base_relation)) -%}
-        select 1
-    {%- else -%}
-    delete from {{ this }} as staged
-    where not exists (
-        select 1
-        from {{ base_relation }} as base
-        where base.rejection_rule is null and base.{{ key }} = staged.{{ key }}
-    )
-    {%- endif -%}
+    {{- delete_rows_no_longer_in(base_relation, key, 'source.rejection_rule is null', 'sum(_valid_rows)') -}}
 {%- endmacro %}
 
 {#- Whether the valid rows of `base_relation` (those parsed by the time `parsed_by`, a timestamp
